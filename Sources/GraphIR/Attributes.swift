@@ -1,0 +1,163 @@
+/// Attributes as key–value lists: the one place that fixes their names and order in the
+/// text form, for printing (`Op.attributes`) and parsing back (`Op(kind:attributes:)`).
+
+public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
+  case int(Int)
+  case pair(Pair)
+  case float(Double)
+  case bool(Bool)
+  case range(Double, Double)
+
+  public var description: String {
+    switch self {
+    case .int(let v): String(v)
+    case .pair(let p): p.description
+    case .float(let v): v.description
+    case .bool(let v): v ? "true" : "false"
+    case .range(let low, let high): "[\(low.description),\(high.description)]"
+    }
+  }
+}
+
+public typealias Attribute = (key: String, value: AttributeValue)
+
+extension Op {
+  /// The op's attributes in their fixed text-form order.
+  public var attributes: [Attribute] {
+    switch self {
+    case .input(let a):
+      [("range", .range(a.low, a.high))]
+    case .conv2d(let a):
+      [
+        ("out", .int(a.outChannels)), ("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)),
+        ("pad", .pair(a.padding)), ("dilation", .pair(a.dilation)), ("groups", .int(a.groups)),
+        ("bias", .bool(a.hasBias)),
+      ]
+    case .batchNorm(let a):
+      [("eps", .float(a.epsilon)), ("momentum", .float(a.momentum))]
+    case .maxPool2d(let a), .avgPool2d(let a):
+      [("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)), ("pad", .pair(a.padding))]
+    case .adaptiveAvgPool2d(let a):
+      [("out", .pair(a.outputSize))]
+    case .linear(let a):
+      [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))]
+    case .dropout(let a):
+      [("p", .float(a.probability))]
+    case .relu, .flatten, .concat, .add:
+      []
+    }
+  }
+
+  /// Rebuilds an op from its kind and attributes, as the text parser reads them.
+  public init(kind: Kind, attributes: AttributeReader) throws(AttributeError) {
+    var r = attributes
+    switch kind {
+    case .input:
+      let (low, high) = try r.range("range")
+      self = .input(InputAttributes(low: low, high: high))
+    case .conv2d:
+      self = .conv2d(
+        Conv2DAttributes(
+          outChannels: try r.int("out"), kernel: try r.pair("kernel"),
+          stride: try r.pair("stride"), padding: try r.pair("pad"),
+          dilation: try r.pair("dilation"), groups: try r.int("groups"),
+          hasBias: try r.bool("bias")))
+    case .batchNorm:
+      self = .batchNorm(
+        BatchNormAttributes(epsilon: try r.float("eps"), momentum: try r.float("momentum")))
+    case .relu: self = .relu
+    case .maxPool2d:
+      self = .maxPool2d(try Self.pool(&r))
+    case .avgPool2d:
+      self = .avgPool2d(try Self.pool(&r))
+    case .adaptiveAvgPool2d:
+      self = .adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: try r.pair("out")))
+    case .linear:
+      self = .linear(LinearAttributes(outFeatures: try r.int("out"), hasBias: try r.bool("bias")))
+    case .flatten: self = .flatten
+    case .dropout:
+      self = .dropout(DropoutAttributes(probability: try r.float("p")))
+    case .concat: self = .concat
+    case .add: self = .add
+    }
+    try r.finish()
+  }
+
+  private static func pool(_ r: inout AttributeReader) throws(AttributeError) -> Pool2DAttributes {
+    Pool2DAttributes(kernel: try r.pair("kernel"), stride: try r.pair("stride"), padding: try r.pair("pad"))
+  }
+}
+
+public struct AttributeError: Error, Sendable, Equatable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+}
+
+/// Reads attributes parsed from text by key, checking each is present, well-typed and used.
+public struct AttributeReader: Sendable {
+  /// Raw attribute text as parsed: a scalar token or a bracketed list of scalar tokens.
+  public enum Raw: Sendable, Hashable {
+    case scalar(String)
+    case list([String])
+  }
+
+  private var entries: [(key: String, raw: Raw)]
+  private var used: Set<String> = []
+
+  public init(_ entries: [(key: String, raw: Raw)]) { self.entries = entries }
+
+  private mutating func take(_ key: String) throws(AttributeError) -> Raw {
+    guard let entry = entries.first(where: { $0.key == key }) else {
+      throw AttributeError("missing attribute '\(key)'")
+    }
+    used.insert(key)
+    return entry.raw
+  }
+
+  mutating func int(_ key: String) throws(AttributeError) -> Int {
+    guard case .scalar(let text) = try take(key), let value = Int(text) else {
+      throw AttributeError("attribute '\(key)' must be an integer")
+    }
+    return value
+  }
+
+  mutating func float(_ key: String) throws(AttributeError) -> Double {
+    guard case .scalar(let text) = try take(key), let value = Double(text), value.isFinite else {
+      throw AttributeError("attribute '\(key)' must be a finite number")
+    }
+    return value
+  }
+
+  mutating func bool(_ key: String) throws(AttributeError) -> Bool {
+    switch try take(key) {
+    case .scalar("true"): return true
+    case .scalar("false"): return false
+    default: throw AttributeError("attribute '\(key)' must be true or false")
+    }
+  }
+
+  mutating func pair(_ key: String) throws(AttributeError) -> Pair {
+    guard case .list(let items) = try take(key), items.count == 2,
+      let h = Int(items[0]), let w = Int(items[1])
+    else { throw AttributeError("attribute '\(key)' must be [height,width] integers") }
+    return Pair(h, w)
+  }
+
+  mutating func range(_ key: String) throws(AttributeError) -> (Double, Double) {
+    guard case .list(let items) = try take(key), items.count == 2,
+      let low = Double(items[0]), let high = Double(items[1]), low.isFinite, high.isFinite
+    else { throw AttributeError("attribute '\(key)' must be [low,high] numbers") }
+    return (low, high)
+  }
+
+  /// Fails on any attribute the op does not have, or one given twice.
+  func finish() throws(AttributeError) {
+    var seen: Set<String> = []
+    for entry in entries {
+      guard used.contains(entry.key) else { throw AttributeError("unknown attribute '\(entry.key)'") }
+      guard seen.insert(entry.key).inserted else {
+        throw AttributeError("attribute '\(entry.key)' given twice")
+      }
+    }
+  }
+}

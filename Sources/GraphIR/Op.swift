@@ -1,0 +1,172 @@
+/// The operations a graph is made of: the single source of truth.
+///
+/// Every pass, printer, cost model and (later) kernel dispatch switches over `Op`
+/// exhaustively, so adding a case breaks the build wherever it needs handling.
+/// Attributes live in small structs; their fixed field order is the text form's order.
+public enum Op: Sendable, Hashable {
+  /// A graph input. Its type is declared by the node; `range` bounds its values
+  /// (the Zᴮ rule of the LRP block needs them, paper section 4.4.3).
+  case input(InputAttributes)
+  case conv2d(Conv2DAttributes)
+  case batchNorm(BatchNormAttributes)
+  case relu
+  case maxPool2d(Pool2DAttributes)
+  /// Average pooling; zero padding counts in the divisor (PyTorch's default).
+  case avgPool2d(Pool2DAttributes)
+  case adaptiveAvgPool2d(AdaptivePoolAttributes)
+  case linear(LinearAttributes)
+  /// Flattens a per-sample [C, H, W] to [C·H·W].
+  case flatten
+  case dropout(DropoutAttributes)
+  /// Concatenation along the channel axis.
+  case concat
+  /// Elementwise sum of inputs of one shape.
+  case add
+
+  /// Field-less mirror of `Op`, for iterating over every kind (the text parser does).
+  public enum Kind: String, Sendable, CaseIterable {
+    case input
+    case conv2d
+    case batchNorm = "batch_norm"
+    case relu
+    case maxPool2d = "max_pool2d"
+    case avgPool2d = "avg_pool2d"
+    case adaptiveAvgPool2d = "adaptive_avg_pool2d"
+    case linear
+    case flatten
+    case dropout
+    case concat
+    case add
+
+    /// The op's name in the text form.
+    public var mnemonic: String { rawValue }
+  }
+
+  public var kind: Kind {
+    switch self {
+    case .input: .input
+    case .conv2d: .conv2d
+    case .batchNorm: .batchNorm
+    case .relu: .relu
+    case .maxPool2d: .maxPool2d
+    case .avgPool2d: .avgPool2d
+    case .adaptiveAvgPool2d: .adaptiveAvgPool2d
+    case .linear: .linear
+    case .flatten: .flatten
+    case .dropout: .dropout
+    case .concat: .concat
+    case .add: .add
+    }
+  }
+
+  public var mnemonic: String { kind.mnemonic }
+
+  /// How many inputs the op takes.
+  public var arity: Arity {
+    switch self {
+    case .input: .exactly(0)
+    case .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
+      .flatten, .dropout:
+      .exactly(1)
+    case .concat: .atLeast(1)
+    case .add: .atLeast(2)
+    }
+  }
+}
+
+public enum Arity: Sendable, Hashable {
+  case exactly(Int)
+  case atLeast(Int)
+
+  public func admits(_ count: Int) -> Bool {
+    switch self {
+    case .exactly(let n): count == n
+    case .atLeast(let n): count >= n
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .exactly(let n): n == 1 ? "1 input" : "\(n) inputs"
+    case .atLeast(let n): "at least \(n) input\(n == 1 ? "" : "s")"
+    }
+  }
+}
+
+/// A (height, width) pair of a 2-D window, stride, padding or size.
+public struct Pair: Sendable, Hashable, CustomStringConvertible {
+  public var h: Int
+  public var w: Int
+  public init(_ h: Int, _ w: Int) { self.h = h; self.w = w }
+  public init(square n: Int) { self.init(n, n) }
+  public var description: String { "[\(h),\(w)]" }
+}
+
+public struct InputAttributes: Sendable, Hashable {
+  public var low: Double
+  public var high: Double
+  public init(low: Double = 0, high: Double = 1) { self.low = low; self.high = high }
+}
+
+public struct Conv2DAttributes: Sendable, Hashable {
+  public var outChannels: Int
+  public var kernel: Pair
+  public var stride: Pair
+  public var padding: Pair
+  public var dilation: Pair
+  public var groups: Int
+  public var hasBias: Bool
+
+  public init(
+    outChannels: Int, kernel: Pair, stride: Pair = Pair(square: 1),
+    padding: Pair = Pair(square: 0), dilation: Pair = Pair(square: 1), groups: Int = 1,
+    hasBias: Bool = true
+  ) {
+    self.outChannels = outChannels
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.dilation = dilation
+    self.groups = groups
+    self.hasBias = hasBias
+  }
+}
+
+public struct BatchNormAttributes: Sendable, Hashable {
+  public var epsilon: Double
+  public var momentum: Double
+  public init(epsilon: Double = 1e-5, momentum: Double = 0.1) {
+    self.epsilon = epsilon
+    self.momentum = momentum
+  }
+}
+
+public struct Pool2DAttributes: Sendable, Hashable {
+  public var kernel: Pair
+  public var stride: Pair
+  public var padding: Pair
+  public init(kernel: Pair, stride: Pair? = nil, padding: Pair = Pair(square: 0)) {
+    self.kernel = kernel
+    self.stride = stride ?? kernel
+    self.padding = padding
+  }
+}
+
+public struct AdaptivePoolAttributes: Sendable, Hashable {
+  public var outputSize: Pair
+  public init(outputSize: Pair) { self.outputSize = outputSize }
+}
+
+public struct LinearAttributes: Sendable, Hashable {
+  public var outFeatures: Int
+  public var hasBias: Bool
+  public init(outFeatures: Int, hasBias: Bool = true) {
+    self.outFeatures = outFeatures
+    self.hasBias = hasBias
+  }
+}
+
+public struct DropoutAttributes: Sendable, Hashable {
+  public var probability: Double
+  public init(probability: Double = 0.5) { self.probability = probability }
+}

@@ -1,0 +1,177 @@
+/// Shape inference: the output type of every op from its input types, with the checks
+/// that make a graph well-formed (positive sizes, matching channels, non-empty windows).
+
+public struct ShapeError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// Largest size any one dimension may have; keeps element counts far from overflow.
+public let maximumDimension = 1 << 24
+
+extension Op {
+  /// The type of the op's output given its inputs' types. Input nodes declare their type
+  /// and are not inferred.
+  public func inferType(_ inputs: [TensorType]) throws(ShapeError) -> TensorType {
+    guard arity.admits(inputs.count) else {
+      throw ShapeError("\(mnemonic) takes \(arity.description), got \(inputs.count)")
+    }
+    try validateAttributes()
+    switch self {
+    case .input:
+      throw ShapeError("an input declares its type; it is not inferred")
+    case .conv2d(let a):
+      let (c, h, w) = try Self.image(inputs[0], mnemonic)
+      guard c % a.groups == 0, a.outChannels % a.groups == 0 else {
+        throw ShapeError(
+          "conv2d groups (\(a.groups)) must divide input channels (\(c)) and output channels (\(a.outChannels))"
+        )
+      }
+      let (ho, wo) = try Self.window(
+        h: h, w: w, kernel: a.kernel, stride: a.stride, padding: a.padding, dilation: a.dilation,
+        mnemonic)
+      return TensorType(dims: [a.outChannels, ho, wo])
+    case .batchNorm:
+      _ = try Self.channels(inputs[0], mnemonic)
+      return inputs[0]
+    case .relu, .dropout:
+      return inputs[0]
+    case .maxPool2d(let a), .avgPool2d(let a):
+      let (c, h, w) = try Self.image(inputs[0], mnemonic)
+      guard a.padding.h * 2 <= a.kernel.h, a.padding.w * 2 <= a.kernel.w else {
+        throw ShapeError("\(mnemonic) padding \(a.padding) must be at most half the kernel \(a.kernel)")
+      }
+      let (ho, wo) = try Self.window(
+        h: h, w: w, kernel: a.kernel, stride: a.stride, padding: a.padding,
+        dilation: Pair(square: 1), mnemonic)
+      return TensorType(dims: [c, ho, wo])
+    case .adaptiveAvgPool2d(let a):
+      let (c, h, w) = try Self.image(inputs[0], mnemonic)
+      guard a.outputSize.h <= h, a.outputSize.w <= w else {
+        throw ShapeError(
+          "\(mnemonic) output \(a.outputSize) is larger than its input [\(h),\(w)]")
+      }
+      return TensorType(dims: [c, a.outputSize.h, a.outputSize.w])
+    case .linear(let a):
+      let input = inputs[0]
+      guard input.rank == 1 else {
+        throw ShapeError(
+          "linear needs a flat input [features], got \(shapeText(input.dims)); flatten it first")
+      }
+      return TensorType(dims: [a.outFeatures])
+    case .flatten:
+      guard let count = inputs[0].elementCount, inputs[0].rank >= 1 else {
+        throw ShapeError("flatten input \(shapeText(inputs[0].dims)) is too large")
+      }
+      return TensorType(dims: [count])
+    case .concat:
+      let first = inputs[0]
+      var channels = 0
+      for (i, t) in inputs.enumerated() {
+        _ = try Self.channels(t, mnemonic)
+        guard t.rank == first.rank, t.dims.dropFirst() == first.dims.dropFirst() else {
+          throw ShapeError(
+            "concat inputs differ in size: input 1 is \(shapeText(first.dims)), input \(i + 1) is \(shapeText(t.dims)) (only channels may differ)"
+          )
+        }
+        channels += t.dims[0]
+      }
+      guard channels <= maximumDimension else {
+        throw ShapeError("concat has \(channels) channels, more than \(maximumDimension)")
+      }
+      return TensorType(dims: [channels] + first.dims.dropFirst())
+    case .add:
+      for (i, t) in inputs.enumerated() where t.dims != inputs[0].dims {
+        throw ShapeError(
+          "add inputs differ in shape: input 1 is \(shapeText(inputs[0].dims)), input \(i + 1) is \(shapeText(t.dims))"
+        )
+      }
+      return inputs[0]
+    }
+  }
+
+  /// Checks attribute values that no input shape can make valid.
+  public func validateAttributes() throws(ShapeError) {
+    func positive(_ value: Int, _ what: String) throws(ShapeError) {
+      guard value >= 1, value <= maximumDimension else {
+        throw ShapeError("\(mnemonic) \(what) must be between 1 and \(maximumDimension), got \(value)")
+      }
+    }
+    func positive(_ pair: Pair, _ what: String) throws(ShapeError) {
+      try positive(pair.h, what)
+      try positive(pair.w, what)
+    }
+    func nonNegative(_ pair: Pair, _ what: String) throws(ShapeError) {
+      guard pair.h >= 0, pair.w >= 0, pair.h <= maximumDimension, pair.w <= maximumDimension else {
+        throw ShapeError("\(mnemonic) \(what) must be between 0 and \(maximumDimension), got \(pair)")
+      }
+    }
+    switch self {
+    case .input(let a):
+      guard a.low.isFinite, a.high.isFinite, a.low < a.high else {
+        throw ShapeError("input range [\(a.low), \(a.high)] must have low < high")
+      }
+    case .conv2d(let a):
+      try positive(a.outChannels, "output channels")
+      try positive(a.kernel, "kernel")
+      try positive(a.stride, "stride")
+      try nonNegative(a.padding, "padding")
+      try positive(a.dilation, "dilation")
+      try positive(a.groups, "groups")
+    case .batchNorm(let a):
+      guard a.epsilon > 0, a.epsilon.isFinite else {
+        throw ShapeError("batch_norm eps must be positive, got \(a.epsilon)")
+      }
+      guard a.momentum >= 0, a.momentum <= 1 else {
+        throw ShapeError("batch_norm momentum must be in [0, 1], got \(a.momentum)")
+      }
+    case .maxPool2d(let a), .avgPool2d(let a):
+      try positive(a.kernel, "kernel")
+      try positive(a.stride, "stride")
+      try nonNegative(a.padding, "padding")
+    case .adaptiveAvgPool2d(let a):
+      try positive(a.outputSize, "output size")
+    case .linear(let a):
+      try positive(a.outFeatures, "output features")
+    case .dropout(let a):
+      guard a.probability >= 0, a.probability < 1 else {
+        throw ShapeError("dropout p must be in [0, 1), got \(a.probability)")
+      }
+    case .relu, .flatten, .concat, .add:
+      break
+    }
+  }
+
+  private static func channels(_ t: TensorType, _ mnemonic: String) throws(ShapeError) -> Int {
+    guard t.rank >= 1 else { throw ShapeError("\(mnemonic) needs an input with channels") }
+    return t.dims[0]
+  }
+
+  private static func image(_ t: TensorType, _ mnemonic: String) throws(ShapeError) -> (Int, Int, Int) {
+    guard t.rank == 3 else {
+      throw ShapeError("\(mnemonic) needs an image [channels, height, width], got \(shapeText(t.dims))")
+    }
+    return (t.dims[0], t.dims[1], t.dims[2])
+  }
+
+  /// Output size of a sliding window: (size + 2·pad − dilation·(k−1) − 1) / stride + 1.
+  private static func window(
+    h: Int, w: Int, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
+    _ mnemonic: String
+  ) throws(ShapeError) -> (Int, Int) {
+    func size(_ n: Int, _ k: Int, _ s: Int, _ p: Int, _ d: Int) -> Int? {
+      let span = d * (k - 1) + 1
+      let padded = n + 2 * p
+      return padded < span ? nil : (padded - span) / s + 1
+    }
+    guard let ho = size(h, kernel.h, stride.h, padding.h, dilation.h),
+      let wo = size(w, kernel.w, stride.w, padding.w, dilation.w)
+    else {
+      throw ShapeError(
+        "\(mnemonic) window \(kernel) (dilation \(dilation)) does not fit the padded input [\(h + 2 * padding.h),\(w + 2 * padding.w)]"
+      )
+    }
+    return (ho, wo)
+  }
+}
