@@ -11,7 +11,7 @@ extension Graph {
       let shape = shapeText(parameter.shape)
       out += parameter.name + String(repeating: " ", count: nameWidth - parameter.name.count + 2)
       out += shape + String(repeating: " ", count: shapeWidth - shape.count + 2)
-      out += parameter.role.rawValue.padding(12) + grouped(parameter.elementCount) + "\n"
+      out += parameter.role.rawValue.padding(14) + grouped(parameter.elementCount) + "\n"
     }
     return out
   }

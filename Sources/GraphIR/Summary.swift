@@ -29,7 +29,7 @@ extension Graph {
     out += "nodes:              \(nodes.count)\n"
     out += "parameter tensors:  \(all.count) (\(all.filter(\.role.isTrainable).count) trainable, \(all.filter { !$0.role.isTrainable }.count) running statistics)\n"
     out += "parameters:         \(grouped(trainable)) trainable (\(megabytes(all.reduce(0) { $0 + $1.elementCount } * 4)) as f32 with running statistics)\n"
-    out += "multiply-accumulates per sample: \(grouped(macs)) (\(giga(macs)) GMAC)\n"
+    out += "multiply-accumulates per sample: \(grouped(macs)) (\(scaled(macs))MAC)\n"
     return out
   }
 }
@@ -45,11 +45,14 @@ func grouped(_ value: Int) -> String {
   return (value < 0 ? "-" : "") + out
 }
 
-func giga(_ value: Int) -> String {
-  let hundredths = (Double(value) / 1e7).rounded()
-  let whole = Int(hundredths) / 100
-  let fraction = Int(hundredths) % 100
-  return "\(whole).\(fraction < 10 ? "0" : "")\(fraction)"
+/// `2850581760` → `2.85 G`, `3648120` → `3.65 M`: three significant digits.
+func scaled(_ value: Int) -> String {
+  let units: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+  let v = Double(value)
+  guard let (size, unit) = units.first(where: { v >= $0.0 }) else { return "\(value)" }
+  let hundredths = Int((v / size * 100).rounded())
+  let fraction = hundredths % 100
+  return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) \(unit)"
 }
 
 func megabytes(_ bytes: Int) -> String {

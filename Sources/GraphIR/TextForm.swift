@@ -51,8 +51,11 @@ extension Graph {
     try scan.keyword("graph")
     let name = try scan.word("graph name")
     try scan.symbol("->")
+    scan.skipSpaces()
+    let kindStart = scan.position
     let kindWord = try scan.word("output kind")
     guard let kind = OutputKind(rawValue: kindWord) else {
+      scan.position = kindStart
       throw scan.error("unknown output kind '\(kindWord)' (softmax or sigmoid)")
     }
     try scan.symbol("{")
@@ -235,8 +238,13 @@ private struct LineScanner {
 
   // type ::= dtype "[" ("N" ",")? INT ("," INT)* "]"
   mutating func tensorType() throws(GraphTextError) -> TensorType {
+    skipSpaces()
+    let start = position
     let dtypeWord = try word("element type")
-    guard let dtype = DType(rawValue: dtypeWord) else { throw error("unknown element type '\(dtypeWord)'") }
+    guard let dtype = DType(rawValue: dtypeWord) else {
+      position = start
+      throw error("unknown element type '\(dtypeWord)'")
+    }
     try symbol("[")
     var batched = false
     var dims: [Int] = []

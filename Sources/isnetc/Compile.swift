@@ -45,6 +45,10 @@ struct Compile: ParsableCommand {
   @Option(name: .shortAndLong, help: "Write the output to FILE instead of standard output.")
   var output: String?
 
+  func validate() throws {
+    if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
+  }
+
   func run() throws {
     let options = CompileOptions(classes: classes, inputSize: inputSize?.pair)
     let compilation = ModelCompiler.compile(path: model, options: options)

@@ -6,9 +6,9 @@ struct Isnetc: ParsableCommand {
     commandName: "isnetc",
     abstract: "Compile ISNet image classifiers written in the .isnet language into static graphs.",
     discussion: """
-      isnetc reads a model written in the .isnet language (see docs/language.md), builds its
-      static graph with every shape inferred and every parameter named as torchvision names
-      it, and prints that graph in a stable text form, as Graphviz DOT, as a per-layer
+      isnetc reads a model written in the .isnet language (see docs/language.md), builds its \
+      static graph with every shape inferred and every parameter named as torchvision names \
+      it, and prints that graph in a stable text form, as Graphviz DOT, as a per-layer \
       summary or as its parameter table.
       """,
     version: "0.1.0",

@@ -1,0 +1,111 @@
+import GraphIR
+import ModelLang
+import Testing
+
+/// Compiles a model file of the repository, failing the test with its diagnostics.
+func compileModel(_ name: String, options: CompileOptions = CompileOptions()) throws -> Graph {
+  let compilation = ModelCompiler.compile(path: Repository.path("models/\(name).isnet"), options: options)
+  guard let graph = compilation.graph else {
+    Issue.record("models/\(name).isnet failed to compile:\n\(compilation.renderedDiagnostics)")
+    throw CompileFailed()
+  }
+  return graph
+}
+
+struct CompileFailed: Error {}
+
+let allModels = [
+  "densenet121", "densenet169", "densenet201", "tiny", "deep", "vgg_small", "vgg_small_nobn",
+  "resnet18",
+]
+
+@Suite struct ModelTests {
+  @Test(arguments: allModels) func irMatchesGolden(_ model: String) throws {
+    let graph = try compileModel(model)
+    #expect(graph.verify().isEmpty)
+    try assertGolden(graph.text, named: "\(model).ir")
+  }
+
+  @Test(arguments: allModels) func textFormRoundTrips(_ model: String) throws {
+    let graph = try compileModel(model)
+    let parsed = try Graph(parsing: graph.text)
+    #expect(parsed == graph)
+    #expect(parsed.text == graph.text)
+  }
+
+  @Test func densenet121SummaryMatchesGolden() throws {
+    try assertGolden(try compileModel("densenet121").summary, named: "densenet121.summary")
+  }
+
+  /// torchvision's densenet121 with 1000 classes: 606 float tensors, 7,978,856 parameters.
+  @Test func densenet121HasTorchvisionParameters() throws {
+    let graph = try compileModel("densenet121")
+    let table = graph.parameters
+    #expect(table.count == 606)
+    #expect(table.filter(\.role.isTrainable).reduce(0) { $0 + $1.elementCount } == 7_978_856)
+    // The reference weight file has 3 classes; with 1000 only the classifier differs.
+    let reference = try fixtureParameters("densenet121_3classes").map { line -> String in
+      switch line {
+      case "classifier.weight\t[3, 1024]": "classifier.weight\t[1000, 1024]"
+      case "classifier.bias\t[3]": "classifier.bias\t[1000]"
+      default: line
+      }
+    }
+    #expect(parameterLines(graph) == reference)
+  }
+
+  /// About 2.87 GMAC at 224×224: 2.834 G in convolutions and the classifier (torchvision's
+  /// figure), the rest in batch norm and average pooling.
+  @Test func densenet121MultiplyAccumulates() throws {
+    let graph = try compileModel("densenet121")
+    let convAndLinear = graph.nodes.indices.filter {
+      switch graph.nodes[$0].op {
+      case .conv2d, .linear: true
+      default: false
+      }
+    }.reduce(0) { $0 + graph.multiplyAccumulates(of: NodeID($1)) }
+    #expect(convAndLinear == 2_834_161_664)
+    let total = graph.totalMultiplyAccumulates
+    #expect(total > 2_840_000_000 && total < 2_900_000_000)
+  }
+
+  @Test(arguments: [("tiny", "tiny"), ("deep", "deep"), ("densenet121", "densenet121_3classes")])
+  func fixtureModelsMatchWeightFiles(model: String, fixture: String) throws {
+    let graph = try compileModel(model, options: CompileOptions(classes: 3))
+    #expect(parameterLines(graph) == (try fixtureParameters(fixture)))
+  }
+
+  @Test func resnet18MatchesTorchvisionSize() throws {
+    let graph = try compileModel("resnet18")
+    #expect(graph.parameters.filter(\.role.isTrainable).reduce(0) { $0 + $1.elementCount } == 11_689_512)
+    #expect(graph.parameters.contains { $0.name == "layer2.0.downsample.1.running_var" && $0.shape == [128] })
+    #expect(graph.nodes.contains { $0.op == .add })
+  }
+
+  @Test func overridesClassesAndInputSize() throws {
+    let graph = try compileModel("densenet121", options: CompileOptions(classes: 3, inputSize: Pair(128, 96)))
+    #expect(graph.nodes[0].type.dims == [3, 128, 96])
+    #expect(graph[graph.outputs[0]].type.dims == [3])
+    #expect(graph.nodes.contains { $0.name == "features.norm5" && $0.type.dims == [1024, 4, 3] })
+  }
+
+  @Test func densenetIsThePapers() throws {
+    // Every transition is bn → relu → conv → relu → avgpool (the paper's extra ReLU).
+    let graph = try compileModel("densenet121")
+    for (index, node) in graph.nodes.enumerated() where node.name?.hasSuffix(".conv") == true {
+      let consumers = graph.consumers[index]
+      #expect(consumers.count == 1 && graph[consumers[0]].op == .relu)
+      #expect(graph.consumers[consumers[0].index].map { graph[$0].op.kind } == [.avgPool2d])
+    }
+    #expect(graph.nodes.contains { $0.op == .dropout(DropoutAttributes(probability: 0.5)) })
+  }
+}
+
+func fixtureParameters(_ name: String) throws -> [String] {
+  try Repository.read("Tests/Fixtures/params/\(name).txt").split(separator: "\n").map(String.init)
+}
+
+/// `name<TAB>[shape]` lines sorted by name, the format of the fixture lists.
+func parameterLines(_ graph: Graph) -> [String] {
+  graph.parameters.map { "\($0.name)\t\(shapeText($0.shape))" }.sorted()
+}
