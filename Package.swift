@@ -17,13 +17,36 @@ let package = Package(
     .target(name: "GraphIR"),
     // The .isnet language: lexer, parser, elaboration into GraphIR.
     .target(name: "ModelLang", dependencies: ["GraphIR"]),
+    // System libraries from Debian: OpenBLAS (GEMM), libpng and libjpeg (images).
+    .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+    // C kernels: OpenMP (LLVM libomp) for parallel loops, OpenBLAS for GEMM. Built at -O3
+    // even in debug builds, or tests crawl.
+    .target(
+      name: "CKernels",
+      dependencies: ["COpenBLAS"],
+      cSettings: [
+        .unsafeFlags(["-O3", "-fopenmp", "-mavx2", "-mfma", "-I/usr/include/x86_64-linux-gnu/openblas-pthread"])
+      ],
+      linkerSettings: [.linkedLibrary(":libomp.so.5"), .linkedLibrary("openblas")]),
+    // Tensor files: safetensors (memory-mapped reader, atomic writer) and .npy.
+    .target(name: "TensorFiles"),
+    // Images: PNG and JPEG decoding, resizing and the paper's preprocessing.
+    .target(name: "ImageIO", dependencies: ["CPNG", "CJPEG"]),
+    // Executes graphs on the C kernels with a static memory plan.
+    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "TensorFiles"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
-        "GraphIR", "ModelLang",
+        "GraphIR", "ModelLang", "Runtime", "TensorFiles", "ImageIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
+    .testTarget(name: "KernelTests", dependencies: ["CKernels"]),
+    .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+    .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles"]),
     .testTarget(
       name: "ModelLangTests", dependencies: ["ModelLang", "GraphIR"],
       exclude: ["Golden"]),

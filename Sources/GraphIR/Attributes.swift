@@ -7,6 +7,7 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
   case float(Double)
   case bool(Bool)
   case range(Double, Double)
+  case name(String)
 
   public var description: String {
     switch self {
@@ -15,6 +16,7 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
     case .float(let v): v.description
     case .bool(let v): v ? "true" : "false"
     case .range(let low, let high): "[\(low.description),\(high.description)]"
+    case .name(let v): v
     }
   }
 }
@@ -22,7 +24,8 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
 public typealias Attribute = (key: String, value: AttributeValue)
 
 extension Op {
-  /// The op's attributes in their fixed text-form order.
+  /// The op's attributes in their fixed text-form order. Deployment fusions come last and
+  /// only when present, so a classifier's text does not mention them.
   public var attributes: [Attribute] {
     switch self {
     case .input(let a):
@@ -32,20 +35,32 @@ extension Op {
         ("out", .int(a.outChannels)), ("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)),
         ("pad", .pair(a.padding)), ("dilation", .pair(a.dilation)), ("groups", .int(a.groups)),
         ("bias", .bool(a.hasBias)),
-      ]
+      ] + Self.fusions(a.epilogue)
     case .batchNorm(let a):
       [("eps", .float(a.epsilon)), ("momentum", .float(a.momentum))]
+        + (a.fusedReLU ? [("relu", .bool(true))] : [])
     case .maxPool2d(let a), .avgPool2d(let a):
       [("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)), ("pad", .pair(a.padding))]
     case .adaptiveAvgPool2d(let a):
       [("out", .pair(a.outputSize))]
     case .linear(let a):
-      [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))]
+      [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))] + Self.fusions(a.epilogue)
     case .dropout(let a):
       [("p", .float(a.probability))]
     case .relu, .flatten, .concat, .add:
       []
     }
+  }
+
+  private static func fusions(_ e: Epilogue) -> [Attribute] {
+    (e.foldedNorm.map { [("fold", .name($0.name)), ("fold_eps", .float($0.epsilon))] } ?? [])
+      + (e.relu ? [("relu", .bool(true))] : [])
+  }
+
+  private static func epilogue(_ r: inout AttributeReader) throws(AttributeError) -> Epilogue {
+    var norm: FoldedNorm? = nil
+    if let name = try r.optionalName("fold") { norm = FoldedNorm(name: name, epsilon: try r.float("fold_eps")) }
+    return Epilogue(foldedNorm: norm, relu: try r.optionalBool("relu") ?? false)
   }
 
   /// Rebuilds an op from its kind and attributes, as the text parser reads them.
@@ -61,10 +76,12 @@ extension Op {
           outChannels: try r.int("out"), kernel: try r.pair("kernel"),
           stride: try r.pair("stride"), padding: try r.pair("pad"),
           dilation: try r.pair("dilation"), groups: try r.int("groups"),
-          hasBias: try r.bool("bias")))
+          hasBias: try r.bool("bias"), epilogue: try Self.epilogue(&r)))
     case .batchNorm:
       self = .batchNorm(
-        BatchNormAttributes(epsilon: try r.float("eps"), momentum: try r.float("momentum")))
+        BatchNormAttributes(
+          epsilon: try r.float("eps"), momentum: try r.float("momentum"),
+          fusedReLU: try r.optionalBool("relu") ?? false))
     case .relu: self = .relu
     case .maxPool2d:
       self = .maxPool2d(try Self.pool(&r))
@@ -73,7 +90,9 @@ extension Op {
     case .adaptiveAvgPool2d:
       self = .adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: try r.pair("out")))
     case .linear:
-      self = .linear(LinearAttributes(outFeatures: try r.int("out"), hasBias: try r.bool("bias")))
+      self = .linear(
+        LinearAttributes(
+          outFeatures: try r.int("out"), hasBias: try r.bool("bias"), epilogue: try Self.epilogue(&r)))
     case .flatten: self = .flatten
     case .dropout:
       self = .dropout(DropoutAttributes(probability: try r.float("p")))
@@ -134,6 +153,20 @@ public struct AttributeReader: Sendable {
     case .scalar("false"): return false
     default: throw AttributeError("attribute '\(key)' must be true or false")
     }
+  }
+
+  /// An attribute that may be absent (deployment fusions).
+  mutating func optionalBool(_ key: String) throws(AttributeError) -> Bool? {
+    guard entries.contains(where: { $0.key == key }) else { return nil }
+    return try bool(key)
+  }
+
+  mutating func optionalName(_ key: String) throws(AttributeError) -> String? {
+    guard entries.contains(where: { $0.key == key }) else { return nil }
+    guard case .scalar(let text) = try take(key), isValidScopedName(text) else {
+      throw AttributeError("attribute '\(key)' must be a dotted name")
+    }
+    return text
   }
 
   mutating func pair(_ key: String) throws(AttributeError) -> Pair {

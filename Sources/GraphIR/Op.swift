@@ -116,12 +116,15 @@ public struct Conv2DAttributes: Sendable, Hashable {
   public var dilation: Pair
   public var groups: Int
   public var hasBias: Bool
+  /// Deployment fusions; none in a classifier as written.
+  public var epilogue: Epilogue
 
   public init(
     outChannels: Int, kernel: Pair, stride: Pair = Pair(square: 1),
     padding: Pair = Pair(square: 0), dilation: Pair = Pair(square: 1), groups: Int = 1,
-    hasBias: Bool = true
+    hasBias: Bool = true, epilogue: Epilogue = Epilogue()
   ) {
+    self.epilogue = epilogue
     self.outChannels = outChannels
     self.kernel = kernel
     self.stride = stride
@@ -135,9 +138,36 @@ public struct Conv2DAttributes: Sendable, Hashable {
 public struct BatchNormAttributes: Sendable, Hashable {
   public var epsilon: Double
   public var momentum: Double
-  public init(epsilon: Double = 1e-5, momentum: Double = 0.1) {
+  /// A ReLU applied in the same pass (deployment only).
+  public var fusedReLU: Bool
+  public init(epsilon: Double = 1e-5, momentum: Double = 0.1, fusedReLU: Bool = false) {
     self.epsilon = epsilon
     self.momentum = momentum
+    self.fusedReLU = fusedReLU
+  }
+}
+
+/// What the deployment pass fuses into a convolution or linear layer: a following batch
+/// norm folded into its weights and bias (paper's "run-time-only pruned graph"), and a
+/// following ReLU applied as it writes its output. Both absent in a graph as written.
+public struct Epilogue: Sendable, Hashable {
+  /// The batch norm whose parameters are folded into this op's: its name (which names its
+  /// parameters) and its eps.
+  public var foldedNorm: FoldedNorm?
+  public var relu: Bool
+  public init(foldedNorm: FoldedNorm? = nil, relu: Bool = false) {
+    self.foldedNorm = foldedNorm
+    self.relu = relu
+  }
+  public var isEmpty: Bool { foldedNorm == nil && !relu }
+}
+
+public struct FoldedNorm: Sendable, Hashable {
+  public var name: String
+  public var epsilon: Double
+  public init(name: String, epsilon: Double) {
+    self.name = name
+    self.epsilon = epsilon
   }
 }
 
@@ -160,9 +190,12 @@ public struct AdaptivePoolAttributes: Sendable, Hashable {
 public struct LinearAttributes: Sendable, Hashable {
   public var outFeatures: Int
   public var hasBias: Bool
-  public init(outFeatures: Int, hasBias: Bool = true) {
+  /// Deployment fusions; none in a classifier as written.
+  public var epilogue: Epilogue
+  public init(outFeatures: Int, hasBias: Bool = true, epilogue: Epilogue = Epilogue()) {
     self.outFeatures = outFeatures
     self.hasBias = hasBias
+    self.epilogue = epilogue
   }
 }
 

@@ -28,20 +28,38 @@ public struct Parameter: Sendable, Hashable {
   public var elementCount: Int { checkedProduct(shape) ?? Int.max }
 }
 
+/// One parameter an op reads: named `<scope>.<role>`, where the scope is the node's own
+/// name, or for a folded batch norm that norm's name.
+public struct ParameterSlot: Sendable, Hashable {
+  /// nil: the node's own name.
+  public var scope: String?
+  public var role: ParameterRole
+  public var shape: [Int]
+}
+
 extension Op {
-  /// The parameters the op owns, with their shapes, given its input type.
-  public func parameterSlots(input: TensorType?) -> [(role: ParameterRole, shape: [Int])] {
+  /// The parameters the op reads, with their shapes, given its input type.
+  public func parameterSlots(input: TensorType?) -> [ParameterSlot] {
+    func own(_ role: ParameterRole, _ shape: [Int]) -> ParameterSlot {
+      ParameterSlot(scope: nil, role: role, shape: shape)
+    }
+    func norm(_ scope: String?, channels: Int) -> [ParameterSlot] {
+      [.weight, .bias, .runningMean, .runningVar].map {
+        ParameterSlot(scope: scope, role: $0, shape: [channels])
+      }
+    }
     switch self {
     case .conv2d(let a):
       let inChannels = input?.dims.first ?? 0
       let weight = [a.outChannels, inChannels / a.groups, a.kernel.h, a.kernel.w]
-      return [(.weight, weight)] + (a.hasBias ? [(.bias, [a.outChannels])] : [])
+      return [own(.weight, weight)] + (a.hasBias ? [own(.bias, [a.outChannels])] : [])
+        + (a.epilogue.foldedNorm.map { norm($0.name, channels: a.outChannels) } ?? [])
     case .batchNorm:
-      let c = input?.dims.first ?? 0
-      return [(.weight, [c]), (.bias, [c]), (.runningMean, [c]), (.runningVar, [c])]
+      return norm(nil, channels: input?.dims.first ?? 0)
     case .linear(let a):
       let features = input?.dims.first ?? 0
-      return [(.weight, [a.outFeatures, features])] + (a.hasBias ? [(.bias, [a.outFeatures])] : [])
+      return [own(.weight, [a.outFeatures, features])] + (a.hasBias ? [own(.bias, [a.outFeatures])] : [])
+        + (a.epilogue.foldedNorm.map { norm($0.name, channels: a.outFeatures) } ?? [])
     case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
       .add:
       return []
@@ -66,10 +84,9 @@ extension Graph {
     for (index, node) in nodes.enumerated() where node.op.ownsParameters {
       let input = node.inputs.first.map { nodes[$0.index].type }
       for slot in node.op.parameterSlots(input: input) {
+        let scope = slot.scope ?? node.name ?? "%\(index)"
         table.append(
-          Parameter(
-            name: "\(node.name ?? "%\(index)").\(slot.role.rawValue)", shape: slot.shape,
-            role: slot.role, owner: NodeID(index)))
+          Parameter(name: "\(scope).\(slot.role.rawValue)", shape: slot.shape, role: slot.role, owner: NodeID(index)))
       }
     }
     return table

@@ -21,7 +21,7 @@ extension Graph {
         return rightAligned.contains(column) ? padding + cell : cell + padding
       }.joined(separator: "  ").trimmingSuffix()
     }
-    var out = rows.map(render).joined(separator: "\n") + "\n"
+    var out = headline + "\n\n" + rows.map(render).joined(separator: "\n") + "\n"
     let all = parameters
     let trainable = all.filter(\.role.isTrainable).reduce(0) { $0 + $1.elementCount }
     let macs = totalMultiplyAccumulates
@@ -31,6 +31,20 @@ extension Graph {
     out += "parameters:         \(grouped(trainable)) trainable (\(megabytes(all.reduce(0) { $0 + $1.elementCount } * 4)) as f32 with running statistics)\n"
     out += "multiply-accumulates per sample: \(grouped(macs)) (\(scaled(macs))MAC)\n"
     return out
+  }
+}
+
+extension Graph {
+  /// `model tiny(input: f32[N,3,64,64] in [0.0, 1.0]) -> 3 classes, softmax`.
+  var headline: String {
+    let inputs = inputIDs.map { id -> String in
+      let node = self[id]
+      var text = "\(node.name ?? id.description): \(node.type)"
+      if case .input(let range) = node.op { text += " in [\(range.low), \(range.high)]" }
+      return text
+    }
+    let classes = outputs.map { self[$0].type.dims.last ?? 0 }.map(String.init).joined(separator: ", ")
+    return "model \(name)(\(inputs.joined(separator: ", "))) -> \(classes) classes, \(outputKind.rawValue)"
   }
 }
 

@@ -99,6 +99,8 @@ public struct CallArgument: Sendable {
   public var name: String?
   public var nameLocation: SourceLocation
   public var value: Expr
+  /// Where the value starts (`value.location` of `a + b` is its operator).
+  public var valueLocation: SourceLocation
 }
 
 /// A label string: text with `{expr}` holes, evaluated when the call is elaborated.

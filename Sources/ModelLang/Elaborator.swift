@@ -21,13 +21,18 @@ struct Elaborator {
   private var scopePath: [String] = []
   private var callStack: [(block: String, location: SourceLocation)] = []
   /// Where each parameter-owning node name was first defined.
-  private var owners: [String: SourceLocation] = [:]
+  private var owners: [String: (location: SourceLocation, callStack: [(block: String, location: SourceLocation)])] = [:]
+  /// The call that made each op node (by node index; nil for the input), for the check that
+  /// every op contributes to the logits.
+  private var nodeCalls: [(op: String, location: SourceLocation, callStack: [(block: String, location: SourceLocation)])?] = []
   private var steps = 0
 
   /// Variables of one block (or the model) body.
   struct Frame {
     var variables: [String: Value] = [:]
     var returned: (value: Value, location: SourceLocation)?
+    /// Variables of the `repeat` loops being run, which the body may not assign.
+    var loopVariables: Set<String> = []
   }
 
   init(program: Program) {
@@ -38,8 +43,11 @@ struct Elaborator {
 
   // MARK: Diagnostics
 
-  private mutating func error(at location: SourceLocation, _ message: String) {
-    let notes = callStack.reversed().map { Diagnostic(.note, at: $0.location, "in block '\($0.block)' called from here") }
+  private mutating func error(
+    at location: SourceLocation, _ message: String,
+    callStack: [(block: String, location: SourceLocation)]? = nil
+  ) {
+    let notes = (callStack ?? self.callStack).reversed().map { Diagnostic(.note, at: $0.location, "in block '\($0.block)' called from here") }
     log.report(Diagnostic(at: location, message, notes: notes))
   }
 
@@ -134,6 +142,7 @@ struct Elaborator {
     }
     do {
       frame.variables[input.name] = .tensor(try builder.addInput(dims: dims, range: range, name: input.name))
+      nodeCalls.append(nil)
     } catch {
       self.error(at: input.location, error.message)
       return
@@ -146,12 +155,32 @@ struct Elaborator {
     switch result {
     case .tensor(let id) where builder.type(of: id).rank == 1:
       builder.setOutputs([id])
+      if !log.hasErrors { reportUnusedNodes(output: id) }
     case .tensor(let id):
       error(at: location, "the model must return logits [classes], got \(shapeText(builder.type(of: id).dims)); add global_avgpool or flatten and a linear layer")
     case .poison:
       break
     case let other:
       error(at: location, "the model must return a tensor of logits, got \(other.typeName)")
+    }
+  }
+
+  /// Reports each op whose result the logits do not depend on and that no other op reads
+  /// (the end of a dead chain, usually a value assigned and never used).
+  private mutating func reportUnusedNodes(output: NodeID) {
+    let nodes = builder.graph.nodes
+    var live = [Bool](repeating: false, count: nodes.count)
+    var read = [Bool](repeating: false, count: nodes.count)
+    live[output.index] = true
+    for index in nodes.indices.reversed() {
+      for input in nodes[index].inputs {
+        read[input.index] = true
+        if live[index] { live[input.index] = true }
+      }
+    }
+    for index in nodes.indices where !live[index] && !read[index] {
+      guard index < nodeCalls.count, let call = nodeCalls[index] else { continue }
+      error(at: call.location, "the result of '\(call.op)' is never used: the logits do not depend on it", callStack: call.callStack)
     }
   }
 
@@ -179,7 +208,12 @@ struct Elaborator {
     switch statement {
     case .assign(let name, let location, let value):
       try step(location)
-      frame.variables[name] = try eval(value, &frame)
+      let result = try eval(value, &frame)
+      guard !frame.loopVariables.contains(name) else {
+        error(at: location, "cannot assign to the loop variable '\(name)'")
+        return
+      }
+      frame.variables[name] = result
     case .return(let value, let location):
       try step(location)
       frame.returned = (try eval(value, &frame), value.location)
@@ -193,9 +227,24 @@ struct Elaborator {
           if case .int = value { continue }
           error(at: expr.location, "a repeat bound must be an int, got \(value.typeName)")
         }
+        Self.poisonAssignments(in: body, &frame)
         return
       }
       let shadowed = frame.variables[variable]
+      // Each iteration is a step, charged up front: a huge range fails here, even with an
+      // empty body, instead of running until the limit.
+      var (iterations, overflow) = high.subtractingReportingOverflow(low)
+      if high < low {
+        (iterations, overflow) = (0, false)
+      } else if inclusive && !overflow {
+        (iterations, overflow) = iterations.addingReportingOverflow(1)
+      }
+      guard !overflow, iterations <= Self.maximumSteps - steps else {
+        error(at: location, "elaboration takes more than \(Self.maximumSteps) steps; is a repeat range too large?")
+        throw Abort()
+      }
+      steps += iterations
+      frame.loopVariables.insert(variable)
       var i = low
       while inclusive ? i <= high : i < high {
         frame.variables[variable] = .int(i)
@@ -204,13 +253,29 @@ struct Elaborator {
         guard i < Int.max else { break }
         i += 1
       }
+      frame.loopVariables.remove(variable)
       frame.variables[variable] = shadowed
     case .scope(let label, let body):
       try step(label.location)
-      guard let segments = try evaluateLabel(label, &frame) else { return }
+      guard let segments = try evaluateLabel(label, &frame) else {
+        Self.poisonAssignments(in: body, &frame)
+        return
+      }
       scopePath += segments
       defer { scopePath.removeLast(segments.count) }
       try run(body, &frame)
+    }
+  }
+
+  /// After an error that keeps a body from running, the variables it would have assigned
+  /// are poison, so their later uses report nothing more.
+  private static func poisonAssignments(in body: [Stmt], _ frame: inout Frame) {
+    for statement in body {
+      switch statement {
+      case .assign(let name, _, _) where !frame.loopVariables.contains(name): frame.variables[name] = .poison
+      case .repeat(_, _, _, _, _, let inner), .scope(_, let inner): poisonAssignments(in: inner, &frame)
+      case .assign, .return: break
+      }
     }
   }
 
@@ -226,7 +291,7 @@ struct Elaborator {
       if let value = frame.variables[name] { return value }
       let known = frame.variables.keys.sorted()
       let hint = closest(to: name, in: known).map { "; did you mean '\($0)'?" } ?? ""
-      error(at: expr.location, "unknown name '\(name)'\(hint)")
+      error(at: expr.location, "unknown name '\(shown(name))'\(hint)")
       return .poison
     case .list(let items):
       var values: [Value] = []
@@ -259,7 +324,7 @@ struct Elaborator {
       }
       let names = Array(blocks.keys) + OpCatalog.all.map(\.name)
       let hint = closest(to: call.callee, in: names.sorted()).map { "; did you mean '\($0)'?" } ?? ""
-      error(at: expr.location, "unknown op or block '\(call.callee)'\(hint)")
+      error(at: expr.location, "unknown op or block '\(shown(call.callee))'\(hint)")
       for argument in call.arguments { _ = try eval(argument.value, &frame) }
       return .poison
     }
@@ -311,7 +376,7 @@ struct Elaborator {
       }
       return .float(value)
     case (.tensor, _), (_, .tensor):
-      error(at: location, "'\(op.rawValue)' does not apply to tensors; use add(a, b) to sum tensors")
+      error(at: location, "'\(op.rawValue)' does not apply to tensors\(op == .add ? "; use add(a, b) to sum tensors" : "")")
       return .poison
     default:
       error(at: location, "'\(op.rawValue)' needs numbers, got \(l.typeName) and \(r.typeName)")
@@ -358,6 +423,7 @@ struct Elaborator {
     var inputs: [NodeID] = []
     var attributes: [String: (value: Value, location: SourceLocation)] = [:]
     var failed = false
+    var misplaced = false
     for argument in call.arguments {
       let value = try eval(argument.value, &frame)
       guard let name = argument.name else {
@@ -365,15 +431,23 @@ struct Elaborator {
         case .tensor(let id): inputs.append(id)
         case .poison: failed = true
         case let other:
-          error(at: argument.value.location, "\(signature.name) takes tensors as positional arguments, got \(other.typeName); name attributes like 'k: 3'")
+          // Once per call: the other positional values are the same mistake.
+          if !misplaced {
+            let hint = signature.attributes.first.map { "; name attributes, like '\($0.name): ...'" } ?? ""
+            error(at: argument.valueLocation, "\(signature.name) takes tensors as positional arguments, got \(other.typeName)\(hint)")
+          }
+          misplaced = true
           failed = true
         }
         continue
       }
       guard let spec = signature.attributes.first(where: { $0.name == name }) else {
         let names = signature.attributes.map(\.name)
-        let known = names.isEmpty ? "it has none" : "it has " + names.map { "'\($0)'" }.joined(separator: ", ")
-        error(at: argument.nameLocation, "\(signature.name) has no attribute '\(name)'; \(known)")
+        let known =
+          if let close = closest(to: name, in: names) { "did you mean '\(close)'?" }
+          else if names.isEmpty { "it has none" }
+          else { "it has " + names.map { "'\($0)'" }.joined(separator: ", ") }
+        error(at: argument.nameLocation, "\(signature.name) has no attribute '\(shown(name))'; \(known)")
         failed = true
         continue
       }
@@ -385,7 +459,7 @@ struct Elaborator {
       if value.isPoison {
         failed = true
       } else if !Self.matches(value, spec.type) {
-        error(at: argument.value.location, "attribute '\(name)' of \(signature.name) must be \(spec.type.name), got \(Self.describe(value))")
+        error(at: argument.valueLocation, "attribute '\(name)' of \(signature.name) must be \(spec.type.name), got \(Self.describe(value))")
         failed = true
       }
       attributes[name] = (value, argument.value.location)
@@ -404,7 +478,8 @@ struct Elaborator {
       case .value(let v): resolved[spec.name] = v
       case .sameAs(let other): resolved[spec.name] = resolved[other]
       case .required:
-        error(at: location, "\(signature.name) needs attribute '\(spec.name)' (\(spec.type.name))")
+        // After a bad argument, a missing attribute is likely its consequence (a misspelt name).
+        if !failed { error(at: location, "\(signature.name) needs attribute '\(spec.name)' (\(spec.type.name))") }
         failed = true
       }
     }
@@ -421,15 +496,22 @@ struct Elaborator {
         return .poison
       }
       if let first = owners[name] {
+        // Both definitions with their call chains: in a block, the label alone says little.
+        func chain(_ stack: [(block: String, location: SourceLocation)]) -> [Diagnostic] {
+          stack.reversed().map { Diagnostic(.note, at: $0.location, "in block '\($0.block)' called from here") }
+        }
         log.report(
           Diagnostic(
             at: call.label?.location ?? location, "parameters '\(name).*' are already defined",
-            notes: [Diagnostic(.note, at: first, "first defined here")]))
+            notes: chain(callStack) + [Diagnostic(.note, at: first.location, "first defined here")] + chain(first.callStack)))
         return .poison
       }
-      owners[name] = call.label?.location ?? location
+      owners[name] = (call.label?.location ?? location, callStack)
     }
     var current = inputs
+    defer {
+      while nodeCalls.count < builder.nodeCount { nodeCalls.append((signature.name, location, callStack)) }
+    }
     for (index, op) in ops.enumerated() {
       guard builder.nodeCount < Self.maximumNodes else {
         error(at: location, "the model has more than \(Self.maximumNodes) nodes")
@@ -438,7 +520,10 @@ struct Elaborator {
       do {
         current = [try builder.add(op, current, name: index == 0 ? name : nil)]
       } catch {
-        self.error(at: location, error.message)
+        // GraphIR names the op by its mnemonic (conv2d, batch_norm); say what was written.
+        var message = error.message
+        if message.hasPrefix(op.mnemonic + " ") { message = signature.name + message.dropFirst(op.mnemonic.count) }
+        self.error(at: location, message)
         return .poison
       }
     }
@@ -473,20 +558,26 @@ struct Elaborator {
     var bound: [String: (value: Value, location: SourceLocation)] = [:]
     var failed = false
     var position = 0
+    let positional = call.arguments.count(where: { $0.name == nil })
     for argument in call.arguments {
       let value = try eval(argument.value, &frame)
       let param: ParamDecl
       if let name = argument.name {
         guard let found = block.params.first(where: { $0.name == name }) else {
           let hint = closest(to: name, in: block.params.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
-          error(at: argument.nameLocation, "block '\(block.name)' has no parameter '\(name)'\(hint)")
+          error(at: argument.nameLocation, "block '\(block.name)' has no parameter '\(shown(name))'\(hint)")
           failed = true
           continue
         }
         param = found
       } else {
         guard position < block.params.count else {
-          error(at: argument.value.location, "block '\(block.name)' takes \(block.params.count) parameter\(block.params.count == 1 ? "" : "s"), got more")
+          // Reported once, at the first argument too many.
+          if position == block.params.count {
+            let count = block.params.count
+            error(at: argument.valueLocation, "block '\(block.name)' takes \(count) parameter\(count == 1 ? "" : "s"), got \(positional) positional arguments")
+          }
+          position += 1
           failed = true
           continue
         }
@@ -499,12 +590,16 @@ struct Elaborator {
         continue
       }
       guard let checked = value.conforms(to: param.type) else {
-        error(at: argument.value.location, "parameter '\(param.name)' of block '\(block.name)' is \(param.type.name), got \(value.typeName)")
+        error(at: argument.valueLocation, "parameter '\(param.name)' of block '\(block.name)' is \(param.type.name), got \(value.typeName)")
         failed = true
         continue
       }
       if checked.isPoison { failed = true }
       bound[param.name] = (checked, argument.value.location)
+    }
+    for param in block.params where bound[param.name] == nil && param.defaultValue == nil && !failed {
+      error(at: location, "block '\(block.name)' needs parameter '\(param.name)' (\(param.type.name))")
+      failed = true
     }
     var segments: [String] = []
     if let label = call.label {
@@ -554,22 +649,33 @@ struct Elaborator {
   }
 }
 
-/// The candidate closest to `name` by edit distance, if close enough to be a likely typo.
+/// The candidate closest to `name` by edit distance (a swap of two adjacent characters
+/// counting as one edit), if close enough to be a likely typo.
 func closest(to name: String, in candidates: [String]) -> String? {
   let target = Array(name.utf8.prefix(64))
   var best: (String, Int)? = nil
   for candidate in candidates {
     let other = Array(candidate.utf8.prefix(64))
+    var beforePrevious: [Int] = []
     var previous = Array(0...other.count)
     for (i, a) in target.enumerated() {
       var row = [i + 1]
       for (j, b) in other.enumerated() {
-        row.append(min(previous[j + 1] + 1, row[j] + 1, previous[j] + (a == b ? 0 : 1)))
+        var distance = min(previous[j + 1] + 1, row[j] + 1, previous[j] + (a == b ? 0 : 1))
+        if i > 0, j > 0, a == other[j - 1], target[i - 1] == b { distance = min(distance, beforePrevious[j - 1] + 1) }
+        row.append(distance)
       }
+      beforePrevious = previous
       previous = row
     }
     let distance = previous[other.count]
-    if distance <= max(1, target.count / 3), distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
+    // Names of one or two characters are too short for a guess to mean anything.
+    if target.count > 2, distance <= max(1, target.count / 3), distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
   }
   return best?.0
+}
+
+/// A name from the source as messages show it: long ones are cut.
+func shown(_ name: String) -> String {
+  name.utf8.count <= 40 ? name : String(decoding: name.utf8.prefix(40), as: UTF8.self) + "..."
 }

@@ -33,6 +33,10 @@ struct Lexer {
   let fileIndex: Int
   var position: Int
   let end: Int
+  /// Offsets of the errors reported so far, so the parser can leave out their consequences.
+  private(set) var errorOffsets: [Int] = []
+  /// Whether an unterminated comment or string ran to the end of the input.
+  private(set) var swallowedEnd = false
 
   init(file: SourceFile, fileIndex: Int, range: Range<Int>? = nil) {
     self.file = file
@@ -42,39 +46,69 @@ struct Lexer {
   }
 
   static let symbols = ["...", "..<", "->", "(", ")", "{", "}", "[", "]", ",", ";", ":", "=", "@", "+", "-", "*", "/", "%"]
+  private static let symbolBytes = symbols.map { Array($0.utf8) }
 
   func location(_ offset: Int) -> SourceLocation { SourceLocation(file: fileIndex, offset: offset) }
+
+  private mutating func error(at offset: Int, _ message: String, _ log: inout DiagnosticLog) {
+    errorOffsets.append(offset)
+    log.error(at: location(offset), message)
+  }
 
   /// All tokens up to `end`, then one `.end` token.
   mutating func tokenize(_ log: inout DiagnosticLog) -> [Token] {
     var tokens: [Token] = []
-    var badRunStart: Int? = nil
-    func flushBadRun(_ log: inout DiagnosticLog, upTo offset: Int) {
-      guard let start = badRunStart else { return }
-      let count = offset - start
-      let first = file.bytes[start]
-      let shown = first >= 0x20 && first < 0x7F ? "'\(Character(Unicode.Scalar(first)))'" : "byte 0x\(String(first, radix: 16, uppercase: true))"
-      log.error(at: location(start), count == 1 ? "unexpected character \(shown)" : "unexpected character \(shown) (and \(count - 1) more bad bytes)")
-      badRunStart = nil
-    }
+    // A run of adjacent bytes that start no token is one diagnostic.
+    var badRun: Range<Int>? = nil
     while true {
+      if badRun != nil, atTrivia { reportBadRun(&badRun, &log) }
       skipTrivia(&log)
       guard position < end else { break }
       let start = position
       if let token = lexToken(&log) {
-        flushBadRun(&log, upTo: start)
+        reportBadRun(&badRun, &log)
         tokens.append(token)
       } else {
-        if badRunStart == nil { badRunStart = start }
+        badRun = (badRun?.lowerBound ?? start)..<(start + 1)
         position += 1
       }
     }
-    flushBadRun(&log, upTo: position)
+    reportBadRun(&badRun, &log)
     tokens.append(Token(kind: .end, text: "", offset: end, contentStart: end))
     return tokens
   }
 
+  private mutating func reportBadRun(_ run: inout Range<Int>?, _ log: inout DiagnosticLog) {
+    guard let bad = run else { return }
+    run = nil
+    // The first character, decoded when it is valid UTF-8 (a pasted '×' or '“'), else its byte.
+    var shown: String
+    var width = 1
+    let first = file.bytes[bad.lowerBound]
+    var iterator = file.bytes[bad].makeIterator()
+    var decoder = UTF8()
+    if first >= 0x20 && first < 0x7F {
+      shown = "character '\(Character(Unicode.Scalar(first)))'"
+    } else if first >= 0x80, case .scalarValue(let scalar) = decoder.decode(&iterator) {
+      let hex = String(scalar.value, radix: 16, uppercase: true)
+      shown = "character '\(scalar)' (U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex))"
+      width = UTF8.width(scalar)
+    } else {
+      let hex = String(first, radix: 16, uppercase: true)
+      shown = "byte 0x\(hex.count == 1 ? "0" + hex : hex)"
+    }
+    let more = bad.count - width
+    let rest = more == 0 ? "" : " (and \(more) more bad byte\(more == 1 ? "" : "s"))"
+    error(at: bad.lowerBound, "unexpected \(shown)\(rest)", &log)
+  }
+
   private func byte(_ offset: Int) -> UInt8? { offset < end ? file.bytes[offset] : nil }
+
+  /// Whether whitespace or a comment starts at `position`.
+  private var atTrivia: Bool {
+    guard let b = byte(position) else { return false }
+    return b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || (b == 0x2F && (byte(position + 1) == 0x2F || byte(position + 1) == 0x2A))
+  }
 
   private mutating func skipTrivia(_ log: inout DiagnosticLog) {
     while let b = byte(position) {
@@ -87,7 +121,8 @@ struct Lexer {
         position += 2
         while position < end, !(file.bytes[position] == 0x2A && byte(position + 1) == 0x2F) { position += 1 }
         if position >= end {
-          log.error(at: location(start), "unterminated comment: '/*' has no closing '*/'")
+          error(at: start, "unterminated comment: '/*' has no closing '*/'", &log)
+          swallowedEnd = true
         } else {
           position += 2
         }
@@ -110,8 +145,7 @@ struct Lexer {
     }
     if Self.isDigit(b) { return lexNumber(&log) }
     if b == 0x22 { return lexString(&log) }
-    for symbol in Self.symbols {
-      let bytes = Array(symbol.utf8)
+    for (symbol, bytes) in zip(Self.symbols, Self.symbolBytes) {
       if position + bytes.count <= end, file.bytes[position..<position + bytes.count].elementsEqual(bytes) {
         position += bytes.count
         return Token(kind: .symbol, text: symbol, offset: start, contentStart: start)
@@ -144,13 +178,13 @@ struct Lexer {
     let literal = text(start, position)
     if isFloat {
       if Double(literal)?.isFinite != true {
-        log.error(at: location(start), "number '\(literal)' is out of range")
+        error(at: start, "number '\(literal.prefix(40))' is out of range", &log)
         return Token(kind: .float, text: "0", offset: start, contentStart: start)
       }
       return Token(kind: .float, text: literal, offset: start, contentStart: start)
     }
     if Int(literal) == nil {
-      log.error(at: location(start), "integer '\(literal.prefix(40))' is too large (at most \(Int.max))")
+      error(at: start, "integer '\(literal.prefix(40))' is too large (at most \(Int.max))", &log)
       return Token(kind: .integer, text: "0", offset: start, contentStart: start)
     }
     return Token(kind: .integer, text: literal, offset: start, contentStart: start)
@@ -165,7 +199,8 @@ struct Lexer {
     if byte(position) == 0x22 {
       position += 1
     } else {
-      log.error(at: location(start), "unterminated string: missing closing '\"'")
+      error(at: start, "unterminated string: missing closing '\"'", &log)
+      if position >= end { swallowedEnd = true }
     }
     return Token(kind: .string, text: content, offset: start, contentStart: start + 1)
   }

@@ -19,6 +19,16 @@ struct Parser {
   private var index = 0
   private var depth = 0
   private var log: DiagnosticLog
+  /// Where the lexer reported errors; a syntax error after one of them in the same
+  /// statement is its consequence and is not reported.
+  private var lexerErrors: [Int]
+  /// Whether an unterminated comment or string ran to the end of the input.
+  private var swallowedEnd: Bool
+  /// Offset from which a lexer error makes a syntax error a consequence: just after the
+  /// last token before the current statement or declaration.
+  private var syncPoint = 0
+  /// How the end token reads in messages ("end of file", or "'}'" inside a label's `{...}`).
+  private var endDescription = "end of file"
 
   init(file: SourceFile, fileIndex: Int, log: DiagnosticLog) {
     self.file = file
@@ -26,6 +36,8 @@ struct Parser {
     var lexer = Lexer(file: file, fileIndex: fileIndex)
     var log = log
     tokens = lexer.tokenize(&log)
+    lexerErrors = lexer.errorOffsets
+    swallowedEnd = lexer.swallowedEnd
     self.log = log
   }
 
@@ -62,7 +74,7 @@ struct Parser {
 
   private func describe(_ token: Token) -> String {
     switch token.kind {
-    case .end: "end of file"
+    case .end: endDescription
     case .string: "a string"
     case .integer, .float: "number '\(token.text)'"
     case .identifier, .symbol: "'\(token.text.prefix(40))'"
@@ -85,6 +97,8 @@ struct Parser {
     return advance()
   }
 
+  /// Runs `body` one nesting level deeper; the current token is the one that opens the level
+  /// ('(', '[', '-', '{'), where the error points when the level is too deep.
   private mutating func nested<T>(_ body: (inout Parser) throws(ParseFailure) -> T) throws(ParseFailure) -> T {
     guard depth < Self.maximumDepth else {
       throw failure("nesting is too deep (more than \(Self.maximumDepth) levels)")
@@ -94,7 +108,17 @@ struct Parser {
     return try body(&self)
   }
 
-  private mutating func report(_ failure: ParseFailure) { log.report(failure.diagnostic) }
+  /// Marks the start of a statement or declaration: lexer errors from here on explain the
+  /// syntax errors that follow them.
+  private mutating func startConstruct() { syncPoint = index > 0 ? tokens[index - 1].offset + 1 : 0 }
+
+  private mutating func report(_ failure: ParseFailure) {
+    if let offset = failure.diagnostic.location?.offset {
+      if swallowedEnd && offset == tokens[tokens.count - 1].offset { return }
+      if lexerErrors.contains(where: { $0 >= syncPoint && $0 <= offset }) { return }
+    }
+    log.report(failure.diagnostic)
+  }
 
   // MARK: Declarations
 
@@ -115,6 +139,7 @@ struct Parser {
       }
     }
     while current.kind != .end && !log.isFull {
+      startConstruct()
       do throws(ParseFailure) {
         if acceptWord("import") {
           let token = current
@@ -224,17 +249,36 @@ struct Parser {
   }
 
   // body ::= "{" stmt* "}"
-  private mutating func parseBody() throws(ParseFailure) -> [Stmt] {
-    try expect("{", "to open the body")
+  /// `inside` names the statement whose body this is ("repeat", "scope"), nil for the body
+  /// of a block or model, the only place a `return` may appear (as its last statement).
+  private mutating func parseBody(inside: String? = nil) throws(ParseFailure) -> [Stmt] {
+    guard current.is("{") else { throw failure("expected '{' to open the body, found \(describe(current))") }
     return try nested { (p: inout Parser) throws(ParseFailure) in
+      let open = p.advance()
       var statements: [Stmt] = []
+      var returnLocation: SourceLocation? = nil
       while !p.current.is("}") {
-        guard p.current.kind != .end else { throw p.failure("expected '}' to close the body, found end of file") }
-        guard !p.current.isWord("block") && !p.current.isWord("model") else {
-          throw p.failure("expected '}' to close the body before '\(p.current.text)'")
+        p.startConstruct()
+        guard p.current.kind != .end && !p.current.isWord("block") && !p.current.isWord("model") else {
+          let found = p.current.kind == .end ? ", found end of file" : " before '\(p.current.text)'"
+          var diagnostic = Diagnostic(at: p.here, "expected '}' to close the body\(found)")
+          diagnostic.notes = [Diagnostic(.note, at: p.location(open), "the body opens here")]
+          throw ParseFailure(diagnostic: diagnostic)
         }
         do throws(ParseFailure) {
-          statements.append(try p.parseStatement())
+          let statement = try p.parseStatement()
+          if let returnLocation {
+            p.log.report(Diagnostic(at: returnLocation, "'return' must be the last statement of the body"))
+          }
+          returnLocation = nil
+          if case .return(_, let location) = statement {
+            if let inside {
+              p.log.report(Diagnostic(at: location, "'return' cannot be inside '\(inside)'; it ends the block or model body"))
+            } else {
+              returnLocation = location
+            }
+          }
+          statements.append(statement)
         } catch {
           p.report(error)
           p.synchronizeStatement()
@@ -246,7 +290,8 @@ struct Parser {
     }
   }
 
-  /// Skips past the next ';', or up to a '}' or declaration keyword.
+  /// Skips past the next ';' or the '}' of a '{ ... }' group, or up to a '}' that closes the
+  /// current body or a declaration keyword.
   private mutating func synchronizeStatement() {
     var braces = 0
     while current.kind != .end {
@@ -255,6 +300,9 @@ struct Parser {
       if current.is("}") {
         if braces == 0 { return }
         braces -= 1
+        _ = advance()
+        if braces == 0 { return }
+        continue
       }
       let token = advance()
       if token.is(";") && braces == 0 { return }
@@ -283,13 +331,13 @@ struct Parser {
         throw failure("expected '...' or '..<' in the repeat range, found \(describe(current))")
       }
       let to = try parseExpr()
-      let body = try parseBody()
+      let body = try parseBody(inside: "repeat")
       return .repeat(variable: variable.text, location: location(variable), from: from, to: to, inclusive: inclusive, body: body)
     }
     if acceptWord("scope") {
       guard current.kind == .string else { throw failure("expected a scope name string after 'scope', found \(describe(current))") }
       let label = try parseLabel(advance())
-      return .scope(label, body: try parseBody())
+      return .scope(label, body: try parseBody(inside: "scope"))
     }
     guard start.kind == .identifier, tokens[index + 1].is("=") else {
       if start.kind == .identifier && keywords.contains(start.text) {
@@ -308,15 +356,13 @@ struct Parser {
 
   // expr ::= term (("+" | "-") term)*
   private mutating func parseExpr() throws(ParseFailure) -> Expr {
-    try nested { (p: inout Parser) throws(ParseFailure) in
-      var lhs = try p.parseTerm()
-      while p.current.is("+") || p.current.is("-") {
-        let op = p.advance()
-        let rhs = try p.parseTerm()
-        lhs = Expr(kind: .binary(BinaryOperator(rawValue: op.text)!, lhs, rhs), location: p.location(op))
-      }
-      return lhs
+    var lhs = try parseTerm()
+    while current.is("+") || current.is("-") {
+      let op = advance()
+      let rhs = try parseTerm()
+      lhs = Expr(kind: .binary(BinaryOperator(rawValue: op.text)!, lhs, rhs), location: location(op))
     }
+    return lhs
   }
 
   // term ::= unary (("*" | "/" | "%") unary)*
@@ -333,12 +379,18 @@ struct Parser {
   // unary ::= "-" unary | postfix
   private mutating func parseUnary() throws(ParseFailure) -> Expr {
     let start = current
-    if accept("-") {
+    if start.is("-") {
       return try nested { (p: inout Parser) throws(ParseFailure) in
-        Expr(kind: .negate(try p.parseUnary()), location: p.location(start))
+        _ = p.advance()
+        return Expr(kind: .negate(try p.parseUnary()), location: p.location(start))
       }
     }
-    return try parsePrimary()
+    let primary = try parsePrimary()
+    // A call takes its own label; any other '@' follows something that is not a call.
+    guard !current.is("@") else {
+      throw failure("a label can only follow a call, like conv(...) @ \"conv1\"")
+    }
+    return primary
   }
 
   // primary ::= INT | FLOAT | "true" | "false" | IDENT | call ("@" STRING)? | "(" expr ")"
@@ -360,13 +412,15 @@ struct Parser {
       guard current.is("(") else { return Expr(kind: .identifier(name.text), location: loc) }
       return try parseCall(name)
     case .symbol where token.text == "(":
-      _ = advance()
-      let inner = try parseExpr()
-      try expect(")", "to close the parenthesis")
-      return inner
-    case .symbol where token.text == "[":
-      _ = advance()
       return try nested { (p: inout Parser) throws(ParseFailure) in
+        _ = p.advance()
+        let inner = try p.parseExpr()
+        try p.expect(")", "to close the parenthesis")
+        return inner
+      }
+    case .symbol where token.text == "[":
+      return try nested { (p: inout Parser) throws(ParseFailure) in
+        _ = p.advance()
         var items: [Expr] = []
         repeat { items.append(try p.parseExpr()) } while p.accept(",")
         try p.expect("]", "to close the list")
@@ -381,9 +435,9 @@ struct Parser {
 
   // call ::= IDENT "(" (arg ("," arg)*)? ")" ("@" STRING)?     arg ::= (IDENT ":")? expr
   private mutating func parseCall(_ name: Token) throws(ParseFailure) -> Expr {
-    _ = advance()  // "("
     var arguments: [CallArgument] = []
     try nested { (p: inout Parser) throws(ParseFailure) in
+      _ = p.advance()  // "("
       while !p.current.is(")") {
         let start = p.current
         var argumentName: String? = nil
@@ -391,7 +445,9 @@ struct Parser {
           argumentName = try p.expectIdentifier("an argument name").text
           _ = p.advance()
         }
-        arguments.append(CallArgument(name: argumentName, nameLocation: p.location(start), value: try p.parseExpr()))
+        let valueLocation = p.here
+        arguments.append(
+          CallArgument(name: argumentName, nameLocation: p.location(start), value: try p.parseExpr(), valueLocation: valueLocation))
         guard p.accept(",") else { break }
       }
     }
@@ -410,7 +466,10 @@ struct Parser {
     var parts: [Label.Part] = []
     let bytes = file.bytes
     let start = token.contentStart
-    let end = start + token.text.utf8.count
+    // The content's bytes as the lexer scanned them (the text may hold replacement
+    // characters for invalid UTF-8, so its length can differ).
+    var end = start
+    while end < bytes.count, bytes[end] != 0x22, bytes[end] != 0x0A { end += 1 }
     var textStart = start
     var i = start
     while i < end {
@@ -434,6 +493,7 @@ struct Parser {
 
   private mutating func parseHole(_ range: Range<Int>) throws(ParseFailure) -> Expr {
     var sub = Parser(file: file, fileIndex: fileIndex, range: range, log: log, depth: depth)
+    lexerErrors += sub.lexerErrors
     let expr: Expr
     do throws(ParseFailure) {
       expr = try sub.parseExpr()
@@ -454,6 +514,9 @@ struct Parser {
     var lexer = Lexer(file: file, fileIndex: fileIndex, range: range)
     var log = log
     tokens = lexer.tokenize(&log)
+    lexerErrors = lexer.errorOffsets
+    swallowedEnd = false
+    endDescription = "'}'"
     self.log = log
     self.depth = depth
     if range.isEmpty {

@@ -55,6 +55,15 @@ struct Program {
     }
     loading.removeLast()
     for block in ast.blocks {
+      var seen: Set<String> = []
+      for param in block.params {
+        if !seen.insert(param.name).inserted {
+          log.error(at: param.location, "duplicate parameter '\(param.name)' in block '\(block.name)'")
+        }
+        if case .shaped = param.type {
+          log.error(at: param.location, "only a model's input declares a shape; use 'tensor' in a block")
+        }
+      }
       if let previous = blocks[block.name] {
         log.report(
           Diagnostic(

@@ -9,10 +9,12 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case dot
   case summary
   case params
+  case deploy
 
   static let help: ArgumentHelp = """
     ir: the graph's stable text form; dot: Graphviz; summary: per-layer shapes, parameters \
-    and multiply-accumulates with totals; params: the parameter table.
+    and multiply-accumulates with totals; params: the parameter table; deploy: the pruned \
+    deployment graph (no dropout, batch norms folded, ReLUs fused).
     """
 }
 
@@ -62,6 +64,7 @@ struct Compile: ParsableCommand {
     case .dot: text = graph.dot
     case .summary: text = graph.summary
     case .params: text = graph.parameterTable
+    case .deploy: text = graph.deploymentGraph().text
     }
     try write(text, to: output)
   }

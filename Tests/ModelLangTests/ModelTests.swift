@@ -26,6 +26,27 @@ let allModels = [
     try assertGolden(graph.text, named: "\(model).ir")
   }
 
+  @Test(arguments: allModels) func deploymentGraphMatchesGolden(_ model: String) throws {
+    let deployed = try compileModel(model).deploymentGraph()
+    #expect(deployed.verify().isEmpty)
+    #expect(try Graph(parsing: deployed.text) == deployed)
+    try assertGolden(deployed.text, named: "\(model).deploy")
+  }
+
+  /// DenseNet deploys with no dropout and no separate ReLU: every ReLU follows a layer it
+  /// fuses into; the norms after concatenations stay, the others fold.
+  @Test func densenetDeploymentFusesEverything() throws {
+    let classifier = try compileModel("densenet121")
+    let deployed = classifier.deploymentGraph()
+    let kinds = deployed.nodes.map(\.op.kind)
+    #expect(!kinds.contains(.dropout) && !kinds.contains(.relu))
+    // 120 norms: 58 follow a convolution (norm0 and each layer's norm2) and fold.
+    #expect(classifier.nodes.filter { $0.op.kind == .batchNorm }.count == 121)
+    #expect(kinds.filter { $0 == .batchNorm }.count == 121 - 59)
+    // Folding keeps every parameter: the weights file is the same for both graphs.
+    #expect(Set(deployed.parameters.map(\.name)) == Set(classifier.parameters.map(\.name)))
+  }
+
   @Test(arguments: allModels) func textFormRoundTrips(_ model: String) throws {
     let graph = try compileModel(model)
     let parsed = try Graph(parsing: graph.text)

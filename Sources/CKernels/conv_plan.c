@@ -1,0 +1,113 @@
+// The work split of the convolutions and their workspace size (see conv_plan.h).
+//
+// Column tiles: the direct (1x1) path reads x in place, so its tiles only serve load
+// balance; im2col tiles hold K x tile floats, kept near IM2COL_BUDGET so the tile OpenBLAS
+// packs from is still in L2. Tiles are then added while the unit count is small and not a
+// multiple of BALANCE, so 1, 2 and 4 threads share units evenly, and when columns run out
+// (7x7 maps) output channels are split instead.
+#include <limits.h>
+
+#include "conv_plan.h"
+
+enum {
+  BALANCE = 4,          // unit counts below BALANCE_LIMIT are made multiples of this
+  BALANCE_LIMIT = 32,   // past this many units, imbalance is at most a few percent
+  MIN_COLS = 32,        // narrowest column tile added for balance
+  MIN_TILE = 16,        // narrowest im2col tile at all (for very deep K)
+  MIN_ROWS = 16,        // smallest channel block added for balance
+  DIRECT_MAX_COLS = 1024,
+  BWD_MAX_ROWS = 256,   // column rows per transposed unit (input channels x kh x kw)
+};
+
+/// Floats in one thread's im2col/column tile: 256 KiB, half of Zen's 512 KiB L2 so
+/// OpenBLAS's packed panels fit beside it.
+#define IM2COL_BUDGET ((size_t)65536)
+
+static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+/// Number of tiles for `n` items: ceil(n / max_tile), grown while others*tiles is below
+/// BALANCE_LIMIT and not a multiple of BALANCE and tiles stay at least min_tile wide.
+/// Returns the tile width; the count is ceil(n / width).
+static size_t split(size_t n, size_t max_tile, size_t min_tile, size_t others) {
+  if (max_tile < 1) max_tile = 1;
+  size_t t = isn_cdiv(n, max_tile);
+  while (others < BALANCE_LIMIT && others * t < BALANCE_LIMIT && (others * t) % BALANCE != 0 &&
+         n / (t + 1) >= min_tile)
+    t++;
+  return isn_cdiv(n, t);
+}
+
+/// Largest tile width (a multiple of 8, at least MIN_TILE, at most n) whose `rows` x width
+/// floats fit IM2COL_BUDGET.
+static size_t budget_cols(size_t rows, size_t n) {
+  size_t w = IM2COL_BUDGET / (rows ? rows : 1);
+  w -= w % 8;
+  if (w < MIN_TILE) w = MIN_TILE;
+  return isn_min(w, n);
+}
+
+int isn_conv_plan_make(const isn_conv_geometry *g, isn_conv_plan *p) {
+  if (g->batch <= 0 || g->in_channels <= 0 || g->out_channels <= 0 || g->in_h <= 0 ||
+      g->in_w <= 0 || g->out_h <= 0 || g->out_w <= 0 || g->kernel_h <= 0 || g->kernel_w <= 0 ||
+      g->stride_h <= 0 || g->stride_w <= 0 || g->dilation_h <= 0 || g->dilation_w <= 0 ||
+      g->pad_h < 0 || g->pad_w < 0 || g->groups <= 0 || g->in_channels % g->groups != 0 ||
+      g->out_channels % g->groups != 0)
+    return 0;
+  p->cg_in = (size_t)(g->in_channels / g->groups);
+  p->cg_out = (size_t)(g->out_channels / g->groups);
+  if (!mul_ok((size_t)g->in_h, (size_t)g->in_w, &p->in_plane) ||
+      !mul_ok((size_t)g->out_h, (size_t)g->out_w, &p->out_plane) ||
+      !mul_ok((size_t)g->kernel_h, (size_t)g->kernel_w, &p->khkw) ||
+      !mul_ok(p->cg_in, p->khkw, &p->k))
+    return -1;
+  // OpenBLAS takes int dimensions and leading dimensions.
+  if (p->k > INT_MAX || p->out_plane > INT_MAX || p->in_plane > INT_MAX) return -1;
+  p->direct = g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+              g->pad_h == 0 && g->pad_w == 0 && g->in_h == g->out_h && g->in_w == g->out_w;
+
+  const size_t n = p->out_plane;
+  const size_t others = (size_t)g->batch * (size_t)g->groups;
+
+  // Forward.
+  size_t max_cols = p->direct ? isn_min(DIRECT_MAX_COLS, n) : budget_cols(p->k, n);
+  p->fwd_tile = split(n, max_cols, MIN_COLS, others);
+  p->fwd_tiles = isn_cdiv(n, p->fwd_tile);
+  p->fwd_mblock = split(p->cg_out, p->cg_out, MIN_ROWS, others * p->fwd_tiles);
+  p->fwd_mblocks = isn_cdiv(p->cg_out, p->fwd_mblock);
+  p->fwd_ws = 0;
+  if (!p->direct && !mul_ok(p->k, p->fwd_tile, &p->fwd_ws)) return -1;
+
+  // Transposed.
+  p->bwd_ws = 0;
+  if (p->direct) {
+    p->bwd_tile = p->fwd_tile;
+    p->bwd_tiles = p->fwd_tiles;
+    p->bwd_cblock = split(p->cg_in, p->cg_in, MIN_ROWS, others * p->bwd_tiles);
+    p->bwd_cblocks = isn_cdiv(p->cg_in, p->bwd_cblock);
+  } else {
+    size_t max_c = BWD_MAX_ROWS / p->khkw;
+    p->bwd_cblock = split(p->cg_in, max_c ? max_c : 1, 1, others);
+    p->bwd_cblocks = isn_cdiv(p->cg_in, p->bwd_cblock);
+    size_t rows;
+    if (!mul_ok(p->bwd_cblock, p->khkw, &rows)) return -1;
+    if (rows > INT_MAX) return -1;
+    p->bwd_tile = budget_cols(rows, n);
+    p->bwd_tiles = isn_cdiv(n, p->bwd_tile);
+    if (!mul_ok(rows, p->bwd_tile, &p->bwd_ws)) return -1;
+  }
+
+  size_t ws = isn_max(p->fwd_ws, p->bwd_ws);
+  if (ws > SIZE_MAX - 15) return -1;
+  p->ws_per_thread = (ws + 15) & ~(size_t)15;
+  return 1;
+}
+
+size_t isn_conv2d_workspace(const isn_conv_geometry *g, int threads) {
+  isn_conv_plan p;
+  int made = isn_conv_plan_make(g, &p);
+  if (made < 0) return SIZE_MAX;  // overflows: no allocation can serve it
+  if (made == 0 || p.ws_per_thread == 0) return 0;
+  size_t total;
+  if (!mul_ok(p.ws_per_thread, (size_t)(threads < 1 ? 1 : threads), &total)) return SIZE_MAX;
+  return total;
+}

@@ -1,0 +1,120 @@
+#ifndef ISN_KERNELS_H
+#define ISN_KERNELS_H
+// isnetc's CPU kernels: float32, NCHW. Each function does one thing and documents its
+// shapes. Parallel loops use OpenMP; GEMMs call OpenBLAS single-threaded inside them.
+//
+// Strided samples: every tensor argument `x` comes with `x_stride`, the number of floats
+// between the starts of consecutive samples. It equals C*H*W for a dense tensor and is
+// larger when the tensor is a channel slice of a concatenation buffer (DenseNet writes each
+// layer's output straight into its place in the block's concatenation, so concatenation
+// copies nothing). Within a sample, data is dense C x H x W.
+//
+// Determinism: for the same inputs and thread count every kernel returns the same bits.
+#include <stddef.h>
+#include <stdint.h>
+
+/// Sets the OpenMP threads of every kernel (OpenBLAS stays at one thread inside them).
+void isn_set_threads(int threads);
+/// The OpenMP threads kernels use.
+int isn_threads(void);
+
+/// The geometry of a 2-D convolution (PyTorch's Conv2d semantics, zero padding).
+typedef struct {
+  int batch;
+  int in_channels, in_h, in_w;
+  int out_channels, out_h, out_w;
+  int kernel_h, kernel_w;
+  int stride_h, stride_w;
+  int pad_h, pad_w;
+  int dilation_h, dilation_w;
+  int groups;
+} isn_conv_geometry;
+
+/// Floats of scratch memory `isn_conv2d` and `isn_conv2d_transpose` need for `threads`
+/// threads (0 when the convolution needs none, e.g. 1x1 stride 1 without padding).
+size_t isn_conv2d_workspace(const isn_conv_geometry *g, int threads);
+
+/// y = conv(x, weight) + bias, then max(y, 0) when `relu` is nonzero.
+/// x: [batch, in_channels, in_h, in_w] (stride x_stride); weight: [out_channels,
+/// in_channels/groups, kernel_h, kernel_w]; bias: [out_channels] or NULL;
+/// y: [batch, out_channels, out_h, out_w] (stride y_stride).
+void isn_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
+                const float *weight, const float *bias, int relu, float *y,
+                size_t y_stride, float *workspace);
+
+/// The transposed convolution (the gradient of `isn_conv2d` with respect to its input):
+/// dx = conv_transpose(dy, weight), no bias. dy: [batch, out_channels, out_h, out_w]
+/// (stride dy_stride); dx: [batch, in_channels, in_h, in_w] (stride dx_stride), overwritten.
+/// in_h/in_w in `g` fix the output size, so PyTorch's output_padding is implied by them.
+void isn_conv2d_transpose(const isn_conv_geometry *g, const float *dy, size_t dy_stride,
+                          const float *weight, float *dx, size_t dx_stride,
+                          float *workspace);
+
+/// Per-channel affine map (inference batch norm, folded): y = x * scale[c] + shift[c],
+/// then max(y, 0) when `relu` is nonzero. x, y: [batch, channels, spatial]. In place is allowed.
+void isn_channel_affine(const float *x, size_t x_stride, int batch, int channels,
+                        size_t spatial, const float *scale, const float *shift, int relu,
+                        float *y, size_t y_stride);
+
+/// Batch statistics per channel over batch and spatial positions: mean[c] and the biased
+/// variance var[c] (divided by batch*spatial), computed in double precision.
+void isn_channel_moments(const float *x, size_t x_stride, int batch, int channels,
+                         size_t spatial, float *mean, float *var);
+
+/// y = max(x, 0) over `count` floats per sample. In place is allowed.
+void isn_relu(const float *x, size_t x_stride, int batch, size_t count, float *y,
+              size_t y_stride);
+
+/// y = a + b (then max(., 0) when `relu`) over `count` floats per sample.
+void isn_add(const float *a, size_t a_stride, const float *b, size_t b_stride, int batch,
+             size_t count, int relu, float *y, size_t y_stride);
+
+/// Copies `count` floats per sample (concatenation where a producer cannot write in place).
+void isn_copy(const float *x, size_t x_stride, int batch, size_t count, float *y,
+              size_t y_stride);
+
+/// Max pooling; padded positions never win. argmax (optional, NULL to skip):
+/// [batch, channels, out_h, out_w] int32 index h*in_w + w of each window's maximum within
+/// its input plane; ties go to the first position in row-major window order (PyTorch's).
+void isn_maxpool2d(const float *x, size_t x_stride, int batch, int channels, int in_h,
+                   int in_w, int kernel_h, int kernel_w, int stride_h, int stride_w,
+                   int pad_h, int pad_w, int out_h, int out_w, float *y, size_t y_stride,
+                   int32_t *argmax);
+
+/// Routes dy back to the arg-max positions, SUMMING where windows share one (the gradient
+/// of max pooling). dy/argmax: [batch, channels, out_h, out_w]; dx: [batch, channels, in_h,
+/// in_w], overwritten (zero where no window's maximum fell).
+void isn_max_unpool2d_sum(const float *dy, size_t dy_stride, const int32_t *argmax,
+                          int batch, int channels, int in_h, int in_w, int out_h,
+                          int out_w, float *dx, size_t dx_stride);
+
+/// Average pooling dividing by kernel_h*kernel_w always (zero padding counts, PyTorch's
+/// count_include_pad=True).
+void isn_avgpool2d(const float *x, size_t x_stride, int batch, int channels, int in_h,
+                   int in_w, int kernel_h, int kernel_w, int stride_h, int stride_w,
+                   int pad_h, int pad_w, int out_h, int out_w, float *y, size_t y_stride);
+
+/// Adaptive average pooling with PyTorch's windows: output row i averages input rows
+/// floor(i*in_h/out_h) .. ceil((i+1)*in_h/out_h) - 1; columns likewise.
+void isn_adaptive_avgpool2d(const float *x, size_t x_stride, int batch, int channels,
+                            int in_h, int in_w, int out_h, int out_w, float *y,
+                            size_t y_stride);
+
+/// y = x W^T + bias (then max(., 0) when `relu`). x: [batch, in_features] (stride
+/// x_stride); weight: [out_features, in_features]; bias: [out_features] or NULL;
+/// y: [batch, out_features] (stride y_stride).
+void isn_linear(const float *x, size_t x_stride, int batch, int in_features,
+                const float *weight, const float *bias, int out_features, int relu,
+                float *y, size_t y_stride);
+
+/// Inverted dropout: y = x * keep / (1 - p), keep drawn with probability 1 - p from a
+/// counter-based generator of (seed, sample, index), so the mask does not depend on the
+/// thread count. mask (optional): 1 where kept, 0 where dropped, as uint8 per element.
+void isn_dropout(const float *x, size_t x_stride, int batch, size_t count, float p,
+                 uint64_t seed, float *y, size_t y_stride, uint8_t *mask);
+
+/// Sum of all `count` floats per sample over the batch, in double precision, in a fixed
+/// order (deterministic for any thread count).
+double isn_sum(const float *x, size_t x_stride, int batch, size_t count);
+
+#endif

@@ -1,0 +1,159 @@
+/// The static memory plan: where every value of a graph lives for a given batch size,
+/// decided once before running, so execution allocates nothing.
+///
+/// 1. Views: flatten and (inference) dropout produce no data; their value is their input's.
+/// 2. Concatenation in place: each input of a concatenation is written by its producer
+///    straight into its channel slice of the concatenation's buffer, so a DenseNet block's
+///    chain of concatenations shares one buffer and copies nothing. A value can sit in one
+///    concatenation only; an input that cannot (already placed elsewhere, or a view) is
+///    copied by the concatenation.
+/// 3. Liveness: a buffer lives from the first write of any value in it to the last read.
+/// 4. Allocation: buffers are placed in one arena, largest first, each at the lowest offset
+///    that overlaps no buffer alive at the same time (greedy by size).
+
+import GraphIR
+
+public struct ValueLocation: Sendable, Hashable {
+  /// Index into `MemoryPlan.buffers`.
+  public var buffer: Int
+  /// Floats from the buffer's start to the value's first element of sample 0.
+  public var offset: Int
+  /// Floats between consecutive samples.
+  public var sampleStride: Int
+}
+
+public struct PlannedBuffer: Sendable, Hashable {
+  /// Floats per sample and in all.
+  public var sampleFloats: Int
+  public var floats: Int
+  /// Offset in the arena, in floats (a multiple of 16: 64-byte aligned).
+  public var arenaOffset: Int
+  /// Steps (node indices) during which the buffer must hold its data.
+  public var firstStep: Int
+  public var lastStep: Int
+}
+
+public struct MemoryPlan: Sendable {
+  public let batchSize: Int
+  public private(set) var locations: [ValueLocation?]
+  public private(set) var buffers: [PlannedBuffer] = []
+  /// For each concatenation node, the inputs it must copy (not written in place).
+  public private(set) var concatCopies: [Int: [Int]] = [:]
+  public private(set) var arenaFloats = 0
+
+  public var arenaBytes: Int { arenaFloats * MemoryLayout<Float>.size }
+
+  /// Plans `graph` for `batchSize` samples. `keepAlive` values stay live to the end
+  /// (outputs always do).
+  public init(graph: Graph, batchSize: Int, keepAlive: Set<NodeID> = []) {
+    self.batchSize = batchSize
+    let nodes = graph.nodes
+    let count = nodes.count
+    var source = Array(0..<count)  // the value whose storage a view shares
+    var slice: [(root: Int, channelOffset: Int)?] = Array(repeating: nil, count: count)
+
+    for (index, node) in nodes.enumerated() {
+      switch node.op {
+      case .flatten, .dropout: source[index] = source[node.inputs[0].index]
+      case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
+        .linear, .concat, .add:
+        break
+      }
+    }
+    // Later concatenations first, so a concatenation placed in a later one passes its
+    // root on to its own inputs.
+    var copies: [Int: [Int]] = [:]
+    for index in stride(from: count - 1, through: 0, by: -1) {
+      guard case .concat = nodes[index].op, source[index] == index else { continue }
+      let root = slice[index]?.root ?? index
+      var channel = slice[index]?.channelOffset ?? 0
+      for input in nodes[index].inputs.map(\.index) {
+        let channels = nodes[input].type.dims[0]
+        if source[input] == input, slice[input] == nil, input != root {
+          slice[input] = (root, channel)
+        } else {
+          copies[index, default: []].append(input)
+        }
+        channel += channels
+      }
+    }
+    concatCopies = copies
+
+    // One buffer per value that owns storage and is not a slice of another.
+    var bufferOf: [Int: Int] = [:]
+    var planned: [PlannedBuffer] = []
+    for index in 0..<count where source[index] == index && slice[index] == nil {
+      let sampleFloats = nodes[index].type.elementCount ?? 0
+      bufferOf[index] = planned.count
+      planned.append(
+        PlannedBuffer(
+          sampleFloats: sampleFloats, floats: sampleFloats * batchSize, arenaOffset: 0,
+          firstStep: index, lastStep: index))
+    }
+    var locations: [ValueLocation?] = Array(repeating: nil, count: count)
+    func locate(_ index: Int) -> ValueLocation {
+      if let existing = locations[index] { return existing }
+      let location: ValueLocation
+      if source[index] != index {
+        location = locate(source[index])
+      } else if let (root, channel) = slice[index] {
+        let rootLocation = locate(root)
+        let plane = nodes[index].type.dims.dropFirst().reduce(1, *)
+        location = ValueLocation(
+          buffer: rootLocation.buffer, offset: rootLocation.offset + channel * plane,
+          sampleStride: rootLocation.sampleStride)
+      } else {
+        let buffer = bufferOf[index]!
+        location = ValueLocation(buffer: buffer, offset: 0, sampleStride: planned[buffer].sampleFloats)
+      }
+      locations[index] = location
+      return location
+    }
+    for index in 0..<count { _ = locate(index) }
+    self.locations = locations
+
+    // Liveness: from the first write into a buffer to its last read.
+    let consumers = graph.consumers
+    let pinned = Set(graph.outputs).union(keepAlive)
+    for index in 0..<count {
+      let buffer = locations[index]!.buffer
+      planned[buffer].firstStep = min(planned[buffer].firstStep, index)
+      let lastRead = pinned.contains(NodeID(index)) ? count : (consumers[index].map(\.index).max() ?? index)
+      planned[buffer].lastStep = max(planned[buffer].lastStep, lastRead)
+    }
+    buffers = planned
+    allocate()
+  }
+
+  /// Greedy by size: largest buffers first, each at the lowest 64-byte-aligned offset
+  /// clear of every placed buffer whose lifetime overlaps.
+  private mutating func allocate() {
+    let order = buffers.indices.sorted { (buffers[$0].floats, -$0) > (buffers[$1].floats, -$1) }
+    var placed: [Int] = []
+    for index in order {
+      let buffer = buffers[index]
+      let overlapping = placed.filter {
+        buffers[$0].firstStep <= buffer.lastStep && buffer.firstStep <= buffers[$0].lastStep
+      }.map { (start: buffers[$0].arenaOffset, end: buffers[$0].arenaOffset + buffers[$0].floats) }
+        .sorted { $0.start < $1.start }
+      var offset = 0
+      for range in overlapping {
+        if offset + buffer.floats <= range.start { break }
+        offset = max(offset, Self.aligned(range.end))
+      }
+      buffers[index].arenaOffset = offset
+      arenaFloats = max(arenaFloats, offset + buffer.floats)
+      placed.append(index)
+    }
+  }
+
+  static func aligned(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
+
+  /// The arena offset, in floats, of `node`'s value for sample 0.
+  public func arenaOffset(of node: NodeID) -> Int {
+    let location = locations[node.index]!
+    return buffers[location.buffer].arenaOffset + location.offset
+  }
+
+  public func location(of node: NodeID) -> ValueLocation { locations[node.index]! }
+}
