@@ -33,7 +33,11 @@ let package = Package(
     // Tensor files: safetensors (memory-mapped reader, atomic writer) and .npy.
     .target(name: "TensorFiles"),
     // Images: PNG and JPEG decoding, resizing and the paper's preprocessing.
-    .target(name: "ImageIO", dependencies: ["CPNG", "CJPEG"]),
+    // setjmp-based C wrappers: libpng and libjpeg report errors by longjmp, which Swift cannot survive.
+    .target(
+      name: "CImageShim", dependencies: ["CPNG", "CJPEG"],
+      linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+    .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
     // Executes graphs on the C kernels with a static memory plan.
     .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "TensorFiles"]),
     .executableTarget(

@@ -2,21 +2,23 @@
 //
 // Column tiles: the direct (1x1) path reads x in place, so its tiles only serve load
 // balance; im2col tiles hold K x tile floats, kept near IM2COL_BUDGET so the tile OpenBLAS
-// packs from is still in L2. Tiles are then added while the unit count is small and not a
-// multiple of BALANCE, so 1, 2 and 4 threads share units evenly, and when columns run out
-// (7x7 maps) output channels are split instead.
+// packs from is still in L2. While units are few, tiles are added to make their count
+// even (two cores share them evenly), and when columns run out (7x7 maps) output channels
+// are split until there are MIN_UNITS units. Widths are multiples of ALIGN.
 #include <limits.h>
 
 #include "conv_plan.h"
 
 enum {
-  BALANCE = 4,          // unit counts below BALANCE_LIMIT are made multiples of this
-  BALANCE_LIMIT = 32,   // past this many units, imbalance is at most a few percent
+  BALANCE = 2,          // column tile counts below BALANCE_LIMIT are made multiples of this
+  BALANCE_LIMIT = 16,   // past this many units, imbalance is at most a few percent
+  MIN_UNITS = 2,        // channel blocks are added while there are fewer units (2 cores)
   MIN_COLS = 32,        // narrowest column tile added for balance
   MIN_TILE = 16,        // narrowest im2col tile at all (for very deep K)
   MIN_ROWS = 16,        // smallest channel block added for balance
   DIRECT_MAX_COLS = 1024,
   BWD_MAX_ROWS = 256,   // column rows per transposed unit (input channels x kh x kw)
+  ALIGN = 8,            // GEMM tile widths and channel blocks round up to multiples of this
 };
 
 /// Floats in one thread's im2col/column tile: 256 KiB, half of Zen's 512 KiB L2 so
@@ -25,16 +27,30 @@ enum {
 
 static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
 
-/// Number of tiles for `n` items: ceil(n / max_tile), grown while others*tiles is below
-/// BALANCE_LIMIT and not a multiple of BALANCE and tiles stay at least min_tile wide.
-/// Returns the tile width; the count is ceil(n / width).
-static size_t split(size_t n, size_t max_tile, size_t min_tile, size_t others) {
+/// Tile width for `n` items: start from ceil(n / max_tile) tiles, then add tiles while
+/// others*tiles is below `limit` and not a multiple of `multiple`, keeping tiles at least
+/// min_tile wide. The width is rounded up to a multiple of `align` (OpenBLAS handles ragged
+/// GEMM edges more slowly); the tile count is ceil(n / width).
+static size_t split(size_t n, size_t max_tile, size_t min_tile, size_t others, size_t limit,
+                    size_t multiple, size_t align) {
   if (max_tile < 1) max_tile = 1;
   size_t t = isn_cdiv(n, max_tile);
-  while (others < BALANCE_LIMIT && others * t < BALANCE_LIMIT && (others * t) % BALANCE != 0 &&
+  while (others < limit && others * t < limit && (others * t) % multiple != 0 &&
          n / (t + 1) >= min_tile)
     t++;
-  return isn_cdiv(n, t);
+  size_t w = isn_cdiv(n, t);
+  if (w > align && w % align != 0) w = isn_min(n, w + align - w % align);
+  return w;
+}
+
+/// Column tiles: an even count while there are few.
+static size_t split_cols(size_t n, size_t max_tile, size_t others) {
+  return split(n, max_tile, MIN_COLS, others, BALANCE_LIMIT, BALANCE, ALIGN);
+}
+
+/// Channel blocks: only while there are fewer than MIN_UNITS units (small maps).
+static size_t split_channels(size_t n, size_t max_block, size_t min_block, size_t others) {
+  return split(n, max_block, min_block, others, MIN_UNITS, MIN_UNITS, ALIGN);
 }
 
 /// Largest tile width (a multiple of 8, at least MIN_TILE, at most n) whose `rows` x width
@@ -70,9 +86,9 @@ int isn_conv_plan_make(const isn_conv_geometry *g, isn_conv_plan *p) {
 
   // Forward.
   size_t max_cols = p->direct ? isn_min(DIRECT_MAX_COLS, n) : budget_cols(p->k, n);
-  p->fwd_tile = split(n, max_cols, MIN_COLS, others);
+  p->fwd_tile = split_cols(n, max_cols, others);
   p->fwd_tiles = isn_cdiv(n, p->fwd_tile);
-  p->fwd_mblock = split(p->cg_out, p->cg_out, MIN_ROWS, others * p->fwd_tiles);
+  p->fwd_mblock = split_channels(p->cg_out, p->cg_out, MIN_ROWS, others * p->fwd_tiles);
   p->fwd_mblocks = isn_cdiv(p->cg_out, p->fwd_mblock);
   p->fwd_ws = 0;
   if (!p->direct && !mul_ok(p->k, p->fwd_tile, &p->fwd_ws)) return -1;
@@ -82,11 +98,11 @@ int isn_conv_plan_make(const isn_conv_geometry *g, isn_conv_plan *p) {
   if (p->direct) {
     p->bwd_tile = p->fwd_tile;
     p->bwd_tiles = p->fwd_tiles;
-    p->bwd_cblock = split(p->cg_in, p->cg_in, MIN_ROWS, others * p->bwd_tiles);
+    p->bwd_cblock = split_channels(p->cg_in, p->cg_in, MIN_ROWS, others * p->bwd_tiles);
     p->bwd_cblocks = isn_cdiv(p->cg_in, p->bwd_cblock);
   } else {
     size_t max_c = BWD_MAX_ROWS / p->khkw;
-    p->bwd_cblock = split(p->cg_in, max_c ? max_c : 1, 1, others);
+    p->bwd_cblock = split(p->cg_in, max_c ? max_c : 1, 1, others, BALANCE_LIMIT, BALANCE, 1);
     p->bwd_cblocks = isn_cdiv(p->cg_in, p->bwd_cblock);
     size_t rows;
     if (!mul_ok(p->bwd_cblock, p->khkw, &rows)) return -1;

@@ -81,8 +81,14 @@ struct Elaborator {
     for param in model.params where !seen.insert(param.name).inserted {
       error(at: param.location, "duplicate parameter '\(param.name)' in model '\(model.name)'")
     }
-    if let classes = options.classes, !model.params.contains(where: { $0.name == "classes" }) {
-      error(at: model.location, "--classes \(classes) given, but model '\(model.name)' has no 'classes' parameter")
+    if let classes = options.classes {
+      if let param = model.params.first(where: { $0.name == "classes" }) {
+        if case .int = param.type {} else {
+          error(at: param.location, "--classes \(classes) given, but parameter 'classes' of model '\(model.name)' is \(param.type.name), not int")
+        }
+      } else {
+        error(at: model.location, "--classes \(classes) given, but model '\(model.name)' has no 'classes' parameter")
+      }
     }
     // Scalars first: the input's shape may use them.
     for param in model.params {
@@ -91,7 +97,7 @@ struct Elaborator {
       case .int, .float, .bool: break
       }
       var value: Value
-      if param.name == "classes", let classes = options.classes {
+      if param.name == "classes", case .int = param.type, let classes = options.classes {
         value = .int(classes)
       } else if let defaultValue = param.defaultValue {
         value = try eval(defaultValue, &frame)
@@ -244,7 +250,7 @@ struct Elaborator {
         throw Abort()
       }
       steps += iterations
-      frame.loopVariables.insert(variable)
+      let enclosingLoopVariable = !frame.loopVariables.insert(variable).inserted
       var i = low
       while inclusive ? i <= high : i < high {
         frame.variables[variable] = .int(i)
@@ -253,7 +259,7 @@ struct Elaborator {
         guard i < Int.max else { break }
         i += 1
       }
-      frame.loopVariables.remove(variable)
+      if !enclosingLoopVariable { frame.loopVariables.remove(variable) }
       frame.variables[variable] = shadowed
     case .scope(let label, let body):
       try step(label.location)
@@ -615,16 +621,8 @@ struct Elaborator {
       scopePath.removeLast(segments.count)
       callStack.removeLast()
     }
-    var seen: Set<String> = []
+    // Duplicate and shaped parameters were reported with the declaration (Program).
     for param in block.params {
-      guard seen.insert(param.name).inserted else {
-        error(at: param.location, "duplicate parameter '\(param.name)' in block '\(block.name)'")
-        return .poison
-      }
-      if case .shaped = param.type {
-        error(at: param.location, "only a model's input declares a shape; use 'tensor' in a block")
-        return .poison
-      }
       if let given = bound[param.name] {
         inner.variables[param.name] = given.value
       } else if let defaultValue = param.defaultValue {

@@ -262,7 +262,7 @@ struct Parser {
         guard p.current.kind != .end && !p.current.isWord("block") && !p.current.isWord("model") else {
           let found = p.current.kind == .end ? ", found end of file" : " before '\(p.current.text)'"
           var diagnostic = Diagnostic(at: p.here, "expected '}' to close the body\(found)")
-          diagnostic.notes = [Diagnostic(.note, at: p.location(open), "the body opens here")]
+          diagnostic.notes = [Diagnostic(.note, at: p.location(open), "to match this opening '{'")]
           throw ParseFailure(diagnostic: diagnostic)
         }
         do throws(ParseFailure) {

@@ -17,7 +17,7 @@ struct AtomicFileWriter: ~Copyable {
   private var committed = false
 
   /// Creates the temporary file next to `destination`.
-  init(destination: String) throws(TensorFileError) {
+  init(destination: String) throws {
     self.destination = destination
     let slash = destination.lastIndex(of: "/")
     let directory = slash.map { String(destination[...$0]) } ?? ""
@@ -39,7 +39,7 @@ struct AtomicFileWriter: ~Copyable {
   }
 
   /// Appends bytes, retrying short writes and EINTR.
-  mutating func write(_ bytes: UnsafeRawBufferPointer) throws(TensorFileError) {
+  mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
     var offset = 0
     while offset < bytes.count {
       let n = posixWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -53,12 +53,12 @@ struct AtomicFileWriter: ~Copyable {
     }
   }
 
-  mutating func write(_ bytes: [UInt8]) throws(TensorFileError) {
-    try bytes.withUnsafeBytes { (raw) throws(TensorFileError) in try write(raw) }
+  mutating func write(_ bytes: [UInt8]) throws {
+    try bytes.withUnsafeBytes { (raw) in try write(raw) }
   }
 
   /// Flushes to disk and renames over the destination.
-  mutating func commit() throws(TensorFileError) {
+  mutating func commit() throws {
     if fsync(fd) != 0 {
       let reason = String(cString: strerror(errno))
       abandon()
@@ -101,7 +101,7 @@ struct AtomicFileWriter: ~Copyable {
 }
 
 /// Creates `path` atomically with the bytes that `fill` writes; on any error the destination is untouched.
-func writeFileAtomically(_ path: String, _ fill: (inout AtomicFileWriter) throws(TensorFileError) -> Void) throws(TensorFileError) {
+func writeFileAtomically(_ path: String, _ fill: (inout AtomicFileWriter) throws -> Void) throws {
   var writer = try AtomicFileWriter(destination: path)
   try fill(&writer)
   try writer.commit()

@@ -30,9 +30,14 @@ func convertToFloats(_ bytes: UnsafeRawBufferPointer, dtype: TensorDType, count:
   [Float](unsafeUninitializedCapacity: count) { out, initialized in
     switch dtype {
     case .f32:
-      for i in 0..<count {
-        out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-      }
+      #if _endian(little)
+        // Same representation: one memcpy (works at any alignment).
+        UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<(4 * count)]))
+      #else
+        for i in 0..<count {
+          out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        }
+      #endif
     case .f16:
       for i in 0..<count {
         out[i] = float(fromHalfBits: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))

@@ -16,7 +16,7 @@ final class MappedFile: @unchecked Sendable {
   /// The mapped bytes; empty (and unmapped) for an empty file.
   let bytes: UnsafeRawBufferPointer
 
-  init(path: String) throws(TensorFileError) {
+  init(path: String) throws {
     self.path = path
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 {

@@ -14,7 +14,7 @@ public final class SafetensorsFile: Sendable {
   private let dataStart: Int
 
   /// Maps and validates the file; throws `TensorFileError` for anything malformed.
-  public init(path: String) throws(TensorFileError) {
+  public init(path: String) throws {
     let mapping = try MappedFile(path: path)
     let header = try SafetensorsHeader(fileBytes: mapping.bytes, file: path)
     self.path = path
@@ -31,7 +31,7 @@ public final class SafetensorsFile: Sendable {
   /// Type, shape and byte range of a tensor, or nil if there is no such tensor.
   public func info(_ name: String) -> TensorInfo? { tensors[name] }
 
-  private func lookup(_ name: String) throws(TensorFileError) -> TensorInfo {
+  private func lookup(_ name: String) throws -> TensorInfo {
     guard let info = tensors[name] else {
       throw TensorFileError(file: path, tensor: name, "no such tensor in the file")
     }
@@ -44,7 +44,7 @@ public final class SafetensorsFile: Sendable {
 
   /// The tensor's values as Float32 (F32 copied; F16, BF16, F64 converted).
   /// Throws "unsupported dtype" for integer, boolean and 8-bit float tensors.
-  public func floats(_ name: String) throws(TensorFileError) -> [Float] {
+  public func floats(_ name: String) throws -> [Float] {
     let info = try lookup(name)
     guard info.dtype.convertsToFloat32 else {
       throw TensorFileError(file: path, tensor: name, "unsupported dtype \(info.dtype.rawValue) for reading as Float32 (only F32, F16, BF16, F64)")
@@ -73,14 +73,14 @@ public final class SafetensorsFile: Sendable {
   }
 
   /// A copy of the tensor's raw little-endian bytes (any dtype), for inspection.
-  public func rawBytes(_ name: String) throws(TensorFileError) -> [UInt8] {
+  public func rawBytes(_ name: String) throws -> [UInt8] {
     let info = try lookup(name)
     return Array(bytes(of: info))
   }
 
   /// The values of an integer or BOOL tensor (I8…I64, U8…U64; booleans as 0/1) as Int64,
   /// for inspection (e.g. batch norm's `num_batches_tracked`).
-  public func integers(_ name: String) throws(TensorFileError) -> [Int64] {
+  public func integers(_ name: String) throws -> [Int64] {
     let info = try lookup(name)
     guard info.dtype.isInteger else {
       throw TensorFileError(file: path, tensor: name, "unsupported dtype \(info.dtype.rawValue) for reading as integers")

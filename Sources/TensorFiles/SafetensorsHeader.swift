@@ -12,7 +12,7 @@ struct SafetensorsHeader: Sendable {
   let dataStart: Int
 
   /// Validates the whole file layout. `file` is the path used in error messages.
-  init(fileBytes bytes: UnsafeRawBufferPointer, file: String) throws(TensorFileError) {
+  init(fileBytes bytes: UnsafeRawBufferPointer, file: String) throws {
     guard bytes.count >= 8 else {
       throw TensorFileError(file: file, "file is \(bytes.count) bytes, shorter than the 8-byte header length: not a safetensors file")
     }
@@ -54,7 +54,7 @@ struct SafetensorsHeader: Sendable {
     self.metadata = metadata
   }
 
-  private static func parseMetadata(_ value: JSONValue, file: String) throws(TensorFileError) -> [String: String] {
+  private static func parseMetadata(_ value: JSONValue, file: String) throws -> [String: String] {
     guard case .object(let members) = value else {
       throw TensorFileError(file: file, "__metadata__ is \(value.kindName), not an object of strings")
     }
@@ -68,12 +68,12 @@ struct SafetensorsHeader: Sendable {
     return metadata
   }
 
-  private static func parseEntry(name: String, value: JSONValue, dataSize: Int, file: String) throws(TensorFileError) -> TensorInfo {
+  private static func parseEntry(name: String, value: JSONValue, dataSize: Int, file: String) throws -> TensorInfo {
     func fail(_ message: String) -> TensorFileError { TensorFileError(file: file, tensor: name, message) }
     guard case .object(let fields) = value else {
       throw fail("header entry is \(value.kindName), not an object")
     }
-    func field(_ key: String) throws(TensorFileError) -> JSONValue {
+    func field(_ key: String) throws -> JSONValue {
       guard let found = fields.first(where: { $0.key == key }) else { throw fail("header entry has no \"\(key)\" field") }
       return found.value
     }
@@ -137,7 +137,7 @@ struct SafetensorsHeader: Sendable {
 
   /// The spec requires the data section to be covered exactly: tensors back to back from 0 to
   /// its end, no overlap, no unused byte.
-  private static func checkLayout(_ tensors: some Collection<TensorInfo>, dataSize: Int, file: String) throws(TensorFileError) {
+  private static func checkLayout(_ tensors: some Collection<TensorInfo>, dataSize: Int, file: String) throws {
     let ordered = tensors.sorted {
       ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GraphIR
 import ModelLang
+import Runtime
 
 /// What `isnetc compile` prints.
 enum EmitKind: String, ExpressibleByArgument, CaseIterable {
@@ -10,11 +11,13 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case summary
   case params
   case deploy
+  case memory
 
   static let help: ArgumentHelp = """
     ir: the graph's stable text form; dot: Graphviz; summary: per-layer shapes, parameters \
     and multiply-accumulates with totals; params: the parameter table; deploy: the pruned \
-    deployment graph (no dropout, batch norms folded, ReLUs fused).
+    deployment graph (no dropout, batch norms folded, ReLUs fused); memory: the static \
+    memory plan of the deployment graph for --batch samples.
     """
 }
 
@@ -44,10 +47,14 @@ struct Compile: ParsableCommand {
   @Option(help: EmitKind.help)
   var emit: EmitKind = .ir
 
+  @Option(help: "Batch size for --emit memory.")
+  var batch = 1
+
   @Option(name: .shortAndLong, help: "Write the output to FILE instead of standard output.")
   var output: String?
 
   func validate() throws {
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
   }
 
@@ -65,6 +72,9 @@ struct Compile: ParsableCommand {
     case .summary: text = graph.summary
     case .params: text = graph.parameterTable
     case .deploy: text = graph.deploymentGraph().text
+    case .memory:
+      let deployed = graph.deploymentGraph()
+      text = MemoryPlan(graph: deployed, batchSize: batch).report(for: deployed)
     }
     try write(text, to: output)
   }

@@ -130,7 +130,7 @@ import Testing
       """
     assertDiagnostics(source.replacingMarker("2️⃣"), ["1️⃣": "expected '}' to close the body, found end of file"])
     let (compilation, markers) = compileMarked(source)
-    #expect(compilation.log.diagnostics.first?.notes.map(\.message) == ["the body opens here"])
+    #expect(compilation.log.diagnostics.first?.notes.map(\.message) == ["to match this opening '{'"])
     #expect(compilation.log.diagnostics.first?.notes.first?.location?.offset == markers["2️⃣"])
   }
 
@@ -399,13 +399,13 @@ import Testing
       block unit(x, out: int) { return conv(x, out: out, k: 1) @ "conv"; }
       model m(input: f32[3, 8, 8] in [0, 1]) {
         x = unit(input, 4, 1️⃣out: 4) @ "a";
-        y = unit(input, 2️⃣ot: 4) @ "b";
+        y = unit(input, 2️⃣outs: 4) @ "b";
         return linear(global_avgpool(x), out: 2) @ "fc";
       }
       """,
       [
         "1️⃣": "parameter 'out' of block 'unit' is given twice",
-        "2️⃣": "block 'unit' has no parameter 'ot'; did you mean 'out'?",
+        "2️⃣": "block 'unit' has no parameter 'outs'; did you mean 'out'?",
       ])
   }
 
@@ -624,6 +624,42 @@ import Testing
       ])
   }
 
+  @Test func operatorsNeedNumbers() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1]) {
+        a = true 1️⃣+ 1;
+        b = [1, 2] 2️⃣* 2;
+        c = 3️⃣-input;
+        return linear(global_avgpool(input), out: 2) @ "fc";
+      }
+      """,
+      [
+        "1️⃣": "'+' needs numbers, got bool and int",
+        "2️⃣": "'*' needs numbers, got list and int",
+        "3️⃣": "'-' needs a number, got tensor",
+      ])
+  }
+
+  @Test func boolAttributeGivenInt() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1]) {
+        x = conv(input, out: 4, k: 3, bias: 1️⃣0) @ "conv";
+        return linear(global_avgpool(x), out: 2) @ "fc";
+      }
+      """, ["1️⃣": "attribute 'bias' of conv must be bool, got int"])
+  }
+
+  @Test func modelReturningANumber() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1], classes: int = 2) {
+        return 1️⃣classes;
+      }
+      """, ["1️⃣": "the model must return a tensor of logits, got int"])
+  }
+
   @Test func remainderNeedsInts() {
     assertDiagnostics(
       """
@@ -829,6 +865,39 @@ import Testing
     #expect(notes.map(\.location?.offset) == [markers["2️⃣"], markers["1️⃣"], markers["3️⃣"]])
   }
 
+  @Test func sameLabelInEveryIterationOfARepeat() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1]) {
+        x = input;
+        repeat i in 1..<3 { x = conv(x, out: 3, k: 1) @ 1️⃣"conv"; }
+        return linear(global_avgpool(x), out: 2) @ "fc";
+      }
+      """, ["1️⃣": "parameters 'conv.*' are already defined"])
+  }
+
+  @Test func scopeWithABadLabelReportsNothingMoreAboutItsBody() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1]) {
+        scope 1️⃣"layer 1" {
+          x = conv(input, out: 3, k: 1) @ "conv";
+        }
+        return linear(global_avgpool(x), out: 2) @ "fc";
+      }
+      """, ["1️⃣": "label 'layer 1' must be dot-separated names of letters, digits and '_'"])
+  }
+
+  @Test func opWithoutItsInput() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1]) {
+        x = 1️⃣conv(out: 3, k: 1) @ "conv";
+        return linear(global_avgpool(x), out: 2) @ "fc";
+      }
+      """, ["1️⃣": "conv takes 1 input, got 0"])
+  }
+
   @Test func badLabels() {
     assertDiagnostics(
       """
@@ -926,6 +995,16 @@ import Testing
         return linear(global_avgpool(input), out: n) @ "fc";
       }
       """, ["1️⃣": "--classes 3 given, but model 'm' has no 'classes' parameter"],
+      options: CompileOptions(classes: 3))
+  }
+
+  @Test func classesOptionWithANonIntClassesParameter() {
+    assertDiagnostics(
+      """
+      model m(input: f32[3, 8, 8] in [0, 1], 1️⃣classes: float = 2) {
+        return linear(global_avgpool(input), out: 2) @ "fc";
+      }
+      """, ["1️⃣": "--classes 3 given, but parameter 'classes' of model 'm' is float, not int"],
       options: CompileOptions(classes: 3))
   }
 

@@ -1,0 +1,90 @@
+// Same inputs, 1 or 2 threads: every kernel must return the same bits.
+//
+// The only suite that calls isn_set_threads (a process-wide setting); `.serialized` keeps
+// its tests from interleaving. Other suites may run meanwhile at either count, which is
+// harmless to them: their workspaces are sized for `workspaceThreads`.
+import CKernels
+import Testing
+
+/// Runs `body` with 1 thread, then 2, then 2 again, restoring the previous count; returns
+/// the three results.
+func atThreadCounts<T>(_ body: () -> T) -> [T] {
+  let saved = isn_threads()
+  defer { isn_set_threads(saved) }
+  return [Int32(1), 2, 2].map { t in
+    isn_set_threads(t)
+    return body()
+  }
+}
+
+@Suite(.serialized) struct ThreadDeterminismTests {
+  @Test(arguments: convCases)
+  func convSameBitsForOneAndTwoThreads(_ c: ConvCase) {
+    let d = ConvData(c, seed: 5)
+    let ys = atThreadCounts { runConv(c, d) }
+    #expect(bits(ys[0]) == bits(ys[1]))
+    #expect(bits(ys[1]) == bits(ys[2]))
+    let dxs = atThreadCounts { runConvTranspose(c, d) }
+    #expect(bits(dxs[0]) == bits(dxs[1]))
+    #expect(bits(dxs[1]) == bits(dxs[2]))
+  }
+
+  @Test func poolingSameBits() {
+    let p = PoolCase(batch: 4, channels: 64, h: 56, w: 56)
+    let x = stridedRandom(batch: p.batch, count: p.inCount, stride: p.xStride, seed: 51)
+    let runs = atThreadCounts { () -> ([Float], [Int32], [Float]) in
+      let (y, arg) = runMaxPool(p, x)
+      var dx = [Float](repeating: 0, count: p.batch * p.inCount)
+      isn_max_unpool2d_sum(
+        y, p.yStride, arg, Int32(p.batch), Int32(p.channels), Int32(p.h), Int32(p.w),
+        Int32(p.outH), Int32(p.outW), &dx, p.inCount)
+      return (y, arg, dx)
+    }
+    #expect(bits(runs[0].0) == bits(runs[1].0) && runs[0].1 == runs[1].1)
+    #expect(bits(runs[0].2) == bits(runs[1].2))
+  }
+
+  @Test func momentsAndLinearSameBits() {
+    let batch = 4, channels = 16, spatial = 3000, count = channels * spatial
+    let x = stridedRandom(batch: batch, count: count, stride: count, seed: 52)
+    let moments = atThreadCounts { () -> [Float] in
+      var mean = [Float](repeating: 0, count: channels), variance = mean
+      isn_channel_moments(x, count, Int32(batch), Int32(channels), spatial, &mean, &variance)
+      return mean + variance
+    }
+    #expect(bits(moments[0]) == bits(moments[1]))
+    var rng = TestRandom(seed: 53)
+    let w = rng.floats(1000 * 1024), b = rng.floats(1000)
+    let lin = atThreadCounts { () -> [Float] in
+      var y = [Float](repeating: 0, count: 3 * 1000)
+      isn_linear(x, 1024, 3, 1024, w, b, 1000, 0, &y, 1000)
+      return y
+    }
+    #expect(bits(lin[0]) == bits(lin[1]))
+  }
+
+  @Test func dropoutMaskIndependentOfThreads() {
+    let batch = 3, count = 50_001
+    let x = stridedRandom(batch: batch, count: count, stride: count, seed: 54)
+    let runs = atThreadCounts { runDropout(batch: batch, count: count, stride: count, p: 0.4, seed: 99, x: x) }
+    #expect(runs[0].mask == runs[1].mask)
+    #expect(bits(runs[0].y) == bits(runs[1].y))
+  }
+
+  @Test func sumSameBits() {
+    let batch = 5, count = 300_007, stride = count + 1
+    let x = stridedRandom(batch: batch, count: count, stride: stride, seed: 55)
+    let sums = atThreadCounts { isn_sum(x, stride, Int32(batch), count) }
+    #expect(sums[0].bitPattern == sums[1].bitPattern)
+    #expect(sums[1].bitPattern == sums[2].bitPattern)
+  }
+
+  @Test func settingThreads() {
+    let saved = isn_threads()
+    defer { isn_set_threads(saved) }
+    isn_set_threads(2)
+    #expect(isn_threads() == 2)
+    isn_set_threads(0)  // clamped
+    #expect(isn_threads() == 1)
+  }
+}
