@@ -52,6 +52,10 @@ void isn_im2col_tile(const isn_conv_geometry *g, const float *x, size_t channels
             if (a > ow) memset(d, 0, (size_t)(a - ow) * sizeof(float));
             if (sw == 1) {
               if (b > a) memcpy(d + (a - ow), src + a + off_w, (size_t)(b - a) * sizeof(float));
+            } else if (sw == 2) {
+              // A literal 2 lets clang vectorise the common stride-2 gather (with a
+              // variable stride it speculates stride 1 and runs scalar code).
+              for (long j = a; j < b; j++) d[j - ow] = src[j * 2 + off_w];
             } else {
               for (long j = a; j < b; j++) d[j - ow] = src[j * sw + off_w];
             }

@@ -2,12 +2,48 @@
 // (count_include_pad) and adaptive average.
 //
 // Every kernel works plane by plane, one (sample, channel) per unit, so threads never
-// share an output and each output is computed in a fixed order. Window bounds are clipped
-// to the image once per output row/column, so the inner loops carry no bounds tests.
+// share an output and each output is computed in a fixed order. Max and average pooling
+// walk an output row in chunks: for each window tap (row, kernel column) one pass updates
+// every output of the chunk whose tap lies inside the image (the valid range is computed
+// once per tap), so the inner loops have no bounds tests and vectorise, while each output
+// still sees its window in row-major order.
 #include <math.h>
 #include <string.h>
 
 #include "isn_internal.h"
+
+/// Output columns handled together: one output row is processed in chunks of this many
+/// columns, each window tap being one vectorisable pass over the chunk.
+enum { POOL_CHUNK = 64 };
+
+/// The chunk positions j in [0, cnt) whose input column (o0 + j)*stride + off lies in
+/// [0, in_w), as [lo, hi).
+static inline void chunk_cols(int in_w, int stride, int off, int o0, int cnt, int *lo, int *hi) {
+  int l = off >= 0 ? 0 : (-off + stride - 1) / stride;               // first valid column
+  int h = in_w - off <= 0 ? 0 : (in_w - off + stride - 1) / stride;  // one past the last
+  l -= o0;
+  h -= o0;
+  if (l < 0) l = 0;
+  if (h > cnt) h = cnt;
+  if (h < l) h = l;
+  *lo = l;
+  *hi = h;
+}
+
+/// One window tap over outputs j in [lo, hi) of a chunk: input column (o0 + j)*S + off of
+/// `row`. Written out for S = 1 and 2 (constants let clang vectorise the strided loads;
+/// with a variable stride it would speculate stride 1 and fall back to scalar code) and
+/// for any stride (gathers).
+#define MAX_TAP(S)                                        \
+  _Pragma("omp simd") for (int j = lo; j < hi; j++) {     \
+    const int iw = (o0 + j) * (S) + off;                  \
+    const float v = row[iw];                              \
+    const int wins = (v > best[j]) | (v != v);            \
+    best[j] = wins ? v : best[j];                         \
+    arg[j] = wins ? base + iw : arg[j];                   \
+  }
+#define SUM_TAP(S) \
+  _Pragma("omp simd") for (int j = lo; j < hi; j++) sum[j] += row[(o0 + j) * (S) + off]
 
 /// Parallelise over planes only when the whole tensor is worth it.
 #define PLANES_PARALLEL(planes, plane_work) \
@@ -27,28 +63,40 @@ void isn_maxpool2d(const float *x, size_t x_stride, int batch, int channels, int
     const float *xp = x + n * x_stride + c * in_plane;
     float *yp = y + n * y_stride + c * out_plane;
     int32_t *ap = argmax ? argmax + pl * out_plane : NULL;
+    float best[POOL_CHUNK];
+    int32_t arg[POOL_CHUNK];
     for (int oh = 0; oh < out_h; oh++) {
       const int h0 = oh * stride_h - pad_h;
       const int hs = h0 < 0 ? 0 : h0, he = h0 + kernel_h > in_h ? in_h : h0 + kernel_h;
-      for (int ow = 0; ow < out_w; ow++) {
-        const int w0 = ow * stride_w - pad_w;
-        const int ws = w0 < 0 ? 0 : w0, we = w0 + kernel_w > in_w ? in_w : w0 + kernel_w;
-        // PyTorch's rule: the first valid position starts as the winner; a later one
-        // wins only if strictly greater (or NaN), so ties go to the first.
-        float best = -INFINITY;
-        int32_t idx = (hs < he && ws < we) ? (int32_t)(hs * in_w + ws) : -1;
+      for (int o0 = 0; o0 < out_w; o0 += POOL_CHUNK) {
+        const int cnt = out_w - o0 < POOL_CHUNK ? out_w - o0 : POOL_CHUNK;
+        // PyTorch's rule: the first valid position starts as the winner; a later one (in
+        // row-major window order) wins only if strictly greater or NaN, so ties go to the
+        // first. Visiting (row, kernel column) outermost keeps that order per output.
+        for (int j = 0; j < cnt; j++) {
+          const int w0 = (o0 + j) * stride_w - pad_w;
+          const int ws = w0 < 0 ? 0 : w0, we = w0 + kernel_w > in_w ? in_w : w0 + kernel_w;
+          best[j] = -INFINITY;
+          arg[j] = (hs < he && ws < we) ? (int32_t)(hs * in_w + ws) : -1;
+        }
         for (int ih = hs; ih < he; ih++) {
           const float *row = xp + (size_t)ih * (size_t)in_w;
-          for (int iw = ws; iw < we; iw++) {
-            const float v = row[iw];
-            if (v > best || isnan(v)) {
-              best = v;
-              idx = (int32_t)(ih * in_w + iw);
+          const int32_t base = (int32_t)(ih * in_w);
+          for (int kj = 0; kj < kernel_w; kj++) {
+            const int off = kj - pad_w;
+            int lo, hi;
+            chunk_cols(in_w, stride_w, off, o0, cnt, &lo, &hi);
+            if (stride_w == 1) {
+              MAX_TAP(1);
+            } else if (stride_w == 2) {
+              MAX_TAP(2);
+            } else {
+              MAX_TAP(stride_w);
             }
           }
         }
-        yp[(size_t)oh * out_w + ow] = best;
-        if (ap) ap[(size_t)oh * out_w + ow] = idx;
+        memcpy(yp + (size_t)oh * out_w + o0, best, (size_t)cnt * sizeof(float));
+        if (ap) memcpy(ap + (size_t)oh * out_w + o0, arg, (size_t)cnt * sizeof(int32_t));
       }
     }
   }
@@ -89,18 +137,30 @@ void isn_avgpool2d(const float *x, size_t x_stride, int batch, int channels, int
     const size_t n = pl / (size_t)channels, c = pl % (size_t)channels;
     const float *xp = x + n * x_stride + c * in_plane;
     float *yp = y + n * y_stride + c * out_plane;
+    float sum[POOL_CHUNK];
     for (int oh = 0; oh < out_h; oh++) {
       const int h0 = oh * stride_h - pad_h;
       const int hs = h0 < 0 ? 0 : h0, he = h0 + kernel_h > in_h ? in_h : h0 + kernel_h;
-      for (int ow = 0; ow < out_w; ow++) {
-        const int w0 = ow * stride_w - pad_w;
-        const int ws = w0 < 0 ? 0 : w0, we = w0 + kernel_w > in_w ? in_w : w0 + kernel_w;
-        float s = 0.0f;
-        for (int ih = hs; ih < he; ih++) {
+      for (int o0 = 0; o0 < out_w; o0 += POOL_CHUNK) {
+        const int cnt = out_w - o0 < POOL_CHUNK ? out_w - o0 : POOL_CHUNK;
+        for (int j = 0; j < cnt; j++) sum[j] = 0.0f;
+        for (int ih = hs; ih < he; ih++) {  // row-major window order for every output
           const float *row = xp + (size_t)ih * (size_t)in_w;
-          for (int iw = ws; iw < we; iw++) s += row[iw];
+          for (int kj = 0; kj < kernel_w; kj++) {
+            const int off = kj - pad_w;
+            int lo, hi;
+            chunk_cols(in_w, stride_w, off, o0, cnt, &lo, &hi);
+            if (stride_w == 1) {
+              SUM_TAP(1);
+            } else if (stride_w == 2) {
+              SUM_TAP(2);
+            } else {
+              SUM_TAP(stride_w);
+            }
+          }
         }
-        yp[(size_t)oh * out_w + ow] = s * inv;
+        float *yr = yp + (size_t)oh * out_w + o0;
+        for (int j = 0; j < cnt; j++) yr[j] = sum[j] * inv;
       }
     }
   }

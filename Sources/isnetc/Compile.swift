@@ -35,14 +35,7 @@ struct Compile: ParsableCommand {
       """
   )
 
-  @Argument(help: "The model file (.isnet).")
-  var model: String
-
-  @Option(help: "Number of classes (overrides the model's 'classes' parameter).")
-  var classes: Int?
-
-  @Option(help: ArgumentHelp("Input height and width, overriding the model's.", valueName: "H,W"))
-  var inputSize: InputSize?
+  @OptionGroup var modelOptions: ModelOptions
 
   @Option(help: EmitKind.help)
   var emit: EmitKind = .ir
@@ -55,16 +48,10 @@ struct Compile: ParsableCommand {
 
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-    if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
   }
 
   func run() throws {
-    let options = CompileOptions(classes: classes, inputSize: inputSize?.pair)
-    let compilation = ModelCompiler.compile(path: model, options: options)
-    guard let graph = compilation.graph else {
-      FileHandle.standardError.write(Data(compilation.renderedDiagnostics.utf8))
-      throw ExitCode(1)
-    }
+    let graph = try modelOptions.compile()
     let text: String
     switch emit {
     case .ir: text = graph.text
@@ -77,28 +64,5 @@ struct Compile: ParsableCommand {
       text = MemoryPlan(graph: deployed, batchSize: batch).report(for: deployed)
     }
     try write(text, to: output)
-  }
-}
-
-struct InputSize: ExpressibleByArgument {
-  var pair: Pair
-
-  init?(argument: String) {
-    let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
-    guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0 else { return nil }
-    pair = Pair(h, w)
-  }
-}
-
-/// Writes `text` to `path` (atomically), or to standard output when `path` is nil.
-func write(_ text: String, to path: String?) throws {
-  guard let path else {
-    FileHandle.standardOutput.write(Data(text.utf8))
-    return
-  }
-  do {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-  } catch {
-    throw ValidationError("cannot write '\(path)': \(error.localizedDescription)")
   }
 }

@@ -12,6 +12,6 @@ struct Isnetc: ParsableCommand {
       summary or as its parameter table.
       """,
     version: "0.1.0",
-    subcommands: [Compile.self]
+    subcommands: [Compile.self, Run.self, Init.self, Bench.self]
   )
 }

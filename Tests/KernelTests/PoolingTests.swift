@@ -102,6 +102,22 @@ func dense(_ a: [Float], batch: Int, count: Int, stride: Int) -> [Float] {
     #expect(farg == frarg)
   }
 
+  /// NaN propagates as in PyTorch: a window holding NaN outputs NaN and points at it.
+  @Test func maxPoolPropagatesNaN() {
+    let p = PoolCase(batch: 1, channels: 1)
+    var x = stridedRandom(batch: 1, count: p.inCount, stride: p.xStride, seed: 17)
+    x[4 * p.w + 6] = .nan  // row 4 lies in window row 2 only; column 6 in window columns 3
+    let (y, arg) = runMaxPool(p, x)
+    for oh in 0..<p.outH {
+      for ow in 0..<p.outW {
+        let o = oh * p.outW + ow
+        let inWindow = oh == 2 && ow == 3
+        #expect(y[o].isNaN == inWindow)
+        if inWindow { #expect(arg[o] == Int32(4 * p.w + 6)) }
+      }
+    }
+  }
+
   @Test(arguments: poolCases)
   func maxUnpoolSumsSharedArgmax(_ p: PoolCase) {
     var x = stridedRandom(batch: p.batch, count: p.inCount, stride: p.xStride, seed: 13)

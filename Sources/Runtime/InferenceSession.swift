@@ -1,0 +1,217 @@
+/// Runs a graph forward on the C kernels: weights bound and folded once, memory planned
+/// once (MemoryPlan.swift), then each `run` is one pass over precomputed kernel calls with
+/// no allocation.
+
+import CKernels
+import GraphIR
+
+public final class InferenceSession {
+  public let graph: Graph
+  public let plan: MemoryPlan
+  public let threads: Int
+  private let arena: UnsafeMutablePointer<Float>
+  private let workspace: UnsafeMutablePointer<Float>
+  private let constants: BoundParameters
+  /// One closure per node that does work, given the number of samples in this run.
+  private var steps: [(node: NodeID, run: (Int) -> Void)] = []
+  /// When set, each run adds every step's seconds to `stepSeconds[node index]`.
+  public var profiling = false
+  public private(set) var stepSeconds: [Double] = []
+
+  /// `weightsSource` names the weights for error messages (a file path).
+  public init(graph: Graph, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int) throws(RuntimeError) {
+    guard batchSize >= 1 else { throw RuntimeError("batch size must be at least 1, got \(batchSize)") }
+    guard graph.inputIDs.count == 1 else { throw RuntimeError("model '\(graph.name)' must have exactly one input") }
+    if let problem = graph.verify().first { throw RuntimeError("invalid graph: \(problem)") }
+    self.graph = graph
+    self.threads = max(1, threads)
+    isn_set_threads(Int32(self.threads))
+    constants = try BoundParameters(graph: graph, weights: weights, source: weightsSource)
+    plan = MemoryPlan(graph: graph, batchSize: batchSize)
+    arena = .allocate(capacity: max(plan.arenaFloats, 1))
+    arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
+    var workspaceFloats = 0
+    for node in graph.nodes {
+      if case .conv2d = node.op, let g = Self.geometry(node, graph, batch: batchSize) {
+        var geometry = g
+        workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&geometry, Int32(self.threads)))
+      }
+    }
+    workspace = .allocate(capacity: max(workspaceFloats, 1))
+    steps = graph.nodes.indices.compactMap { index in makeStep(NodeID(index)).map { (NodeID(index), $0) } }
+    stepSeconds = Array(repeating: 0, count: graph.nodes.count)
+  }
+
+  deinit {
+    arena.deallocate()
+    workspace.deallocate()
+  }
+
+  /// Planned memory for activations (the arena), in bytes.
+  public var arenaBytes: Int { plan.arenaBytes }
+
+  /// Runs `samples` inputs laid out one after another (`samples` × input size floats) and
+  /// returns the first output's values, `samples` × its size.
+  public func run(_ input: [Float], samples: Int) throws(RuntimeError) -> [Float] {
+    let inputID = graph.inputIDs[0]
+    let perSample = graph[inputID].type.elementCount ?? 0
+    guard samples >= 1, samples <= plan.batchSize else {
+      throw RuntimeError("\(samples) samples do not fit the planned batch of \(plan.batchSize)")
+    }
+    guard input.count == samples * perSample else {
+      throw RuntimeError("input has \(input.count) values, expected \(samples) × \(perSample) for \(graph[inputID].type)")
+    }
+    isn_set_threads(Int32(threads))
+    let location = plan.location(of: inputID)
+    input.withUnsafeBufferPointer { source in
+      isn_copy(source.baseAddress, perSample, Int32(samples), perSample, pointer(inputID), location.sampleStride)
+    }
+    if profiling {
+      for step in steps {
+        let start = ContinuousClock.now
+        step.run(samples)
+        let elapsed = ContinuousClock.now - start
+        stepSeconds[step.node.index] += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+      }
+    } else {
+      for step in steps { step.run(samples) }
+    }
+    return values(of: graph.outputs[0], samples: samples)
+  }
+
+  /// The values of `node` after a run, `samples` × its size, densely packed.
+  public func values(of node: NodeID, samples: Int) -> [Float] {
+    let perSample = graph[node].type.elementCount ?? 0
+    let stride = plan.location(of: node).sampleStride
+    var out = [Float](repeating: 0, count: samples * perSample)
+    let source = pointer(node)
+    out.withUnsafeMutableBufferPointer { destination in
+      isn_copy(source, stride, Int32(samples), perSample, destination.baseAddress, perSample)
+    }
+    return out
+  }
+
+  private func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> {
+    arena + plan.arenaOffset(of: node)
+  }
+
+  static func geometry(_ node: Node, _ graph: Graph, batch: Int) -> isn_conv_geometry? {
+    guard case .conv2d(let a) = node.op else { return nil }
+    let input = graph[node.inputs[0]].type.dims
+    let output = node.type.dims
+    return isn_conv_geometry(
+      batch: Int32(batch), in_channels: Int32(input[0]), in_h: Int32(input[1]), in_w: Int32(input[2]),
+      out_channels: Int32(output[0]), out_h: Int32(output[1]), out_w: Int32(output[2]),
+      kernel_h: Int32(a.kernel.h), kernel_w: Int32(a.kernel.w), stride_h: Int32(a.stride.h),
+      stride_w: Int32(a.stride.w), pad_h: Int32(a.padding.h), pad_w: Int32(a.padding.w),
+      dilation_h: Int32(a.dilation.h), dilation_w: Int32(a.dilation.w), groups: Int32(a.groups))
+  }
+
+  /// The kernel call for one node, or nil for nodes that do no work (inputs, views, and
+  /// concatenations whose inputs were all written in place).
+  private func makeStep(_ id: NodeID) -> ((Int) -> Void)? {
+    let node = graph[id]
+    let y = pointer(id)
+    let yStride = plan.location(of: id).sampleStride
+    let inputs = node.inputs.map { (pointer: pointer($0), stride: plan.location(of: $0).sampleStride, dims: graph[$0].type.dims) }
+    let workspace = self.workspace
+    let c = constants.constants[id.index]
+    switch node.op {
+    case .input, .flatten, .dropout:
+      return nil
+    case .conv2d(let a):
+      var geometry = Self.geometry(node, graph, batch: plan.batchSize)!
+      let weight = c!.weight
+      let bias = c!.bias
+      let relu: Int32 = a.epilogue.relu ? 1 : 0
+      let x = inputs[0]
+      return { samples in
+        geometry.batch = Int32(samples)
+        weight.withUnsafeBufferPointer { w in
+          if let bias {
+            bias.withUnsafeBufferPointer { b in
+              isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b.baseAddress, relu, y, yStride, workspace)
+            }
+          } else {
+            isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, nil, relu, y, yStride, workspace)
+          }
+        }
+      }
+    case .batchNorm(let a):
+      let scale = c!.scale
+      let shift = c!.shift
+      let x = inputs[0]
+      let channels = Int32(x.dims[0])
+      let spatial = x.dims.dropFirst().reduce(1, *)
+      let relu: Int32 = a.fusedReLU ? 1 : 0
+      return { samples in
+        scale.withUnsafeBufferPointer { s in
+          shift.withUnsafeBufferPointer { t in
+            isn_channel_affine(x.pointer, x.stride, Int32(samples), channels, spatial, s.baseAddress, t.baseAddress, relu, y, yStride)
+          }
+        }
+      }
+    case .relu:
+      let x = inputs[0]
+      let count = node.type.elementCount ?? 0
+      return { samples in isn_relu(x.pointer, x.stride, Int32(samples), count, y, yStride) }
+    case .maxPool2d(let a), .avgPool2d(let a):
+      let x = inputs[0]
+      let isMax = node.op.kind == .maxPool2d
+      let (ch, ih, iw) = (Int32(x.dims[0]), Int32(x.dims[1]), Int32(x.dims[2]))
+      let (oh, ow) = (Int32(node.type.dims[1]), Int32(node.type.dims[2]))
+      return { samples in
+        if isMax {
+          isn_maxpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride, nil)
+        } else {
+          isn_avgpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride)
+        }
+      }
+    case .adaptiveAvgPool2d(let a):
+      let x = inputs[0]
+      return { samples in
+        isn_adaptive_avgpool2d(x.pointer, x.stride, Int32(samples), Int32(x.dims[0]), Int32(x.dims[1]), Int32(x.dims[2]), Int32(a.outputSize.h), Int32(a.outputSize.w), y, yStride)
+      }
+    case .linear(let a):
+      let x = inputs[0]
+      let weight = c!.weight
+      let bias = c!.bias
+      let relu: Int32 = a.epilogue.relu ? 1 : 0
+      let features = Int32(x.dims[0])
+      return { samples in
+        weight.withUnsafeBufferPointer { w in
+          if let bias {
+            bias.withUnsafeBufferPointer { b in
+              isn_linear(x.pointer, x.stride, Int32(samples), features, w.baseAddress, b.baseAddress, Int32(a.outFeatures), relu, y, yStride)
+            }
+          } else {
+            isn_linear(x.pointer, x.stride, Int32(samples), features, w.baseAddress, nil, Int32(a.outFeatures), relu, y, yStride)
+          }
+        }
+      }
+    case .concat:
+      let copies = Set(plan.concatCopies[id.index] ?? [])
+      guard !copies.isEmpty else { return nil }
+      var moves: [(x: UnsafeMutablePointer<Float>, stride: Int, count: Int, to: UnsafeMutablePointer<Float>)] = []
+      var channel = 0
+      for (input, x) in zip(node.inputs, inputs) {
+        let plane = x.dims.dropFirst().reduce(1, *)
+        if copies.contains(input.index) {
+          moves.append((x.pointer, x.stride, x.dims[0] * plane, y + channel * plane))
+        }
+        channel += x.dims[0]
+      }
+      return { samples in
+        for move in moves { isn_copy(move.x, move.stride, Int32(samples), move.count, move.to, yStride) }
+      }
+    case .add:
+      let count = node.type.elementCount ?? 0
+      return { samples in
+        isn_add(inputs[0].pointer, inputs[0].stride, inputs[1].pointer, inputs[1].stride, Int32(samples), count, 0, y, yStride)
+        for extra in inputs.dropFirst(2) {
+          isn_add(y, yStride, extra.pointer, extra.stride, Int32(samples), count, 0, y, yStride)
+        }
+      }
+    }
+  }
+}

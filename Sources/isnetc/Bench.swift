@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+import Runtime
+
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure how fast the deployment graph runs on this machine.",
+    discussion: """
+      Runs the deployment graph on seeded random inputs in the model's range: a warm-up, \
+      then --iterations timed runs. Prints the median milliseconds per batch and per image, \
+      images per second, GFLOP/s (2 × multiply-accumulates of convolutions and linear \
+      layers), the planned activation memory and the process's peak resident memory. \
+      --profile adds the time per op kind. Without --weights, seeded initial weights are used.
+      """
+  )
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(help: "Weights (safetensors); default: initial weights from --seed.")
+  var weights: String?
+
+  @Option(help: "Samples per forward pass.")
+  var batch = 1
+
+  @Option(help: "Threads for the kernels.")
+  var threads = 2
+
+  @Option(help: "Timed runs.")
+  var iterations = 10
+
+  @Option(help: "Seed for inputs and initial weights.")
+  var seed: UInt64 = 0
+
+  @Flag(help: "Also print the time per op kind.")
+  var profile = false
+
+  @Flag(help: "Print one JSON object instead of text.")
+  var json = false
+
+  func run() throws {
+    let classifier = try modelOptions.compile()
+    let graph = classifier.deploymentGraph()
+    let session: InferenceSession
+    do {
+      let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
+      session = try InferenceSession(graph: graph, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
+    } catch {
+      throw fail(error)
+    }
+    let input = graph[graph.inputIDs[0]]
+    guard case .input(let range) = input.op else { return }
+    var state = seed &+ 1
+    let count = (input.type.elementCount ?? 0) * batch
+    let values = (0..<count).map { _ -> Float in
+      state = state &* 6364136223846793005 &+ 1442695040888963407
+      return Float(range.low + (range.high - range.low) * Double(state >> 11) * 0x1p-53)
+    }
+    _ = try session.run(values, samples: batch)
+    session.profiling = profile
+    var times: [Double] = []
+    for _ in 0..<max(1, iterations) {
+      let start = ContinuousClock.now
+      _ = try session.run(values, samples: batch)
+      let d = ContinuousClock.now - start
+      times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+    }
+    let median = times.sorted()[times.count / 2]
+    let flops = 2 * Double(graph.nodes.indices.reduce(0) { total, i in
+      switch graph.nodes[i].op {
+      case .conv2d, .linear: total + graph.multiplyAccumulates(of: NodeID(i))
+      default: total
+      }
+    }) * Double(batch)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let peakMiB = Double(usage.ru_maxrss) / 1024
+    if json {
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"ms_per_batch\": %.3f, \"ms_per_image\": %.3f, \"images_per_second\": %.2f, \"gflops\": %.2f, \"arena_mib\": %.1f, \"peak_rss_mib\": %.1f}",
+        graph.name, batch, threads, median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9, Double(session.arenaBytes) / 1048576, peakMiB))
+    } else {
+      print("\(graph.name), batch \(batch), \(threads) threads, input \(input.type): median of \(times.count) runs")
+      print(String(format: "  %.2f ms per batch, %.2f ms per image, %.1f images/s, %.1f GFLOP/s", median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9))
+      print(String(format: "  activation arena %.1f MiB, peak resident %.1f MiB", Double(session.arenaBytes) / 1048576, peakMiB))
+    }
+    if profile { print(profileTable(session, graph: graph, runs: times.count), terminator: "") }
+  }
+
+  /// Seconds per op kind (convolutions split by kernel size), largest first.
+  private func profileTable(_ session: InferenceSession, graph: Graph, runs: Int) -> String {
+    var byKind: [String: (seconds: Double, macs: Int)] = [:]
+    for (index, node) in graph.nodes.enumerated() {
+      var key = node.op.mnemonic
+      if case .conv2d(let a) = node.op { key += " \(a.kernel.h)x\(a.kernel.w)/\(a.stride.h)" }
+      let macs = graph.multiplyAccumulates(of: NodeID(index)) * batch
+      byKind[key, default: (0, 0)].seconds += session.stepSeconds[index] / Double(runs)
+      byKind[key, default: (0, 0)].macs += macs
+    }
+    var out = "  op                  ms/run   GFLOP/s\n"
+    for (key, value) in byKind.sorted(by: { $0.value.seconds > $1.value.seconds }) where value.seconds > 0 {
+      out += String(format: "  %-18@ %8.2f  %8.1f\n", key as NSString, value.seconds * 1e3, value.macs > 0 ? 2 * Double(value.macs) / value.seconds / 1e9 : 0)
+    }
+    return out
+  }
+}

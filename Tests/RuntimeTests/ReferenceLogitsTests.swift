@@ -1,0 +1,43 @@
+import GraphIR
+import Runtime
+import Testing
+
+/// Logits of the fixture models equal the reference implementation's (float64) within
+/// 1e-4 of the largest logit, in float32, for the classifier as written and for its
+/// deployment graph; and the two graphs agree within 1e-5.
+@Suite struct ReferenceLogitsTests {
+  @Test(arguments: ["tiny", "deep"]) func logitsMatchReference(_ name: String) throws {
+    let fixture = try ReferenceFixture(name)
+    let classifier = try compile(name)
+    let deployed = classifier.deploymentGraph()
+    var results: [[Float]] = []
+    for graph in [classifier, deployed] {
+      let session = try InferenceSession(graph: graph, weights: fixture.weights, weightsSource: fixture.weightsPath, batchSize: fixture.batch, threads: 2)
+      let logits = try session.run(try fixture.input(), samples: fixture.batch)
+      let error = relativeError(logits, try fixture.logits())
+      #expect(error <= 1e-4, "\(name) \(graph === deployed ? "deployed" : "classifier"): relative error \(error)")
+      results.append(logits)
+    }
+    #expect(relativeError(results[1], results[0]) <= 1e-5)
+  }
+
+  @Test func sameBitsForSameThreadCountAndBatchSplitsAgree() throws {
+    let fixture = try ReferenceFixture("tiny")
+    let graph = try compile("tiny").deploymentGraph()
+    let input = try fixture.input()
+    func run(threads: Int) throws -> [Float] {
+      let session = try InferenceSession(graph: graph, weights: fixture.weights, weightsSource: "tiny", batchSize: 2, threads: threads)
+      return try session.run(input, samples: 2)
+    }
+    #expect(try run(threads: 2) == (try run(threads: 2)))
+    #expect(relativeError(try run(threads: 1), try run(threads: 2)) <= 1e-6)
+    // A batch of 2 planned, 1 sample run: the first sample's logits.
+    let session = try InferenceSession(graph: graph, weights: fixture.weights, weightsSource: "tiny", batchSize: 2, threads: 2)
+    let one = try session.run(Array(input.prefix(input.count / 2)), samples: 1)
+    #expect(relativeError(one, Array(try fixture.logits().prefix(3))) <= 1e-4)
+  }
+}
+
+private extension Graph {
+  static func === (a: Graph, b: Graph) -> Bool { a == b }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import GraphIR
+import ModelLang
+import Runtime
+import Testing
+import TensorFiles
+
+enum Repository {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+  static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+  var description: String
+}
+
+func compile(_ model: String, classes: Int? = nil) throws -> Graph {
+  let compilation = ModelCompiler.compile(path: Repository.path("models/\(model).isnet"), options: CompileOptions(classes: classes))
+  guard let graph = compilation.graph else { throw TestFailure(description: compilation.renderedDiagnostics) }
+  return graph
+}
+
+/// A reference fixture of the ISNet authors' implementation (float64).
+struct ReferenceFixture {
+  let weights: WeightTable
+  let weightsPath: String
+  let eval: SafetensorsFile
+
+  init(_ name: String) throws {
+    weightsPath = Repository.path("Tests/Fixtures/reference/\(name).weights.safetensors")
+    weights = try WeightFiles.load(path: weightsPath)
+    eval = try SafetensorsFile(path: Repository.path("Tests/Fixtures/reference/\(name).eval.safetensors"))
+  }
+
+  var batch: Int { eval.info("input")!.shape[0] }
+  func input() throws -> [Float] { try eval.floats("input") }
+  func logits() throws -> [Float] { try eval.floats("logits") }
+}
+
+/// max |a − b| / max |b|: the error measure the fixtures ask for.
+func relativeError(_ actual: [Float], _ expected: [Float]) -> Double {
+  precondition(actual.count == expected.count)
+  let scale = expected.map { abs(Double($0)) }.max() ?? 1
+  let worst = zip(actual, expected).map { abs(Double($0) - Double($1)) }.max() ?? 0
+  return worst / max(scale, .leastNormalMagnitude)
+}
