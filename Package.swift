@@ -39,7 +39,7 @@ let package = Package(
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
     // Executes graphs on the C kernels with a static memory plan.
-    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "TensorFiles"]),
+    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [

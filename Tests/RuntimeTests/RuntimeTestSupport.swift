@@ -27,11 +27,17 @@ struct ReferenceFixture {
   let weightsPath: String
   let eval: SafetensorsFile
 
-  init(_ name: String) throws {
-    weightsPath = Repository.path("Tests/Fixtures/reference/\(name).weights.safetensors")
+  /// Reads `NAME.*.safetensors` from the project's fixtures, or from `directory`.
+  init(_ name: String, directory: String? = nil) throws {
+    let folder = directory ?? Repository.path("Tests/Fixtures/reference")
+    weightsPath = "\(folder)/\(name).weights.safetensors"
     weights = try WeightFiles.load(path: weightsPath)
-    eval = try SafetensorsFile(path: Repository.path("Tests/Fixtures/reference/\(name).eval.safetensors"))
+    eval = try SafetensorsFile(path: "\(folder)/\(name).eval.safetensors")
   }
+
+  /// Where the full reference fixtures are (densenet121's weights are 28 MB and not part
+  /// of the project): `ISNETC_REFERENCE_DIR`, when set.
+  static var externalDirectory: String? { ProcessInfo.processInfo.environment["ISNETC_REFERENCE_DIR"] }
 
   var batch: Int { eval.info("input")!.shape[0] }
   func input() throws -> [Float] { try eval.floats("input") }
