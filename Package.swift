@@ -17,6 +17,8 @@ let package = Package(
     .target(name: "GraphIR"),
     // The .isnet language: lexer, parser, elaboration into GraphIR.
     .target(name: "ModelLang", dependencies: ["GraphIR"]),
+    // Derives the ISNet LRP block from a classifier graph (paper sections 4.1, 4.4–4.7).
+    .target(name: "LRPTransform", dependencies: ["GraphIR"]),
     // System libraries from Debian: OpenBLAS (GEMM), libpng and libjpeg (images).
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
@@ -43,16 +45,23 @@ let package = Package(
     .executableTarget(
       name: "isnetc",
       dependencies: [
-        "GraphIR", "ModelLang", "Runtime", "TensorFiles", "ImageIO",
+        "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // Helpers shared by the test targets: repository paths, golden files, model compilation.
+    .target(name: "TestSupport", dependencies: ["GraphIR", "ModelLang"], path: "Tests/TestSupport"),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
     .testTarget(name: "KernelTests", dependencies: ["CKernels"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
-    .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles"]),
     .testTarget(
-      name: "ModelLangTests", dependencies: ["ModelLang", "GraphIR"],
+      name: "RuntimeTests",
+      dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport"]),
+    .testTarget(
+      name: "LRPTransformTests", dependencies: ["LRPTransform", "ModelLang", "GraphIR", "TestSupport"],
+      exclude: ["Golden"]),
+    .testTarget(
+      name: "ModelLangTests", dependencies: ["ModelLang", "GraphIR", "TestSupport"],
       exclude: ["Golden"]),
   ],
   swiftLanguageModes: [.v6]

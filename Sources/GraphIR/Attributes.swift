@@ -8,6 +8,7 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
   case bool(Bool)
   case range(Double, Double)
   case name(String)
+  case ints([Int])
 
   public var description: String {
     switch self {
@@ -17,6 +18,7 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
     case .bool(let v): v ? "true" : "false"
     case .range(let low, let high): "[\(low.description),\(high.description)]"
     case .name(let v): v
+    case .ints(let v): "[" + v.map(String.init).joined(separator: ",") + "]"
     }
   }
 }
@@ -31,18 +33,32 @@ extension Op {
     case .input(let a):
       [("range", .range(a.low, a.high))]
     case .conv2d(let a):
-      [
-        ("out", .int(a.outChannels)), ("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)),
-        ("pad", .pair(a.padding)), ("dilation", .pair(a.dilation)), ("groups", .int(a.groups)),
-        ("bias", .bool(a.hasBias)),
-      ] + Self.fusions(a.epilogue)
-    case .batchNorm(let a):
+      Self.conv(a)
+    case .batchNorm(let a), .batchNormTranspose(let a):
       [("eps", .float(a.epsilon)), ("momentum", .float(a.momentum))]
         + (a.fusedReLU ? [("relu", .bool(true))] : [])
     case .maxPool2d(let a), .avgPool2d(let a):
-      [("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)), ("pad", .pair(a.padding))]
+      Self.pool(a)
     case .adaptiveAvgPool2d(let a):
       [("out", .pair(a.outputSize))]
+    case .lrpEpsilonDivide(let a):
+      [("eps", .float(a.epsilon))]
+    case .conv2dTranspose(let a):
+      Self.conv(a.forward) + [("in", .ints(a.inputDims))]
+    case .linearTranspose(let a):
+      [("in", .int(a.inFeatures)), ("out", .int(a.outFeatures))]
+    case .avgPool2dTranspose(let a), .maxUnpool2d(let a):
+      Self.pool(a.forward) + [("in", .ints(a.inputDims))]
+    case .adaptiveAvgPool2dTranspose(let a):
+      [("out", .pair(a.forward.outputSize)), ("in", .ints(a.inputDims))]
+    case .sliceChannels(let a):
+      [("start", .int(a.start)), ("count", .int(a.count))]
+    case .unflatten(let a):
+      [("dims", .ints(a.dims))]
+    case .zbPreactivation(let a), .zbRelevance(let a):
+      Self.conv(a.conv) + [("in", .ints(a.inputDims)), ("range", .range(a.low, a.high))]
+    case .lrpSeed, .lrpMultiply:
+      []
     case .linear(let a):
       [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))] + Self.fusions(a.epilogue)
     case .dropout(let a):
@@ -50,6 +66,18 @@ extension Op {
     case .relu, .flatten, .concat, .add:
       []
     }
+  }
+
+  private static func conv(_ a: Conv2DAttributes) -> [Attribute] {
+    [
+      ("out", .int(a.outChannels)), ("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)),
+      ("pad", .pair(a.padding)), ("dilation", .pair(a.dilation)), ("groups", .int(a.groups)),
+      ("bias", .bool(a.hasBias)),
+    ] + fusions(a.epilogue)
+  }
+
+  private static func pool(_ a: Pool2DAttributes) -> [Attribute] {
+    [("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)), ("pad", .pair(a.padding))]
   }
 
   private static func fusions(_ e: Epilogue) -> [Attribute] {
@@ -71,17 +99,36 @@ extension Op {
       let (low, high) = try r.range("range")
       self = .input(InputAttributes(low: low, high: high))
     case .conv2d:
-      self = .conv2d(
-        Conv2DAttributes(
-          outChannels: try r.int("out"), kernel: try r.pair("kernel"),
-          stride: try r.pair("stride"), padding: try r.pair("pad"),
-          dilation: try r.pair("dilation"), groups: try r.int("groups"),
-          hasBias: try r.bool("bias"), epilogue: try Self.epilogue(&r)))
+      self = .conv2d(try Self.conv(&r))
     case .batchNorm:
-      self = .batchNorm(
-        BatchNormAttributes(
-          epsilon: try r.float("eps"), momentum: try r.float("momentum"),
-          fusedReLU: try r.optionalBool("relu") ?? false))
+      self = .batchNorm(try Self.norm(&r))
+    case .batchNormTranspose:
+      self = .batchNormTranspose(try Self.norm(&r))
+    case .lrpSeed: self = .lrpSeed
+    case .lrpMultiply: self = .lrpMultiply
+    case .lrpEpsilonDivide:
+      self = .lrpEpsilonDivide(EpsilonAttributes(epsilon: try r.float("eps")))
+    case .conv2dTranspose:
+      self = .conv2dTranspose(ConvTransposeAttributes(forward: try Self.conv(&r), inputDims: try r.ints("in")))
+    case .linearTranspose:
+      self = .linearTranspose(LinearTransposeAttributes(inFeatures: try r.int("in"), outFeatures: try r.int("out")))
+    case .avgPool2dTranspose:
+      self = .avgPool2dTranspose(PoolTransposeAttributes(forward: try Self.pool(&r), inputDims: try r.ints("in")))
+    case .maxUnpool2d:
+      self = .maxUnpool2d(PoolTransposeAttributes(forward: try Self.pool(&r), inputDims: try r.ints("in")))
+    case .adaptiveAvgPool2dTranspose:
+      self = .adaptiveAvgPool2dTranspose(
+        AdaptivePoolTransposeAttributes(forward: AdaptivePoolAttributes(outputSize: try r.pair("out")), inputDims: try r.ints("in")))
+    case .sliceChannels:
+      self = .sliceChannels(SliceAttributes(start: try r.int("start"), count: try r.int("count")))
+    case .unflatten:
+      self = .unflatten(UnflattenAttributes(dims: try r.ints("dims")))
+    case .zbPreactivation, .zbRelevance:
+      let conv = try Self.conv(&r)
+      let dims = try r.ints("in")
+      let (low, high) = try r.range("range")
+      let a = ZBetaAttributes(conv: conv, inputDims: dims, low: low, high: high)
+      self = kind == .zbPreactivation ? .zbPreactivation(a) : .zbRelevance(a)
     case .relu: self = .relu
     case .maxPool2d:
       self = .maxPool2d(try Self.pool(&r))
@@ -100,6 +147,19 @@ extension Op {
     case .add: self = .add
     }
     try r.finish()
+  }
+
+  private static func conv(_ r: inout AttributeReader) throws(AttributeError) -> Conv2DAttributes {
+    Conv2DAttributes(
+      outChannels: try r.int("out"), kernel: try r.pair("kernel"), stride: try r.pair("stride"),
+      padding: try r.pair("pad"), dilation: try r.pair("dilation"), groups: try r.int("groups"),
+      hasBias: try r.bool("bias"), epilogue: try epilogue(&r))
+  }
+
+  private static func norm(_ r: inout AttributeReader) throws(AttributeError) -> BatchNormAttributes {
+    BatchNormAttributes(
+      epsilon: try r.float("eps"), momentum: try r.float("momentum"),
+      fusedReLU: try r.optionalBool("relu") ?? false)
   }
 
   private static func pool(_ r: inout AttributeReader) throws(AttributeError) -> Pool2DAttributes {
@@ -174,6 +234,18 @@ public struct AttributeReader: Sendable {
       let h = Int(items[0]), let w = Int(items[1])
     else { throw AttributeError("attribute '\(key)' must be [height,width] integers") }
     return Pair(h, w)
+  }
+
+  mutating func ints(_ key: String) throws(AttributeError) -> [Int] {
+    guard case .list(let items) = try take(key) else {
+      throw AttributeError("attribute '\(key)' must be a list of integers")
+    }
+    var values: [Int] = []
+    for item in items {
+      guard let value = Int(item) else { throw AttributeError("attribute '\(key)' must be a list of integers") }
+      values.append(value)
+    }
+    return values
   }
 
   mutating func range(_ key: String) throws(AttributeError) -> (Double, Double) {

@@ -28,7 +28,24 @@ extension Graph {
       return times(output, a.kernel.h, a.kernel.w)
     case .adaptiveAvgPool2d:
       return self[node.inputs[0]].type.elementCount ?? Int.max
-    case .input, .relu, .maxPool2d, .flatten, .dropout, .concat, .add:
+    case .conv2dTranspose(let a):
+      // The same multiply-accumulates as the forward convolution, once per class.
+      return times(self[node.inputs[0]].type.elementCount ?? Int.max, (a.inputDims.first ?? 0) / a.forward.groups, a.forward.kernel.h, a.forward.kernel.w)
+    case .linearTranspose(let a):
+      return times(output, a.outFeatures)
+    case .zbPreactivation(let a):
+      return times(output, (a.inputDims.first ?? 0) / a.conv.groups, a.conv.kernel.h, a.conv.kernel.w)
+    case .zbRelevance(let a):
+      // Three transposed convolutions.
+      return times(3, self[node.inputs[1]].type.elementCount ?? Int.max, (a.inputDims.first ?? 0) / a.conv.groups, a.conv.kernel.h, a.conv.kernel.w)
+    case .batchNormTranspose, .lrpEpsilonDivide, .lrpMultiply:
+      return output
+    case .avgPool2dTranspose(let a):
+      return times(self[node.inputs[0]].type.elementCount ?? Int.max, a.forward.kernel.h, a.forward.kernel.w)
+    case .adaptiveAvgPool2dTranspose:
+      return output
+    case .input, .relu, .maxPool2d, .flatten, .dropout, .concat, .add, .lrpSeed, .maxUnpool2d,
+      .sliceChannels, .unflatten:
       return 0
     }
   }

@@ -23,6 +23,43 @@ public enum Op: Sendable, Hashable {
   /// Elementwise sum of inputs of one shape.
   case add
 
+  // The LRP block (LRPTransform.swift). Relevance tensors carry a class axis first:
+  // [K, C, H, W] per sample, one slice per explained class. Ops that read a forward op's
+  // parameters carry that op's name and read them by it (weights are shared, not copied).
+
+  /// logits [K] → [K, K]: row k holds logit k at position k, zero elsewhere (each class's
+  /// heatmap starts from its own logit, bias included).
+  case lrpSeed
+  /// (R [K, …], z […]) → R / (z + ε·sign(z)), sign(0) = +1, z broadcast over classes.
+  case lrpEpsilonDivide(EpsilonAttributes)
+  /// (a […], c [K, …]) → a ⊙ c, a broadcast over classes.
+  case lrpMultiply
+  /// [K, C, …] → each channel scaled by γ/σ of the named batch norm (σ from its running
+  /// variance): the transpose of its linear part.
+  case batchNormTranspose(BatchNormAttributes)
+  /// [K, out, Ho, Wo] → [K, in, H, W]: the transposed convolution with the named
+  /// convolution's weights (no bias).
+  case conv2dTranspose(ConvTransposeAttributes)
+  /// [K, out] → [K, in]: multiplication by the named linear layer's weights (no bias).
+  case linearTranspose(LinearTransposeAttributes)
+  /// [K, C, Ho, Wo] → [K, C, H, W]: the transpose of average pooling.
+  case avgPool2dTranspose(PoolTransposeAttributes)
+  /// [K, C, oh, ow] → [K, C, H, W]: the transpose of adaptive average pooling.
+  case adaptiveAvgPool2dTranspose(AdaptivePoolTransposeAttributes)
+  /// (c [K, C, Ho, Wo], the forward max pool's output) → [K, C, H, W]: each value routed
+  /// to its window's arg-max, summing where windows share one.
+  case maxUnpool2d(PoolTransposeAttributes)
+  /// [K, C, …] → [K, count, …]: channels [start, start + count) (the transpose of concat).
+  case sliceChannels(SliceAttributes)
+  /// [K, F] → [K, dims…] (the transpose of flatten).
+  case unflatten(UnflattenAttributes)
+  /// x → the Zᴮ pre-activation of the named first convolution (and folded batch norm):
+  /// conv(x, W', b') − conv(L, W'⁺, l·b'⁺) − conv(H, W'⁻, h·b'⁻), L and H images of l and h
+  /// zero-padded like x (paper section 4.4.3).
+  case zbPreactivation(ZBetaAttributes)
+  /// (x, s [K, out, Ho, Wo]) → x ⊙ convᵀ(s, W') − l·convᵀ(s, W'⁺) − h·convᵀ(s, W'⁻).
+  case zbRelevance(ZBetaAttributes)
+
   /// Field-less mirror of `Op`, for iterating over every kind (the text parser does).
   public enum Kind: String, Sendable, CaseIterable {
     case input
@@ -37,6 +74,19 @@ public enum Op: Sendable, Hashable {
     case dropout
     case concat
     case add
+    case lrpSeed = "lrp_seed"
+    case lrpEpsilonDivide = "lrp_epsilon_divide"
+    case lrpMultiply = "lrp_multiply"
+    case batchNormTranspose = "batch_norm_transpose"
+    case conv2dTranspose = "conv2d_transpose"
+    case linearTranspose = "linear_transpose"
+    case avgPool2dTranspose = "avg_pool2d_transpose"
+    case adaptiveAvgPool2dTranspose = "adaptive_avg_pool2d_transpose"
+    case maxUnpool2d = "max_unpool2d"
+    case sliceChannels = "slice_channels"
+    case unflatten
+    case zbPreactivation = "zb_preactivation"
+    case zbRelevance = "zb_relevance"
 
     /// The op's name in the text form.
     public var mnemonic: String { rawValue }
@@ -56,6 +106,19 @@ public enum Op: Sendable, Hashable {
     case .dropout: .dropout
     case .concat: .concat
     case .add: .add
+    case .lrpSeed: .lrpSeed
+    case .lrpEpsilonDivide: .lrpEpsilonDivide
+    case .lrpMultiply: .lrpMultiply
+    case .batchNormTranspose: .batchNormTranspose
+    case .conv2dTranspose: .conv2dTranspose
+    case .linearTranspose: .linearTranspose
+    case .avgPool2dTranspose: .avgPool2dTranspose
+    case .adaptiveAvgPool2dTranspose: .adaptiveAvgPool2dTranspose
+    case .maxUnpool2d: .maxUnpool2d
+    case .sliceChannels: .sliceChannels
+    case .unflatten: .unflatten
+    case .zbPreactivation: .zbPreactivation
+    case .zbRelevance: .zbRelevance
     }
   }
 
@@ -66,8 +129,11 @@ public enum Op: Sendable, Hashable {
     switch self {
     case .input: .exactly(0)
     case .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout:
+      .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
+      .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .sliceChannels, .unflatten,
+      .zbPreactivation:
       .exactly(1)
+    case .lrpEpsilonDivide, .lrpMultiply, .maxUnpool2d, .zbRelevance: .exactly(2)
     case .concat: .atLeast(1)
     case .add: .atLeast(2)
     }
@@ -196,6 +262,79 @@ public struct LinearAttributes: Sendable, Hashable {
     self.outFeatures = outFeatures
     self.hasBias = hasBias
     self.epilogue = epilogue
+  }
+}
+
+public struct EpsilonAttributes: Sendable, Hashable {
+  public var epsilon: Double
+  public init(epsilon: Double) { self.epsilon = epsilon }
+}
+
+/// A transposed convolution: the forward convolution's attributes and input shape.
+public struct ConvTransposeAttributes: Sendable, Hashable {
+  public var forward: Conv2DAttributes
+  /// The forward convolution's input [C, H, W]: the transposed output's shape.
+  public var inputDims: [Int]
+  public init(forward: Conv2DAttributes, inputDims: [Int]) {
+    self.forward = forward
+    self.inputDims = inputDims
+  }
+}
+
+public struct LinearTransposeAttributes: Sendable, Hashable {
+  public var inFeatures: Int
+  public var outFeatures: Int
+  public init(inFeatures: Int, outFeatures: Int) {
+    self.inFeatures = inFeatures
+    self.outFeatures = outFeatures
+  }
+}
+
+public struct PoolTransposeAttributes: Sendable, Hashable {
+  public var forward: Pool2DAttributes
+  /// The forward pool's input [C, H, W].
+  public var inputDims: [Int]
+  public init(forward: Pool2DAttributes, inputDims: [Int]) {
+    self.forward = forward
+    self.inputDims = inputDims
+  }
+}
+
+public struct AdaptivePoolTransposeAttributes: Sendable, Hashable {
+  public var forward: AdaptivePoolAttributes
+  public var inputDims: [Int]
+  public init(forward: AdaptivePoolAttributes, inputDims: [Int]) {
+    self.forward = forward
+    self.inputDims = inputDims
+  }
+}
+
+public struct SliceAttributes: Sendable, Hashable {
+  public var start: Int
+  public var count: Int
+  public init(start: Int, count: Int) {
+    self.start = start
+    self.count = count
+  }
+}
+
+public struct UnflattenAttributes: Sendable, Hashable {
+  public var dims: [Int]
+  public init(dims: [Int]) { self.dims = dims }
+}
+
+/// The Zᴮ rule's first layer: a convolution (its batch norm, if any, in `conv.epilogue`),
+/// its input shape, and the input's value bounds.
+public struct ZBetaAttributes: Sendable, Hashable {
+  public var conv: Conv2DAttributes
+  public var inputDims: [Int]
+  public var low: Double
+  public var high: Double
+  public init(conv: Conv2DAttributes, inputDims: [Int], low: Double, high: Double) {
+    self.conv = conv
+    self.inputDims = inputDims
+    self.low = low
+    self.high = high
   }
 }
 

@@ -38,47 +38,69 @@ public struct ParameterSlot: Sendable, Hashable {
 }
 
 extension Op {
-  /// The parameters the op reads, with their shapes, given its input type.
+  /// The parameters the op owns or reads, with their shapes, given its first input's type.
   public func parameterSlots(input: TensorType?) -> [ParameterSlot] {
     func own(_ role: ParameterRole, _ shape: [Int]) -> ParameterSlot {
       ParameterSlot(scope: nil, role: role, shape: shape)
     }
-    func norm(_ scope: String?, channels: Int) -> [ParameterSlot] {
-      [.weight, .bias, .runningMean, .runningVar].map {
-        ParameterSlot(scope: scope, role: $0, shape: [channels])
-      }
+    func norm(_ scope: String?, channels: Int, roles: [ParameterRole] = [.weight, .bias, .runningMean, .runningVar]) -> [ParameterSlot] {
+      roles.map { ParameterSlot(scope: scope, role: $0, shape: [channels]) }
     }
-    switch self {
-    case .conv2d(let a):
-      let inChannels = input?.dims.first ?? 0
+    func conv(_ a: Conv2DAttributes, inChannels: Int) -> [ParameterSlot] {
       let weight = [a.outChannels, inChannels / a.groups, a.kernel.h, a.kernel.w]
       return [own(.weight, weight)] + (a.hasBias ? [own(.bias, [a.outChannels])] : [])
         + (a.epilogue.foldedNorm.map { norm($0.name, channels: a.outChannels) } ?? [])
+    }
+    switch self {
+    case .conv2d(let a):
+      return conv(a, inChannels: input?.dims.first ?? 0)
     case .batchNorm:
       return norm(nil, channels: input?.dims.first ?? 0)
     case .linear(let a):
       let features = input?.dims.first ?? 0
       return [own(.weight, [a.outFeatures, features])] + (a.hasBias ? [own(.bias, [a.outFeatures])] : [])
         + (a.epilogue.foldedNorm.map { norm($0.name, channels: a.outFeatures) } ?? [])
+    case .batchNormTranspose:
+      // Only γ and σ: the transpose of the linear part has no shift.
+      return norm(nil, channels: input.map { $0.rank >= 2 ? $0.dims[1] : 0 } ?? 0, roles: [.weight, .runningVar])
+    case .conv2dTranspose(let a):
+      return [own(.weight, [a.forward.outChannels, (a.inputDims.first ?? 0) / a.forward.groups, a.forward.kernel.h, a.forward.kernel.w])]
+    case .linearTranspose(let a):
+      return [own(.weight, [a.outFeatures, a.inFeatures])]
+    case .zbPreactivation(let a), .zbRelevance(let a):
+      return conv(a.conv, inChannels: a.inputDims.first ?? 0)
     case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-      .add:
+      .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
+      .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
       return []
     }
   }
 
-  /// Whether the op owns parameters (and so its node needs a name).
-  public var ownsParameters: Bool {
+  /// How the op relates to parameters: owning them (a forward layer, whose node names
+  /// them), reading another node's (the LRP block shares the classifier's weights), or none.
+  public var parameterUse: ParameterUse {
     switch self {
-    case .conv2d, .batchNorm, .linear: true
+    case .conv2d, .batchNorm, .linear: .owns
+    case .batchNormTranspose, .conv2dTranspose, .linearTranspose, .zbPreactivation, .zbRelevance: .reads
     case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-      .add:
-      false
+      .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
+      .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
+      .none
     }
   }
+
+  public var ownsParameters: Bool { parameterUse == .owns }
+}
+
+public enum ParameterUse: Sendable, Hashable {
+  case owns
+  case reads
+  case none
 }
 
 extension Graph {
-  /// Every parameter in node order: the graph's parameter table.
+  /// Every parameter in node order: the graph's parameter table (owned parameters only;
+  /// nodes that read parameters read these).
   public var parameters: [Parameter] {
     var table: [Parameter] = []
     for (index, node) in nodes.enumerated() where node.op.ownsParameters {
@@ -90,5 +112,16 @@ extension Graph {
       }
     }
     return table
+  }
+}
+
+extension Graph {
+  /// The named parameters `node` reads or owns, resolved to full names.
+  public func parameterNames(of id: NodeID) -> [(name: String, role: ParameterRole, shape: [Int])] {
+    let node = self[id]
+    let input = node.inputs.first.map { self[$0].type }
+    return node.op.parameterSlots(input: input).map { slot in
+      ("\(slot.scope ?? node.name ?? id.description).\(slot.role.rawValue)", slot.role, slot.shape)
+    }
   }
 }

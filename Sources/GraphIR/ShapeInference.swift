@@ -88,7 +88,71 @@ extension Op {
         )
       }
       return inputs[0]
+    case .lrpSeed:
+      guard inputs[0].rank == 1 else { throw ShapeError("lrp_seed needs logits [K], got \(shapeText(inputs[0].dims))") }
+      return TensorType(dims: [inputs[0].dims[0], inputs[0].dims[0]])
+    case .lrpEpsilonDivide, .lrpMultiply:
+      // Relevance first for the division, activation first for the product.
+      let (relevance, value) = self == .lrpMultiply ? (inputs[1], inputs[0]) : (inputs[0], inputs[1])
+      guard relevance.rank == value.rank + 1, Array(relevance.dims.dropFirst()) == value.dims else {
+        throw ShapeError("\(mnemonic) needs relevance [K] + \(shapeText(value.dims)), got \(shapeText(relevance.dims))")
+      }
+      return relevance
+    case .batchNormTranspose:
+      guard inputs[0].rank >= 2 else { throw ShapeError("batch_norm_transpose needs relevance [K, C, …]") }
+      return inputs[0]
+    case .conv2dTranspose(let a):
+      return try Self.transposed(inputs[0], forward: .conv2d(a.forward), inputDims: a.inputDims, mnemonic)
+    case .linearTranspose(let a):
+      guard inputs[0].rank == 2, inputs[0].dims[1] == a.outFeatures else {
+        throw ShapeError("linear_transpose needs relevance [K, \(a.outFeatures)], got \(shapeText(inputs[0].dims))")
+      }
+      return TensorType(dims: [inputs[0].dims[0], a.inFeatures])
+    case .avgPool2dTranspose(let a):
+      return try Self.transposed(inputs[0], forward: .avgPool2d(a.forward), inputDims: a.inputDims, mnemonic)
+    case .maxUnpool2d(let a):
+      let result = try Self.transposed(inputs[0], forward: .maxPool2d(a.forward), inputDims: a.inputDims, mnemonic)
+      guard inputs[1].dims == Array(inputs[0].dims.dropFirst()) else {
+        throw ShapeError("max_unpool2d's second input must be the forward max pool's output \(shapeText(Array(inputs[0].dims.dropFirst())))")
+      }
+      return result
+    case .adaptiveAvgPool2dTranspose(let a):
+      return try Self.transposed(inputs[0], forward: .adaptiveAvgPool2d(a.forward), inputDims: a.inputDims, mnemonic)
+    case .sliceChannels(let a):
+      let t = inputs[0]
+      guard t.rank >= 2, a.start >= 0, a.count >= 1, a.start + a.count <= t.dims[1] else {
+        throw ShapeError("slice_channels [\(a.start), \(a.start + a.count)) does not fit relevance \(shapeText(t.dims))")
+      }
+      var dims = t.dims
+      dims[1] = a.count
+      return TensorType(dims: dims)
+    case .unflatten(let a):
+      let t = inputs[0]
+      guard t.rank == 2, !a.dims.isEmpty, a.dims.allSatisfy({ $0 >= 1 }), checkedProduct(a.dims) == t.dims[1] else {
+        throw ShapeError("unflatten to \(shapeText(a.dims)) does not fit relevance \(shapeText(t.dims))")
+      }
+      return TensorType(dims: [t.dims[0]] + a.dims)
+    case .zbPreactivation(let a):
+      guard inputs[0].dims == a.inputDims else {
+        throw ShapeError("zb_preactivation expects input \(shapeText(a.inputDims)), got \(shapeText(inputs[0].dims))")
+      }
+      return try Op.conv2d(a.conv).inferType([inputs[0]])
+    case .zbRelevance(let a):
+      guard inputs[0].dims == a.inputDims else {
+        throw ShapeError("zb_relevance expects input \(shapeText(a.inputDims)), got \(shapeText(inputs[0].dims))")
+      }
+      return try Self.transposed(inputs[1], forward: .conv2d(a.conv), inputDims: a.inputDims, mnemonic)
     }
+  }
+
+  /// The output of a transposed op: [K] + the forward op's input, after checking that the
+  /// forward op maps that input to the relevance's per-class shape.
+  private static func transposed(_ relevance: TensorType, forward: Op, inputDims: [Int], _ mnemonic: String) throws(ShapeError) -> TensorType {
+    let forwardOutput = try forward.inferType([TensorType(dims: inputDims)])
+    guard relevance.rank == forwardOutput.rank + 1, Array(relevance.dims.dropFirst()) == forwardOutput.dims else {
+      throw ShapeError("\(mnemonic) needs relevance [K] + \(shapeText(forwardOutput.dims)), got \(shapeText(relevance.dims))")
+    }
+    return TensorType(dims: [relevance.dims[0]] + inputDims)
   }
 
   /// Checks attribute values that no input shape can make valid.
@@ -138,7 +202,15 @@ extension Op {
       guard a.probability >= 0, a.probability < 1 else {
         throw ShapeError("dropout p must be in [0, 1), got \(a.probability)")
       }
-    case .relu, .flatten, .concat, .add:
+    case .lrpEpsilonDivide(let a):
+      guard a.epsilon >= 0, a.epsilon.isFinite else { throw ShapeError("lrp_epsilon_divide eps must be ≥ 0, got \(a.epsilon)") }
+    case .zbPreactivation(let a), .zbRelevance(let a):
+      guard a.low < a.high, a.low.isFinite, a.high.isFinite else {
+        throw ShapeError("\(mnemonic) bounds [\(a.low), \(a.high)] must have low < high")
+      }
+    case .relu, .flatten, .concat, .add, .lrpSeed, .lrpMultiply, .batchNormTranspose,
+      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
+      .maxUnpool2d, .sliceChannels, .unflatten:
       break
     }
   }

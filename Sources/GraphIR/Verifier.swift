@@ -53,12 +53,24 @@ extension Graph {
         fail(index, "\(node.op.mnemonic) owns parameters but has no name")
       }
     }
-    var owners: [String: NodeID] = [:]
+    var owners: [String: Parameter] = [:]
     for parameter in parameters {
       if let first = owners[parameter.name] {
-        fail(parameter.owner.index, "parameter '\(parameter.name)' is also defined by \(first)")
+        fail(parameter.owner.index, "parameter '\(parameter.name)' is also defined by \(first.owner)")
       } else {
-        owners[parameter.name] = parameter.owner
+        owners[parameter.name] = parameter
+      }
+    }
+    for (index, node) in nodes.enumerated() where node.op.parameterUse == .reads {
+      if node.name == nil { fail(index, "\(node.op.mnemonic) reads parameters but names none") }
+      for read in parameterNames(of: NodeID(index)) {
+        guard let owned = owners[read.name] else {
+          fail(index, "\(node.op.mnemonic) reads parameter '\(read.name)', which no node owns")
+          continue
+        }
+        if owned.shape != read.shape {
+          fail(index, "\(node.op.mnemonic) reads '\(read.name)' as \(shapeText(read.shape)), but it is \(shapeText(owned.shape))")
+        }
       }
     }
     if outputs.isEmpty { fail(nil, "graph has no outputs") }

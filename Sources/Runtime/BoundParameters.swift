@@ -13,6 +13,10 @@ struct NodeConstants {
   /// Batch norm as y = x·scale + shift.
   var scale: [Float] = []
   var shift: [Float] = []
+  /// Zᴮ (ZBetaConstants.swift): the bound images' contribution to z [out, Ho, Wo], negated,
+  /// and the negative part of the folded weights.
+  var correction: [Float] = []
+  var boundsWeight: [Float] = []
 }
 
 struct BoundParameters {
@@ -61,7 +65,28 @@ struct BoundParameters {
       case .batchNorm(let a):
         let (scale, shift) = Self.norm(node.name!, epsilon: a.epsilon, tensor)
         constants[index] = NodeConstants(scale: scale, shift: shift)
-      case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add:
+      case .batchNormTranspose(let a):
+        let (scale, _) = Self.norm(node.name!, epsilon: a.epsilon, tensor)
+        constants[index] = NodeConstants(scale: scale, shift: Array(repeating: 0, count: scale.count))
+      case .conv2dTranspose:
+        constants[index] = NodeConstants(weight: tensor(node.name!, .weight))
+      case .linearTranspose(let a):
+        // Stored transposed, [in, out], so the linear kernel computes s·W.
+        let w = tensor(node.name!, .weight)
+        var t = [Float](repeating: 0, count: w.count)
+        for o in 0..<a.outFeatures {
+          for i in 0..<a.inFeatures { t[i * a.outFeatures + o] = w[o * a.inFeatures + i] }
+        }
+        constants[index] = NodeConstants(weight: t)
+      case .zbPreactivation(let a), .zbRelevance(let a):
+        let name = node.name!
+        constants[index] = ZBetaConstants.make(
+          a, for: node.op.kind == .zbPreactivation ? .preactivation : .relevance, folded: Self.folded(
+            weight: tensor(name, .weight), bias: a.conv.hasBias ? tensor(name, .bias) : nil,
+            outputs: a.conv.outChannels, norm: a.conv.epilogue.foldedNorm.map { Self.norm($0.name, epsilon: $0.epsilon, tensor) }))
+      case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add,
+        .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
+        .maxUnpool2d, .sliceChannels, .unflatten:
         break
       }
     }

@@ -9,9 +9,13 @@ public final class InferenceSession {
   public let graph: Graph
   public let plan: MemoryPlan
   public let threads: Int
-  private let arena: UnsafeMutablePointer<Float>
-  private let workspace: UnsafeMutablePointer<Float>
-  private let constants: BoundParameters
+  let arena: UnsafeMutablePointer<Float>
+  let workspace: UnsafeMutablePointer<Float>
+  let constants: BoundParameters
+  /// Arg-max indices of the max pools whose routing the LRP block reuses, by node index.
+  var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
+  /// Scratch for steps that need a second output-sized buffer (Zᴮ), in floats.
+  let scratch: UnsafeMutablePointer<Float>
   /// One closure per node that does work, given the number of samples in this run.
   private var steps: [(node: NodeID, run: (Int) -> Void)] = []
   /// When set, each run adds every step's seconds to `stepSeconds[node index]`.
@@ -31,13 +35,40 @@ public final class InferenceSession {
     arena = .allocate(capacity: max(plan.arenaFloats, 1))
     arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
     var workspaceFloats = 0
+    var scratchFloats = 0
     for node in graph.nodes {
-      if case .conv2d = node.op, let g = Self.geometry(node, graph, batch: batchSize) {
-        var geometry = g
-        workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&geometry, Int32(self.threads)))
+      var geometry: isn_conv_geometry
+      switch node.op {
+      case .conv2d(let a):
+        geometry = Self.geometry(a, input: graph[node.inputs[0]].type.dims, output: node.type.dims, batch: batchSize)
+      case .conv2dTranspose(let a):
+        geometry = Self.geometry(a.forward, input: a.inputDims, output: Array(node.inputs.first.map { graph[$0].type.dims.dropFirst() } ?? []), batch: batchSize * (node.type.dims.first ?? 1))
+      case .zbPreactivation(let a):
+        geometry = Self.geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: batchSize)
+      case .zbRelevance(let a):
+        let classes = node.type.dims.first ?? 1
+        geometry = Self.geometry(a.conv, input: a.inputDims, output: Array(graph[node.inputs[1]].type.dims.dropFirst()), batch: batchSize * classes)
+        scratchFloats = max(scratchFloats, batchSize * (node.type.elementCount ?? 0))
+      case .adaptiveAvgPool2dTranspose(let a) where a.inputDims[1] % a.forward.outputSize.h != 0 || a.inputDims[2] % a.forward.outputSize.w != 0:
+        throw RuntimeError("\(node.op.mnemonic): relevance through adaptive pooling from \(a.inputDims[1])×\(a.inputDims[2]) to \(a.forward.outputSize.h)×\(a.forward.outputSize.w) needs evenly dividing windows")
+      case .avgPool2dTranspose, .adaptiveAvgPool2dTranspose:
+        let (conv, dims) = Self.poolingAsConvolution(node.op)!
+        geometry = Self.geometry(conv, input: dims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batchSize * (node.type.dims.first ?? 1))
+      default:
+        continue
       }
+      let needed = isn_conv2d_workspace(&geometry, Int32(self.threads))
+      guard needed >= 0 else { throw RuntimeError("\(node.name ?? node.op.mnemonic): convolution too large for this batch") }
+      workspaceFloats = max(workspaceFloats, needed)
     }
     workspace = .allocate(capacity: max(workspaceFloats, 1))
+    scratch = .allocate(capacity: max(scratchFloats, 1))
+    for node in graph.nodes {
+      if case .maxUnpool2d = node.op {
+        let pool = node.inputs[1]
+        argmax[pool.index] = .allocate(capacity: max(1, batchSize * (graph[pool].type.elementCount ?? 0)))
+      }
+    }
     steps = graph.nodes.indices.compactMap { index in makeStep(NodeID(index)).map { (NodeID(index), $0) } }
     stepSeconds = Array(repeating: 0, count: graph.nodes.count)
   }
@@ -45,6 +76,8 @@ public final class InferenceSession {
   deinit {
     arena.deallocate()
     workspace.deallocate()
+    scratch.deallocate()
+    for buffer in argmax.values { buffer.deallocate() }
   }
 
   /// Planned memory for activations (the arena), in bytes.
@@ -91,15 +124,12 @@ public final class InferenceSession {
     return out
   }
 
-  private func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> {
+  func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> {
     arena + plan.arenaOffset(of: node)
   }
 
-  static func geometry(_ node: Node, _ graph: Graph, batch: Int) -> isn_conv_geometry? {
-    guard case .conv2d(let a) = node.op else { return nil }
-    let input = graph[node.inputs[0]].type.dims
-    let output = node.type.dims
-    return isn_conv_geometry(
+  static func geometry(_ a: Conv2DAttributes, input: [Int], output: [Int], batch: Int) -> isn_conv_geometry {
+    isn_conv_geometry(
       batch: Int32(batch), in_channels: Int32(input[0]), in_h: Int32(input[1]), in_w: Int32(input[2]),
       out_channels: Int32(output[0]), out_h: Int32(output[1]), out_w: Int32(output[2]),
       kernel_h: Int32(a.kernel.h), kernel_w: Int32(a.kernel.w), stride_h: Int32(a.stride.h),
@@ -120,7 +150,7 @@ public final class InferenceSession {
     case .input, .flatten, .dropout:
       return nil
     case .conv2d(let a):
-      var geometry = Self.geometry(node, graph, batch: plan.batchSize)!
+      var geometry = Self.geometry(a, input: inputs[0].dims, output: node.type.dims, batch: plan.batchSize)
       let weight = c!.weight
       let bias = c!.bias
       let relu: Int32 = a.epilogue.relu ? 1 : 0
@@ -158,11 +188,12 @@ public final class InferenceSession {
     case .maxPool2d(let a), .avgPool2d(let a):
       let x = inputs[0]
       let isMax = node.op.kind == .maxPool2d
+      let indices = argmax[id.index]
       let (ch, ih, iw) = (Int32(x.dims[0]), Int32(x.dims[1]), Int32(x.dims[2]))
       let (oh, ow) = (Int32(node.type.dims[1]), Int32(node.type.dims[2]))
       return { samples in
         if isMax {
-          isn_maxpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride, nil)
+          isn_maxpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride, indices)
         } else {
           isn_avgpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride)
         }
@@ -204,6 +235,10 @@ public final class InferenceSession {
       return { samples in
         for move in moves { isn_copy(move.x, move.stride, Int32(samples), move.count, move.to, yStride) }
       }
+    case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
+      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      return makeLRPStep(id)
     case .add:
       let count = node.type.elementCount ?? 0
       return { samples in

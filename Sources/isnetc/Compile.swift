@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GraphIR
+import LRPTransform
 import ModelLang
 import Runtime
 
@@ -12,12 +13,14 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case params
   case deploy
   case memory
+  case lrp
 
   static let help: ArgumentHelp = """
     ir: the graph's stable text form; dot: Graphviz; summary: per-layer shapes, parameters \
     and multiply-accumulates with totals; params: the parameter table; deploy: the pruned \
     deployment graph (no dropout, batch norms folded, ReLUs fused); memory: the static \
-    memory plan of the deployment graph for --batch samples.
+    memory plan of the deployment graph for --batch samples; lrp: the classifier with its LRP \
+    block (outputs: logits and heatmaps).
     """
 }
 
@@ -40,6 +43,9 @@ struct Compile: ParsableCommand {
   @Option(help: EmitKind.help)
   var emit: EmitKind = .ir
 
+  @Option(help: "The ε of the LRP block's ε-rule (--emit lrp).")
+  var epsilon = 0.01
+
   @Option(help: "Batch size for --emit memory.")
   var batch = 1
 
@@ -59,6 +65,12 @@ struct Compile: ParsableCommand {
     case .summary: text = graph.summary
     case .params: text = graph.parameterTable
     case .deploy: text = graph.deploymentGraph().text
+    case .lrp:
+      do {
+        text = try graph.withLRPBlock(LRPOptions(epsilon: epsilon)).text
+      } catch {
+        throw fail("\(modelOptions.model): cannot derive the LRP block: \(error)")
+      }
     case .memory:
       let deployed = graph.deploymentGraph()
       text = MemoryPlan(graph: deployed, batchSize: batch).report(for: deployed)

@@ -22,3 +22,42 @@ func everyOpGraph() throws -> Graph {
   b.setOutputs([l])
   return b.graph
 }
+
+/// A small classifier followed by nodes of every LRP-block op kind, shapes consistent.
+func everyLRPOpGraph() throws -> Graph {
+  var b = GraphBuilder(name: "every_lrp_op")
+  let x = try b.addInput(dims: [3, 8, 8], range: InputAttributes(low: 0, high: 1), name: "image")
+  let convAttributes = Conv2DAttributes(outChannels: 4, kernel: Pair(square: 3), padding: Pair(square: 1), hasBias: false)
+  let norm = BatchNormAttributes()
+  let c = try b.add(.conv2d(convAttributes), [x], name: "conv")
+  let n = try b.add(.batchNorm(norm), [c], name: "bn")
+  let r = try b.add(.relu, [n])
+  let maxPool = Pool2DAttributes(kernel: Pair(square: 2))
+  let m = try b.add(.maxPool2d(maxPool), [r])
+  let avgPool = Pool2DAttributes(kernel: Pair(square: 2))
+  let a = try b.add(.avgPool2d(avgPool), [m])
+  let adaptive = AdaptivePoolAttributes(outputSize: Pair(1, 1))
+  let ap = try b.add(.adaptiveAvgPool2d(adaptive), [a])
+  let f = try b.add(.flatten, [ap])
+  let logits = try b.add(.linear(LinearAttributes(outFeatures: 3)), [f], name: "fc")
+
+  let seed = try b.add(.lrpSeed, [logits])
+  let s = try b.add(.lrpEpsilonDivide(EpsilonAttributes(epsilon: 0.01)), [seed, logits])
+  let lt = try b.add(.linearTranspose(LinearTransposeAttributes(inFeatures: 4, outFeatures: 3)), [s], name: "fc")
+  let u = try b.add(.unflatten(UnflattenAttributes(dims: [4, 1, 1])), [lt])
+  let apt = try b.add(.adaptiveAvgPool2dTranspose(AdaptivePoolTransposeAttributes(forward: adaptive, inputDims: [4, 2, 2])), [u])
+  let avt = try b.add(.avgPool2dTranspose(PoolTransposeAttributes(forward: avgPool, inputDims: [4, 4, 4])), [apt])
+  let mu = try b.add(.maxUnpool2d(PoolTransposeAttributes(forward: maxPool, inputDims: [4, 8, 8])), [avt, m])
+  let rm = try b.add(.lrpMultiply, [r, mu])
+  let bnt = try b.add(.batchNormTranspose(norm), [rm], name: "bn")
+  let ct = try b.add(.conv2dTranspose(ConvTransposeAttributes(forward: convAttributes, inputDims: [3, 8, 8])), [bnt], name: "conv")
+  let slice = try b.add(.sliceChannels(SliceAttributes(start: 1, count: 2)), [ct])
+  var folded = convAttributes
+  folded.epilogue.foldedNorm = FoldedNorm(name: "bn", epsilon: norm.epsilon)
+  let zb = ZBetaAttributes(conv: folded, inputDims: [3, 8, 8], low: 0, high: 1)
+  let zp = try b.add(.zbPreactivation(zb), [x], name: "conv")
+  let zs = try b.add(.lrpEpsilonDivide(EpsilonAttributes(epsilon: 0.01)), [rm, zp])
+  let zr = try b.add(.zbRelevance(zb), [x, zs], name: "conv")
+  b.setOutputs([logits, zr, slice])
+  return b.graph
+}

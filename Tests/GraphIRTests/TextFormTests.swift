@@ -4,8 +4,16 @@ import Testing
 
 @Suite struct TextFormTests {
   @Test func everyOpKindIsCovered() throws {
-    let kinds = Set(try everyOpGraph().nodes.map(\.op.kind))
+    let kinds = Set(try (everyOpGraph().nodes + everyLRPOpGraph().nodes).map(\.op.kind))
     #expect(kinds == Set(Op.Kind.allCases))
+  }
+
+  @Test func lrpOpsPrintParsePrint() throws {
+    let graph = try everyLRPOpGraph()
+    #expect(graph.verify().isEmpty)
+    let parsed = try Graph(parsing: graph.text)
+    #expect(parsed == graph)
+    #expect(parsed.text == graph.text)
   }
 
   @Test func printParsePrintIsIdentity() throws {

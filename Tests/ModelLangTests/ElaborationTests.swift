@@ -1,20 +1,7 @@
 import GraphIR
 import ModelLang
 import Testing
-
-/// Compiles in-memory sources; the first file is the main one.
-func compileSources(_ files: [String: String], main: String = "m.isnet", options: CompileOptions = CompileOptions()) -> Compilation {
-  ModelCompiler.compile(path: main, loader: InMemoryLoader(files), options: options)
-}
-
-func compileSource(_ source: String, options: CompileOptions = CompileOptions()) throws -> Graph {
-  let compilation = compileSources(["m.isnet": source], options: options)
-  guard let graph = compilation.graph else {
-    Issue.record("compile failed:\n\(compilation.renderedDiagnostics)")
-    throw CompileFailed()
-  }
-  return graph
-}
+import TestSupport
 
 @Suite struct ElaborationTests {
   @Test func labelsInterpolateAndScopesNest() throws {

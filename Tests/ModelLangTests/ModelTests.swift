@@ -1,36 +1,21 @@
 import GraphIR
 import ModelLang
 import Testing
+import TestSupport
 
-/// Compiles a model file of the repository, failing the test with its diagnostics.
-func compileModel(_ name: String, options: CompileOptions = CompileOptions()) throws -> Graph {
-  let compilation = ModelCompiler.compile(path: Repository.path("models/\(name).isnet"), options: options)
-  guard let graph = compilation.graph else {
-    Issue.record("models/\(name).isnet failed to compile:\n\(compilation.renderedDiagnostics)")
-    throw CompileFailed()
-  }
-  return graph
-}
-
-struct CompileFailed: Error {}
-
-let allModels = [
-  "densenet121", "densenet169", "densenet201", "tiny", "deep", "vgg_small", "vgg_small_nobn",
-  "resnet18",
-]
 
 @Suite struct ModelTests {
   @Test(arguments: allModels) func irMatchesGolden(_ model: String) throws {
     let graph = try compileModel(model)
     #expect(graph.verify().isEmpty)
-    try assertGolden(graph.text, named: "\(model).ir")
+    try assertGolden(graph.text, at: "Tests/ModelLangTests/Golden/\(model).ir")
   }
 
   @Test(arguments: allModels) func deploymentGraphMatchesGolden(_ model: String) throws {
     let deployed = try compileModel(model).deploymentGraph()
     #expect(deployed.verify().isEmpty)
     #expect(try Graph(parsing: deployed.text) == deployed)
-    try assertGolden(deployed.text, named: "\(model).deploy")
+    try assertGolden(deployed.text, at: "Tests/ModelLangTests/Golden/\(model).deploy")
   }
 
   /// DenseNet deploys with no dropout and no separate ReLU: every ReLU follows a layer it
@@ -55,7 +40,7 @@ let allModels = [
   }
 
   @Test func densenet121SummaryMatchesGolden() throws {
-    try assertGolden(try compileModel("densenet121").summary, named: "densenet121.summary")
+    try assertGolden(try compileModel("densenet121").summary, at: "Tests/ModelLangTests/Golden/densenet121.summary")
   }
 
   /// torchvision's densenet121 with 1000 classes: 606 float tensors, 7,978,856 parameters.

@@ -1,6 +1,7 @@
 import GraphIR
 import Runtime
 import Testing
+import TestSupport
 
 @Suite struct MemoryPlanTests {
   /// Buffers alive at the same step never share arena bytes.
@@ -16,7 +17,7 @@ import Testing
 
   @Test(arguments: ["densenet121", "resnet18", "vgg_small", "tiny"])
   func plansAreSoundAndSmall(_ model: String) throws {
-    let graph = try compile(model).deploymentGraph()
+    let graph = try compileModel(model).deploymentGraph()
     for batch in [1, 3] {
       let plan = MemoryPlan(graph: graph, batchSize: batch)
       Self.assertNoOverlap(plan)
@@ -34,7 +35,7 @@ import Testing
   /// DenseNet's concatenations copy nothing: every producer writes into its slice of the
   /// block's buffer, and every layer's input is a prefix of that buffer.
   @Test func denseNetConcatenationsAreInPlace() throws {
-    let graph = try compile("densenet121").deploymentGraph()
+    let graph = try compileModel("densenet121").deploymentGraph()
     let plan = MemoryPlan(graph: graph, batchSize: 2)
     #expect(plan.concatCopies.isEmpty)
     for (index, node) in graph.nodes.enumerated() where node.op == .concat {

@@ -1,6 +1,7 @@
 import GraphIR
 import Runtime
 import Testing
+import TestSupport
 
 /// Logits of the fixture models equal the reference implementation's (float64) within
 /// 1e-4 of the largest logit, in float32, for the classifier as written and for its
@@ -8,7 +9,7 @@ import Testing
 @Suite struct ReferenceLogitsTests {
   @Test(arguments: ["tiny", "deep"]) func logitsMatchReference(_ name: String) throws {
     let fixture = try ReferenceFixture(name)
-    let classifier = try compile(name)
+    let classifier = try compileModel(name)
     let deployed = classifier.deploymentGraph()
     var results: [[Float]] = []
     for graph in [classifier, deployed] {
@@ -27,7 +28,7 @@ import Testing
   @Test(.enabled(if: ReferenceFixture.externalDirectory != nil))
   func densenet121LogitsMatchReference() throws {
     let fixture = try ReferenceFixture("densenet121", directory: ReferenceFixture.externalDirectory)
-    let graph = try compile("densenet121", classes: 3).deploymentGraph()
+    let graph = try compileModel("densenet121", classes: 3).deploymentGraph()
     let session = try InferenceSession(graph: graph, weights: fixture.weights, weightsSource: fixture.weightsPath, batchSize: fixture.batch, threads: 2)
     let error = relativeError(try session.run(try fixture.input(), samples: fixture.batch), try fixture.logits())
     print("densenet121 logits: max error relative to the largest logit \(error)")
@@ -36,7 +37,7 @@ import Testing
 
   @Test func sameBitsForSameThreadCountAndBatchSplitsAgree() throws {
     let fixture = try ReferenceFixture("tiny")
-    let graph = try compile("tiny").deploymentGraph()
+    let graph = try compileModel("tiny").deploymentGraph()
     let input = try fixture.input()
     func run(threads: Int) throws -> [Float] {
       let session = try InferenceSession(graph: graph, weights: fixture.weights, weightsSource: "tiny", batchSize: 2, threads: threads)

@@ -3,23 +3,8 @@ import GraphIR
 import ModelLang
 import Runtime
 import Testing
+import TestSupport
 import TensorFiles
-
-enum Repository {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
-  static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-  var description: String
-}
-
-func compile(_ model: String, classes: Int? = nil) throws -> Graph {
-  let compilation = ModelCompiler.compile(path: Repository.path("models/\(model).isnet"), options: CompileOptions(classes: classes))
-  guard let graph = compilation.graph else { throw TestFailure(description: compilation.renderedDiagnostics) }
-  return graph
-}
 
 /// A reference fixture of the ISNet authors' implementation (float64).
 struct ReferenceFixture {

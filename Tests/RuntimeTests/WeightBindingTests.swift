@@ -2,10 +2,11 @@ import Foundation
 import GraphIR
 import Runtime
 import Testing
+import TestSupport
 
 @Suite struct WeightBindingTests {
   func session(_ weights: WeightTable) throws -> InferenceSession {
-    try InferenceSession(graph: try compile("tiny").deploymentGraph(), weights: weights, weightsSource: "w.safetensors", batchSize: 1, threads: 1)
+    try InferenceSession(graph: try compileModel("tiny").deploymentGraph(), weights: weights, weightsSource: "w.safetensors", batchSize: 1, threads: 1)
   }
 
   @Test func reportsMissingUnexpectedAndMisshapenTensors() throws {
@@ -41,7 +42,7 @@ import Testing
   }
 
   @Test func initialWeightsAreSeededAndTorchvisionShaped() throws {
-    let graph = try compile("tiny")
+    let graph = try compileModel("tiny")
     let a = Initialization.weights(for: graph, seed: 7)
     #expect(a == Initialization.weights(for: graph, seed: 7))
     #expect(a != Initialization.weights(for: graph, seed: 8))

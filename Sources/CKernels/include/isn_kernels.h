@@ -42,6 +42,35 @@ void isn_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
                 const float *weight, const float *bias, int relu, float *y,
                 size_t y_stride, float *workspace);
 
+/// Winograd F(4x4, 3x3) convolution (winograd.c): the same result as `isn_conv2d` within
+/// float32 rounding (a few 1e-6 of the output's largest magnitude), with about a quarter
+/// of the multiplications. Usage: check `isn_winograd_supported`, transform the weights
+/// once with `isn_winograd_weights` into `isn_winograd_weight_size` floats, then call
+/// `isn_winograd_conv2d` with a workspace of `isn_winograd_workspace` floats.
+
+/// Nonzero when `g` is a 3x3, stride-1, undilated, ungrouped convolution (any padding)
+/// that the Winograd kernels compute.
+int isn_winograd_supported(const isn_conv_geometry *g);
+
+/// Floats of transformed weights for `g` (36 * out_channels * in_channels; 0 when
+/// unsupported). They do not depend on `g->batch`.
+size_t isn_winograd_weight_size(const isn_conv_geometry *g);
+
+/// Transforms weight [out_channels, in_channels, 3, 3] into `u`
+/// (`isn_winograd_weight_size` floats), in double precision: u[f][co][ci] = (G w G^T)[f].
+void isn_winograd_weights(const isn_conv_geometry *g, const float *weight, float *u);
+
+/// Floats of scratch memory `isn_winograd_conv2d` needs for `threads` threads (0 when
+/// unsupported, SIZE_MAX when it overflows). It does not depend on `g->batch`.
+size_t isn_winograd_workspace(const isn_conv_geometry *g, int threads);
+
+/// y = conv(x, weight) + bias, then max(y, 0) when `relu` is nonzero, from the transformed
+/// weights `u`; the other arguments are those of `isn_conv2d` (strided samples; y may be a
+/// channel slice of a concatenation). Results do not depend on the thread count or batch.
+void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
+                         const float *u, const float *bias, int relu, float *y,
+                         size_t y_stride, float *workspace);
+
 /// The transposed convolution (the gradient of `isn_conv2d` with respect to its input):
 /// dx = conv_transpose(dy, weight), no bias. dy: [batch, out_channels, out_h, out_w]
 /// (stride dy_stride); dx: [batch, in_channels, in_h, in_w] (stride dx_stride), overwritten.
@@ -116,5 +145,32 @@ void isn_dropout(const float *x, size_t x_stride, int batch, size_t count, float
 /// Sum of all `count` floats per sample over the batch, in double precision, in a fixed
 /// order (deterministic for any thread count).
 double isn_sum(const float *x, size_t x_stride, int batch, size_t count);
+
+// --- The LRP block (relevance tensors carry a class axis: [batch, classes, count]) ---
+
+/// out[b, k, j] = logits[b, j] if j == k else 0, for k, j < classes.
+void isn_lrp_seed(const float *logits, size_t logits_stride, int batch, int classes,
+                  float *out, size_t out_stride);
+
+/// The ε-rule's division: out[b, k, i] = r[b, k, i] / (z[b, i] + eps·sign(z[b, i])), with
+/// sign(0) = +1; z broadcast over the classes. r, out: [batch, classes, count] (strides
+/// per sample); z: [batch, count]. In place (out == r) is allowed.
+void isn_lrp_epsilon_divide(const float *r, size_t r_stride, const float *z, size_t z_stride,
+                            int batch, int classes, size_t count, float eps, float *out,
+                            size_t out_stride);
+
+/// The Zᴮ rule's relevance at the input from the two transposed convolutions by the
+/// positive and negative weights: out[b, k, i] = (x[b, i] − low)·pos[b, k, i] +
+/// (x[b, i] − high)·neg[b, k, i]. Both terms have the sign of the relevance they carry, so
+/// float32 loses nothing to cancellation (x·convᵀ(s, W) − l·convᵀ(s, W⁺) − h·convᵀ(s, W⁻)
+/// would). In place (out == pos) is allowed.
+void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const float *neg,
+                        int batch, int classes, size_t count, float low, float high,
+                        float *out);
+
+/// out[b, k, i] = a[b, i] · c[b, k, i]: relevance at an activation; a broadcast over the
+/// classes. In place (out == c) is allowed.
+void isn_lrp_multiply(const float *a, size_t a_stride, const float *c, size_t c_stride,
+                      int batch, int classes, size_t count, float *out, size_t out_stride);
 
 #endif

@@ -75,6 +75,11 @@ extension Graph {
         op = .batchNorm(a)
       case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .concat, .add:
         break
+      // The LRP block is never part of what is deployed; kept as is if present.
+      case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+        .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
+        .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+        break
       }
       let inputs = node.inputs.map { newID[$0.index]! }
       let type = nodes[absorbed.last ?? index].type

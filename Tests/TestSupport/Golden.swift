@@ -2,22 +2,23 @@ import Foundation
 import Testing
 
 /// Paths inside the repository, found from this file's location so tests run from anywhere.
-enum Repository {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+public enum Repository {
+  public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-  static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+  public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
-  static func read(_ relative: String) throws -> String {
+  public static func read(_ relative: String) throws -> String {
     try String(contentsOfFile: path(relative), encoding: .utf8)
   }
 }
 
-/// Compares `actual` with the golden file `Tests/ModelLangTests/Golden/NAME`. With
-/// `UPDATE_GOLDEN=1` in the environment the file is (re)written instead; a mismatch fails
-/// with a line diff.
-func assertGolden(_ actual: String, named name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
-  let relative = "Tests/ModelLangTests/Golden/\(name)"
+/// Compares `actual` with the golden file `RELATIVE` (a path inside the repository, e.g.
+/// `Tests/ModelLangTests/Golden/tiny.ir`). With `UPDATE_GOLDEN=1` in the environment the
+/// file is (re)written instead; a mismatch fails with a line diff.
+public func assertGolden(
+  _ actual: String, at relative: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) throws {
   let path = Repository.path(relative)
   if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
     try actual.write(toFile: path, atomically: true, encoding: .utf8)
@@ -34,7 +35,7 @@ func assertGolden(_ actual: String, named name: String, sourceLocation: Testing.
 
 /// A unified-style diff of two texts by longest common subsequence of lines, showing only
 /// changed lines with their line numbers (at most 40).
-func lineDiff(_ old: String, _ new: String) -> String {
+public func lineDiff(_ old: String, _ new: String) -> String {
   let a = old.split(separator: "\n", omittingEmptySubsequences: false)
   let b = new.split(separator: "\n", omittingEmptySubsequences: false)
   var lcs = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)

@@ -1,0 +1,69 @@
+// Elementwise kernels of the LRP block: the start relevance, the ε-rule's stabilised
+// division and the product with the activations. Relevance tensors hold one slice per
+// explained class after each sample ([batch, classes, count]); the forward values they
+// combine with ([batch, count]) are broadcast over the classes, never copied K times.
+#include <string.h>
+
+#include "isn_internal.h"
+
+void isn_lrp_seed(const float *logits, size_t logits_stride, int batch, int classes,
+                  float *out, size_t out_stride) {
+  for (int b = 0; b < batch; b++) {
+    float *o = out + (size_t)b * out_stride;
+    memset(o, 0, sizeof(float) * (size_t)classes * (size_t)classes);
+    for (int k = 0; k < classes; k++) o[(size_t)k * classes + k] = logits[(size_t)b * logits_stride + k];
+  }
+}
+
+void isn_lrp_epsilon_divide(const float *r, size_t r_stride, const float *z, size_t z_stride,
+                            int batch, int classes, size_t count, float eps, float *out,
+                            size_t out_stride) {
+  if (batch <= 0 || classes <= 0 || count == 0) return;
+  const size_t rows = (size_t)batch * (size_t)classes;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (rows * count >= ISN_PARALLEL_MIN)
+  for (size_t row = 0; row < rows; row++) {
+    const size_t b = row / (size_t)classes, k = row % (size_t)classes;
+    const float *rs = r + b * r_stride + k * count;
+    const float *zs = z + b * z_stride;
+    float *os = out + b * out_stride + k * count;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+      const float zi = zs[i];
+      os[i] = rs[i] / (zi + (zi >= 0.0f ? eps : -eps));
+    }
+  }
+}
+
+void isn_lrp_multiply(const float *a, size_t a_stride, const float *c, size_t c_stride,
+                      int batch, int classes, size_t count, float *out, size_t out_stride) {
+  if (batch <= 0 || classes <= 0 || count == 0) return;
+  const size_t rows = (size_t)batch * (size_t)classes;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (rows * count >= ISN_PARALLEL_MIN)
+  for (size_t row = 0; row < rows; row++) {
+    const size_t b = row / (size_t)classes, k = row % (size_t)classes;
+    const float *as = a + b * a_stride;
+    const float *cs = c + b * c_stride + k * count;
+    float *os = out + b * out_stride + k * count;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) os[i] = as[i] * cs[i];
+  }
+}
+
+void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const float *neg,
+                        int batch, int classes, size_t count, float low, float high,
+                        float *out) {
+  if (batch <= 0 || classes <= 0 || count == 0) return;
+  const size_t rows = (size_t)batch * (size_t)classes;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (rows * count >= ISN_PARALLEL_MIN)
+  for (size_t row = 0; row < rows; row++) {
+    const float *xs = x + (row / (size_t)classes) * x_stride;
+    const float *p = pos + row * count;
+    const float *n = neg + row * count;
+    float *o = out + row * count;
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) o[i] = (xs[i] - low) * p[i] + (xs[i] - high) * n[i];
+  }
+}

@@ -1,0 +1,23 @@
+import GraphIR
+import LRPTransform
+import ModelLang
+import Testing
+import TestSupport
+
+/// The LRP block of every model, as text: golden files reviewed by eye, and round trips
+/// through the text form's parser.
+@Suite struct LRPGoldenTests {
+  static let models = ["tiny", "deep", "densenet121", "vgg_small", "vgg_small_nobn", "resnet18"]
+
+  @Test(arguments: models) func lrpBlockMatchesGolden(_ model: String) throws {
+    let graph = try compileModel(model, classes: 3).withLRPBlock()
+    #expect(graph.verify().isEmpty)
+    try assertGolden(graph.text, at: "Tests/LRPTransformTests/Golden/\(model).lrp")
+  }
+
+  @Test(arguments: models) func lrpBlockRoundTrips(_ model: String) throws {
+    let graph = try compileModel(model, classes: 3).withLRPBlock()
+    let parsed = try Graph(parsing: graph.text)
+    #expect(parsed == graph)
+  }
+}
