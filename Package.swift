@@ -40,12 +40,14 @@ let package = Package(
       name: "CImageShim", dependencies: ["CPNG", "CJPEG"],
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
+    // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
+    .target(name: "Visualization"),
     // Executes graphs on the C kernels with a static memory plan.
     .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
-        "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO",
+        "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO", "CKernels", "Visualization",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Helpers shared by the test targets: repository paths, golden files, model compilation.

@@ -10,8 +10,8 @@
 // Work units are (sample, block of tiles in raster order). Per unit, a thread transforms
 // the block's input into V (layout [cin][36][tile], tiles contiguous), multiplies it with
 // the pretransformed weights U ([36][cin][cout rounded to 8]) into M ([tile][36][cout]),
-// and transforms M into the output. The products run on a register-blocked kernel (3 tiles
-// x 32 output channels per step, AVX2 FMA through clang vectors) rather than OpenBLAS:
+// and transforms M into the output. The products run on a register-blocked kernel (MR tiles
+// x NV·8 output channels per step, AVX2 FMA through clang vectors) rather than OpenBLAS:
 // they are many and small (36 per unit, K = cin), and an sgemm call costs microseconds.
 //
 // The block size depends only on the per-sample geometry, never on the thread count or
@@ -28,20 +28,6 @@
 
 #include "isn_internal.h"
 
-#ifdef WINO_PROFILE  // TEMPORARY
-#include <time.h>
-double wino_t[3];
-static double nowt(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-#define WINO_T0 double T0 = nowt();
-#define WINO_T1 double T1 = nowt(); wino_t[0] += T1 - T0;
-#define WINO_T2 double T2 = nowt(); wino_t[1] += T2 - T1;
-#define WINO_T3 wino_t[2] += nowt() - T2;
-#else
-#define WINO_T0
-#define WINO_T1
-#define WINO_T2
-#define WINO_T3
-#endif
 
 typedef float v4 __attribute__((ext_vector_type(4)));
 typedef float v8 __attribute__((ext_vector_type(8)));
@@ -415,7 +401,6 @@ void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_st
       const size_t e0 = unit % p.blocks * p.block, e1 = isn_min(p.tiles, e0 + p.block);
       const float *xn = x + n * x_stride;
       float *yn = y + n * y_stride;
-      WINO_T0
       // Input transform, channel by channel, segment by segment (ascending, so each
       // segment's spill is overwritten by the next).
       for (size_t ci = 0; ci < cin; ci++) {
@@ -426,15 +411,12 @@ void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_st
           e += s.len;
         }
       }
-      WINO_T1
       products(&p, cin, e1 - e0, v, u, m);
-      WINO_T2
       for (size_t e = e0; e < e1; e++) {
         const size_t oh = e / p.tiles_w * 4, ow = e % p.tiles_w * 4;
         for (size_t co = 0; co < cout; co += CV)
           output_tile(g, m + (e - e0) * FREQS * p.cout_p, p.cout_p, co, cout, bias, relu, oh, ow, yn);
       }
-      WINO_T3
     }
   }
 }

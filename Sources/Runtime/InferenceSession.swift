@@ -41,6 +41,11 @@ public final class InferenceSession {
       switch node.op {
       case .conv2d(let a):
         geometry = Self.geometry(a, input: graph[node.inputs[0]].type.dims, output: node.type.dims, batch: batchSize)
+        if isn_winograd_supported(&geometry) != 0 {
+          let needed = isn_winograd_workspace(&geometry, Int32(self.threads))
+          guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d"): convolution too large") }
+          workspaceFloats = max(workspaceFloats, needed)
+        }
       case .conv2dTranspose(let a):
         geometry = Self.geometry(a.forward, input: a.inputDims, output: Array(node.inputs.first.map { graph[$0].type.dims.dropFirst() } ?? []), batch: batchSize * (node.type.dims.first ?? 1))
       case .zbPreactivation(let a):
@@ -155,6 +160,24 @@ public final class InferenceSession {
       let bias = c!.bias
       let relu: Int32 = a.epilogue.relu ? 1 : 0
       let x = inputs[0]
+      if isn_winograd_supported(&geometry) != 0 {
+        // 3×3 stride 1: Winograd F(4×4, 3×3), weights transformed once here.
+        var transformed = [Float](repeating: 0, count: isn_winograd_weight_size(&geometry))
+        isn_winograd_weights(&geometry, weight, &transformed)
+        let u = transformed
+        return { samples in
+          geometry.batch = Int32(samples)
+          u.withUnsafeBufferPointer { u in
+            if let bias {
+              bias.withUnsafeBufferPointer { b in
+                isn_winograd_conv2d(&geometry, x.pointer, x.stride, u.baseAddress, b.baseAddress, relu, y, yStride, workspace)
+              }
+            } else {
+              isn_winograd_conv2d(&geometry, x.pointer, x.stride, u.baseAddress, nil, relu, y, yStride, workspace)
+            }
+          }
+        }
+      }
       return { samples in
         geometry.batch = Int32(samples)
         weight.withUnsafeBufferPointer { w in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import Foundation
 import GraphIR
 import Runtime
@@ -79,13 +80,15 @@ struct Bench: ParsableCommand {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let peakMiB = Double(usage.ru_maxrss) / 1024
     let gemmRate = gemm ? measureSGEMM(threads: threads) : nil
+    let blasCore = String(cString: isn_blas_core())
     if json {
-      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"ms_per_batch\": %.3f, \"ms_per_image\": %.3f, \"images_per_second\": %.2f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"arena_mib\": %.1f, \"peak_rss_mib\": %.1f}",
-        graph.name, batch, threads, median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9, gemmRate ?? 0, Double(session.arenaBytes) / 1048576, peakMiB))
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"ms_per_batch\": %.3f, \"ms_per_image\": %.3f, \"images_per_second\": %.2f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"arena_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
+        graph.name, batch, threads, median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9, gemmRate ?? 0, Double(session.arenaBytes) / 1048576, peakMiB, blasCore))
     } else {
       print("\(graph.name), batch \(batch), \(threads) threads, input \(input.type): median of \(times.count) runs")
       print(String(format: "  %.2f ms per batch, %.2f ms per image, %.1f images/s, %.1f GFLOP/s", median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9))
       print(String(format: "  activation arena %.1f MiB, peak resident %.1f MiB", Double(session.arenaBytes) / 1048576, peakMiB))
+      print("  OpenBLAS kernels: \(blasCore)")
       if let gemmRate { print(String(format: "  OpenBLAS SGEMM 1024³: %.1f GFLOP/s (this run reaches %.0f%% of it)", gemmRate, flops / median / 1e9 / gemmRate * 100)) }
     }
     if profile { print(profileTable(session, graph: graph, runs: times.count), terminator: "") }

@@ -12,6 +12,11 @@ struct Isnetc: ParsableCommand {
       summary or as its parameter table.
       """,
     version: "0.1.0",
-    subcommands: [Compile.self, Run.self, Init.self, Bench.self]
+    subcommands: [Compile.self, Run.self, Heatmap.self, Init.self, Bench.self]
   )
+
+  static func main() {
+    BLASKernels.selectFastest()
+    main(nil)
+  }
 }

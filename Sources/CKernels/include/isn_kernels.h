@@ -18,6 +18,12 @@ void isn_set_threads(int threads);
 /// The OpenMP threads kernels use.
 int isn_threads(void);
 
+/// The name of the kernels OpenBLAS chose for this CPU ("SkylakeX", "Haswell", …).
+const char *isn_blas_core(void);
+/// When OpenBLAS fell back to generic kernels on a CPU it does not recognise but whose
+/// features a faster kernel set needs, that set's OPENBLAS_CORETYPE name; otherwise NULL.
+const char *isn_blas_better_core(void);
+
 /// The geometry of a 2-D convolution (PyTorch's Conv2d semantics, zero padding).
 typedef struct {
   int batch;

@@ -1,0 +1,23 @@
+import CKernels
+import Foundation
+
+/// Makes sure OpenBLAS runs the fastest kernels this CPU has (see blas_core.c: Debian's
+/// OpenBLAS falls back to SSE3 kernels on CPUs newer than itself). When it did, and the
+/// user has not chosen kernels with OPENBLAS_CORETYPE, the process restarts itself once
+/// with that variable set; if the restart fails it goes on with the slow kernels.
+enum BLASKernels {
+  static let variable = "OPENBLAS_CORETYPE"
+
+  static func selectFastest() {
+    guard ProcessInfo.processInfo.environment[variable] == nil,
+      let better = isn_blas_better_core()
+    else { return }
+    setenv(variable, better, 1)
+    let arguments = CommandLine.arguments
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+    argv.append(nil)
+    execv("/proc/self/exe", &argv)
+    // Only reached when exec failed: run on with the kernels already loaded.
+    unsetenv(variable)
+  }
+}
