@@ -56,6 +56,7 @@ let package = Package(
     .testTarget(name: "KernelTests", dependencies: ["CKernels"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+    .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport"]),

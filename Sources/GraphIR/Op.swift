@@ -124,6 +124,19 @@ public enum Op: Sendable, Hashable {
 
   public var mnemonic: String { kind.mnemonic }
 
+  /// Ops that only the LRP block uses (LRPTransform); the classifier's ops are the others.
+  public var isLRPBlockOp: Bool {
+    switch self {
+    case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
+      .flatten, .dropout, .concat, .add:
+      false
+    case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
+      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      true
+    }
+  }
+
   /// How many inputs the op takes.
   public var arity: Arity {
     switch self {

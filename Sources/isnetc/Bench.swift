@@ -6,9 +6,10 @@ import Runtime
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure how fast the deployment graph runs on this machine.",
+    abstract: "Measure how fast the deployment graph (or the LRP block) runs on this machine.",
     discussion: """
-      Runs the deployment graph on seeded random inputs in the model's range: a warm-up, \
+      Runs the deployment graph (with --lrp: the classifier and its LRP block, every \
+      class's heatmap) on seeded random inputs in the model's range: a warm-up, \
       then --iterations timed runs. Prints the median milliseconds per batch and per image, \
       images per second, GFLOP/s (2 × multiply-accumulates of convolutions and linear \
       layers), the planned activation memory and the process's peak resident memory. \
@@ -42,9 +43,17 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object instead of text.")
   var json = false
 
+  @Flag(help: "Run the classifier with its LRP block: logits and every class's heatmap.")
+  var lrp = false
+
   func run() throws {
     let classifier = try modelOptions.compile()
-    let graph = classifier.deploymentGraph()
+    let graph: Graph
+    do {
+      graph = lrp ? try classifier.withLRPBlock() : classifier.deploymentGraph()
+    } catch {
+      throw fail("\(modelOptions.model): cannot derive the LRP block: \(error)")
+    }
     let session: InferenceSession
     do {
       let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
@@ -81,11 +90,12 @@ struct Bench: ParsableCommand {
     let peakMiB = Double(usage.ru_maxrss) / 1024
     let gemmRate = gemm ? measureSGEMM(threads: threads) : nil
     let blasCore = String(cString: isn_blas_core())
+    let heatmapsPerImage = lrp ? graph[graph.outputs[0]].type.dims[0] : 0
     if json {
-      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"ms_per_batch\": %.3f, \"ms_per_image\": %.3f, \"images_per_second\": %.2f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"arena_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
-        graph.name, batch, threads, median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9, gemmRate ?? 0, Double(session.arenaBytes) / 1048576, peakMiB, blasCore))
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"ms_per_batch\": %.3f, \"ms_per_image\": %.3f, \"images_per_second\": %.2f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"arena_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\", \"heatmaps_per_image\": %d}",
+        graph.name, batch, threads, median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9, gemmRate ?? 0, Double(session.arenaBytes) / 1048576, peakMiB, blasCore, heatmapsPerImage))
     } else {
-      print("\(graph.name), batch \(batch), \(threads) threads, input \(input.type): median of \(times.count) runs")
+      print("\(graph.name)\(lrp ? " with its LRP block (\(heatmapsPerImage) heatmaps per image)" : ""), batch \(batch), \(threads) threads, input \(input.type): median of \(times.count) runs")
       print(String(format: "  %.2f ms per batch, %.2f ms per image, %.1f images/s, %.1f GFLOP/s", median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9))
       print(String(format: "  activation arena %.1f MiB, peak resident %.1f MiB", Double(session.arenaBytes) / 1048576, peakMiB))
       print("  OpenBLAS kernels: \(blasCore)")

@@ -16,7 +16,7 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case lrp
 
   static let help: ArgumentHelp = """
-    ir: the graph's stable text form; dot: Graphviz; summary: per-layer shapes, parameters \
+    ir: the graph's stable text form; dot: Graphviz, the classifier beside its LRP block; summary: per-layer shapes, parameters \
     and multiply-accumulates with totals; params: the parameter table; deploy: the pruned \
     deployment graph (no dropout, batch norms folded, ReLUs fused); memory: the static \
     memory plan of the deployment graph for --batch samples; lrp: the classifier with its LRP \
@@ -61,7 +61,14 @@ struct Compile: ParsableCommand {
     let text: String
     switch emit {
     case .ir: text = graph.text
-    case .dot: text = graph.dot
+    case .dot:
+      // With its LRP block when the rules cover the model (the paper's Figure 6).
+      if let withBlock = try? graph.withLRPBlock(LRPOptions(epsilon: epsilon)) {
+        text = withBlock.dot
+      } else {
+        printError("note: \(modelOptions.model): no LRP block derivable; drawing the classifier alone")
+        text = graph.dot
+      }
     case .summary: text = graph.summary
     case .params: text = graph.parameterTable
     case .deploy: text = graph.deploymentGraph().text
