@@ -7,13 +7,16 @@ import Foundation
 /// with that variable set; if the restart fails it goes on with the slow kernels.
 enum BLASKernels {
   static let variable = "OPENBLAS_CORETYPE"
+  /// The subcommands that multiply matrices; the others need no restart.
+  static let computing: Set<String> = ["run", "heatmap", "bench"]
 
   static func selectFastest() {
-    guard ProcessInfo.processInfo.environment[variable] == nil,
+    let arguments = CommandLine.arguments
+    guard arguments.count > 1, computing.contains(arguments[1]),
+      ProcessInfo.processInfo.environment[variable] == nil,
       let better = isn_blas_better_core()
     else { return }
     setenv(variable, better, 1)
-    let arguments = CommandLine.arguments
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
     argv.append(nil)
     execv("/proc/self/exe", &argv)
