@@ -11,19 +11,7 @@ import TestSupport
 /// Checked on generated DenseNets and ResNets of random depth and width, and on VGG-style
 /// nets with max and average pooling.
 @Suite struct ConservationTests {
-  /// A small deterministic generator (SplitMix64).
-  struct Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    mutating func float(_ low: Float, _ high: Float) -> Float { low + (high - low) * Float(next() >> 40) / Float(1 << 24) }
-  }
+  typealias Random = SplitMix64
 
   static func denseNet(_ r: inout Random) -> String {
     let growth = r.int(2...6), bnSize = r.int(1...3), blocks = r.int(1...3), size = 8 * r.int(3...5)
