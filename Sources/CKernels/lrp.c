@@ -67,3 +67,38 @@ void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const
     for (size_t i = 0; i < count; i++) o[i] = (xs[i] - low) * p[i] + (xs[i] - high) * n[i];
   }
 }
+
+void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
+                         const float *z, size_t z_stride, const float *scale, int batch,
+                         int classes, int channels, size_t plane, float eps, float *out,
+                         size_t out_stride) {
+  if (batch <= 0 || classes <= 0 || channels <= 0 || plane == 0) return;
+  const size_t count = (size_t)channels * plane;
+  const size_t rows = (size_t)batch * (size_t)classes * (size_t)channels;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (rows * plane >= ISN_PARALLEL_MIN)
+  for (size_t row = 0; row < rows; row++) {
+    const size_t ch = row % (size_t)channels, bk = row / (size_t)channels;
+    const size_t b = bk / (size_t)classes, k = bk % (size_t)classes;
+    const float *as = a + b * a_stride + ch * plane;
+    const float *zs = z + b * z_stride + ch * plane;
+    const float *cs = c + b * c_stride + k * count + ch * plane;
+    float *os = out + b * out_stride + k * count + ch * plane;
+    // The same operations in the same order as isn_lrp_multiply, isn_lrp_epsilon_divide
+    // and the batch-norm transpose one after another: the same bits.
+    if (scale) {
+      const float s = scale[ch];
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) {
+        const float zi = zs[i];
+        os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? eps : -eps)) * s + 0.0f;  // + 0: as the affine kernel
+      }
+    } else {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) {
+        const float zi = zs[i];
+        os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? eps : -eps));
+      }
+    }
+  }
+}

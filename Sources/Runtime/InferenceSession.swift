@@ -22,16 +22,20 @@ public final class InferenceSession {
   public var profiling = false
   public private(set) var stepSeconds: [Double] = []
 
-  /// Whether 3×3 stride-1 convolutions run as Winograd F(4×4, 3×3): about a third faster,
-  /// with float32 rounding a few times larger than the direct GEMM's.
+  /// Whether the forward 3×3 stride-1 convolutions run as Winograd F(4×4, 3×3): about a
+  /// third faster, with float32 rounding a few times larger than the direct GEMM's. (The
+  /// LRP block's transposed 3×3 convolutions always do: their rounding does not reach the
+  /// ε-rule's divisions by forward pre-activations, where heatmaps are sensitive.)
   public let winograd: Bool
 
-  /// `weightsSource` names the weights for error messages (a file path). `winograd`: nil
-  /// chooses it for graphs without an LRP block; heatmaps, whose ε-rule divides by
-  /// pre-activations near zero, keep the more exact direct convolutions.
+  /// `weightsSource` names the weights for error messages (a file path). `fuseLRPChains`
+  /// runs each LRP block's multiply → ε-divide → batch-norm transpose chain as one kernel
+  /// (the values between are then not kept). `winograd`: nil
+  /// chooses it for graphs without an LRP block; with one, the forward keeps the more exact
+  /// direct convolutions (heatmaps' ε-rule divides by its pre-activations near zero).
   public init(
     graph: Graph, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int,
-    winograd: Bool? = nil
+    winograd: Bool? = nil, fuseLRPChains: Bool = true
   ) throws(RuntimeError) {
     self.winograd = winograd ?? !graph.nodes.contains { $0.op.isLRPBlockOp }
     guard batchSize >= 1 else { throw RuntimeError("batch size must be at least 1, got \(batchSize)") }
@@ -41,7 +45,12 @@ public final class InferenceSession {
     self.threads = max(1, threads)
     isn_set_threads(Int32(self.threads))
     constants = try BoundParameters(graph: graph, weights: weights, source: weightsSource)
-    plan = MemoryPlan(graph: graph, batchSize: batchSize)
+    let chains = fuseLRPChains ? FusedRatio.find(in: graph) : [:]
+    var extraReads: [Int: [Int]] = [:]
+    for (end, chain) in chains {
+      for value in chain.reads(in: graph) { extraReads[value, default: []].append(end) }
+    }
+    plan = MemoryPlan(graph: graph, batchSize: batchSize, extraReads: extraReads)
     arena = .allocate(capacity: max(plan.arenaFloats, 1))
     arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
     var workspaceFloats = 0
@@ -57,7 +66,13 @@ public final class InferenceSession {
           workspaceFloats = max(workspaceFloats, needed)
         }
       case .conv2dTranspose(let a):
-        geometry = Self.geometry(a.forward, input: a.inputDims, output: Array(node.inputs.first.map { graph[$0].type.dims.dropFirst() } ?? []), batch: batchSize * (node.type.dims.first ?? 1))
+        let outputDims = Array(node.inputs.first.map { graph[$0].type.dims.dropFirst() } ?? [])
+        geometry = Self.geometry(a.forward, input: a.inputDims, output: outputDims, batch: batchSize * (node.type.dims.first ?? 1))
+        if var equivalent = Self.winogradTranspose(a.forward, inputDims: a.inputDims, outputDims: outputDims, batch: batchSize * (node.type.dims.first ?? 1)) {
+          let needed = isn_winograd_workspace(&equivalent, Int32(self.threads))
+          guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d_transpose"): convolution too large") }
+          workspaceFloats = max(workspaceFloats, needed)
+        }
       case .zbPreactivation(let a):
         geometry = Self.geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: batchSize)
       case .zbRelevance(let a):
@@ -84,7 +99,12 @@ public final class InferenceSession {
         argmax[pool.index] = .allocate(capacity: max(1, batchSize * (graph[pool].type.elementCount ?? 0)))
       }
     }
-    steps = graph.nodes.indices.compactMap { index in makeStep(NodeID(index)).map { (NodeID(index), $0) } }
+    let absorbed = Set(chains.values.flatMap(\.absorbed))
+    steps = graph.nodes.indices.compactMap { index in
+      if absorbed.contains(index) { return nil }
+      if let chain = chains[index] { return (NodeID(index), makeFusedRatioStep(NodeID(index), chain)) }
+      return makeStep(NodeID(index)).map { (NodeID(index), $0) }
+    }
     stepSeconds = Array(repeating: 0, count: graph.nodes.count)
   }
 

@@ -6,7 +6,71 @@
 import CKernels
 import GraphIR
 
+/// A chain `lrp_multiply → lrp_epsilon_divide [→ batch_norm_transpose]` run as one kernel
+/// (isn_lrp_fused_ratio) at its last node: the intermediate values have no other reader, so
+/// they are never written. The chain's nodes by index.
+struct FusedRatio {
+  var multiply: Int
+  var divide: Int
+  var transpose: Int?
+
+  /// Every chain in `graph`, keyed by its last node.
+  static func find(in graph: Graph) -> [Int: FusedRatio] {
+    let consumers = graph.consumers
+    let outputs = Set(graph.outputs.map(\.index))
+    func soleReader(_ index: Int) -> Int? {
+      consumers[index].count == 1 && !outputs.contains(index) ? consumers[index][0].index : nil
+    }
+    var chains: [Int: FusedRatio] = [:]
+    for (index, node) in graph.nodes.enumerated() {
+      guard case .lrpMultiply = node.op, let divide = soleReader(index),
+        case .lrpEpsilonDivide = graph.nodes[divide].op, graph.nodes[divide].inputs[0].index == index,
+        // The divide's z must be a forward value of the multiply's shape, [C, H, W].
+        graph.nodes[graph.nodes[divide].inputs[1].index].type.dims == graph.nodes[node.inputs[0].index].type.dims,
+        graph.nodes[index].type.rank == 4
+      else { continue }
+      if let next = soleReader(divide), case .batchNormTranspose = graph.nodes[next].op {
+        chains[next] = FusedRatio(multiply: index, divide: divide, transpose: next)
+      } else {
+        chains[divide] = FusedRatio(multiply: index, divide: divide, transpose: nil)
+      }
+    }
+    return chains
+  }
+
+  var absorbed: [Int] { transpose == nil ? [multiply] : [multiply, divide] }
+
+  /// The values the fused kernel reads (a, c and z), which must stay live until it runs.
+  func reads(in graph: Graph) -> [Int] {
+    graph.nodes[multiply].inputs.map(\.index) + [graph.nodes[divide].inputs[1].index]
+  }
+}
+
 extension InferenceSession {
+  /// The kernel call of a fused chain ending at `id`.
+  func makeFusedRatioStep(_ id: NodeID, _ chain: FusedRatio) -> (Int) -> Void {
+    let multiply = graph.nodes[chain.multiply]
+    let divide = graph.nodes[chain.divide]
+    guard case .lrpEpsilonDivide(let e) = divide.op else { preconditionFailure("not a divide") }
+    let a = (pointer: pointer(multiply.inputs[0]), stride: plan.location(of: multiply.inputs[0]).sampleStride)
+    let c = (pointer: pointer(multiply.inputs[1]), stride: plan.location(of: multiply.inputs[1]).sampleStride)
+    let z = (pointer: pointer(divide.inputs[1]), stride: plan.location(of: divide.inputs[1]).sampleStride)
+    let y = pointer(id)
+    let yStride = plan.location(of: id).sampleStride
+    let dims = graph[id].type.dims  // [K, C, H, W]
+    let (classes, channels, plane) = (dims[0], dims[1], dims[2] * dims[3])
+    let scale = chain.transpose.map { constants.constants[$0]!.scale }
+    return { samples in
+      if let scale {
+        scale.withUnsafeBufferPointer { s in
+          isn_lrp_fused_ratio(a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s.baseAddress, Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
+        }
+      } else {
+        isn_lrp_fused_ratio(a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, nil, Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
+      }
+    }
+  }
+
   func makeLRPStep(_ id: NodeID) -> ((Int) -> Void)? {
     let node = graph[id]
     let y = pointer(id)
@@ -127,13 +191,48 @@ extension InferenceSession {
     relevance r: (pointer: UnsafeMutablePointer<Float>, stride: Int, dims: [Int]), classes: Int,
     y: UnsafeMutablePointer<Float>
   ) -> (Int) -> Void {
-    var geometry = Self.geometry(forward, input: inputDims, output: Array(r.dims.dropFirst()), batch: plan.batchSize * classes)
     let rPerClass = r.dims.dropFirst().reduce(1, *)
     let yPerClass = inputDims.reduce(1, *)
     let workspace = self.workspace
+    if var equivalent = Self.winogradTranspose(forward, inputDims: inputDims, outputDims: Array(r.dims.dropFirst()), batch: plan.batchSize * classes) {
+      let u = Self.winogradTransposeWeights(&equivalent, forward: forward, weight: weight)
+      return { samples in
+        equivalent.batch = Int32(samples * classes)
+        isn_winograd_conv2d(&equivalent, r.pointer, rPerClass, u, nil, 0, y, yPerClass, workspace)
+      }
+    }
+    var geometry = Self.geometry(forward, input: inputDims, output: Array(r.dims.dropFirst()), batch: plan.batchSize * classes)
     return { samples in
       geometry.batch = Int32(samples * classes)
       isn_conv2d_transpose(&geometry, r.pointer, rPerClass, weight, y, yPerClass, workspace)
     }
   }
+
+  /// A 3×3 stride-1 transposed convolution is the forward convolution of the flipped,
+  /// channel-swapped kernel with padding 2 − p: the geometry of that convolution when
+  /// Winograd computes it, else nil. `outputDims`: the forward convolution's output [C, H, W].
+  static func winogradTranspose(_ forward: Conv2DAttributes, inputDims: [Int], outputDims: [Int], batch: Int) -> isn_conv_geometry? {
+    guard forward.kernel == Pair(square: 3), forward.stride == Pair(square: 1), forward.dilation == Pair(square: 1),
+      forward.groups == 1, forward.padding.h <= 2, forward.padding.w <= 2
+    else { return nil }
+    let equivalent = Conv2DAttributes(
+      outChannels: inputDims[0], kernel: forward.kernel, padding: Pair(2 - forward.padding.h, 2 - forward.padding.w), hasBias: false)
+    var g = geometry(equivalent, input: outputDims, output: inputDims, batch: batch)
+    return isn_winograd_supported(&g) != 0 ? g : nil
+  }
+
+  /// Winograd weights of the equivalent convolution: W'[ci][co][i][j] = W[co][ci][2−i][2−j].
+  static func winogradTransposeWeights(_ g: inout isn_conv_geometry, forward: Conv2DAttributes, weight: [Float]) -> [Float] {
+    let (outs, ins) = (Int(g.in_channels), Int(g.out_channels))  // the forward's out and in
+    var flipped = [Float](repeating: 0, count: weight.count)
+    for co in 0..<outs {
+      for ci in 0..<ins {
+        for t in 0..<9 { flipped[(ci * outs + co) * 9 + t] = weight[(co * ins + ci) * 9 + 8 - t] }
+      }
+    }
+    var u = [Float](repeating: 0, count: isn_winograd_weight_size(&g))
+    isn_winograd_weights(&g, flipped, &u)
+    return u
+  }
+
 }

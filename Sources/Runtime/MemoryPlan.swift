@@ -44,8 +44,9 @@ public struct MemoryPlan: Sendable {
   public var arenaBytes: Int { arenaFloats * MemoryLayout<Float>.size }
 
   /// Plans `graph` for `batchSize` samples. `keepAlive` values stay live to the end
-  /// (outputs always do).
-  public init(graph: Graph, batchSize: Int, keepAlive: Set<NodeID> = []) {
+  /// (outputs always do). `extraReads[v]` lists steps that read value `v` besides its
+  /// consumers in the graph (a fused kernel running at a later node).
+  public init(graph: Graph, batchSize: Int, keepAlive: Set<NodeID> = [], extraReads: [Int: [Int]] = [:]) {
     self.batchSize = batchSize
     let nodes = graph.nodes
     let count = nodes.count
@@ -120,7 +121,8 @@ public struct MemoryPlan: Sendable {
     for index in 0..<count {
       let buffer = locations[index]!.buffer
       planned[buffer].firstStep = min(planned[buffer].firstStep, index)
-      let lastRead = pinned.contains(NodeID(index)) ? count : (consumers[index].map(\.index).max() ?? index)
+      let readers = consumers[index].map(\.index) + (extraReads[index] ?? [])
+      let lastRead = pinned.contains(NodeID(index)) ? count : (readers.max() ?? index)
       planned[buffer].lastStep = max(planned[buffer].lastStep, lastRead)
     }
     buffers = planned

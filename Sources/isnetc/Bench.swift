@@ -109,7 +109,13 @@ struct Bench: ParsableCommand {
     var byKind: [String: (seconds: Double, macs: Int)] = [:]
     for (index, node) in graph.nodes.enumerated() {
       var key = node.op.mnemonic
-      if case .conv2d(let a) = node.op { key += " \(a.kernel.h)x\(a.kernel.w)/\(a.stride.h)" }
+      let convolution: Conv2DAttributes? =
+        switch node.op {
+        case .conv2d(let a): a
+        case .conv2dTranspose(let t): t.forward
+        default: nil
+        }
+      if let a = convolution { key += " \(a.kernel.h)x\(a.kernel.w)/\(a.stride.h)" }
       let macs = graph.multiplyAccumulates(of: NodeID(index)) * batch
       byKind[key, default: (0, 0)].seconds += session.stepSeconds[index] / Double(runs)
       byKind[key, default: (0, 0)].macs += macs

@@ -18,10 +18,10 @@ import TestSupport
     var heatmaps: [Float]
   }
 
-  func run(_ name: String, weights: WeightTable? = nil, input: [Float]? = nil, directory: String? = nil, classes: Int? = nil) throws -> (Run, ReferenceFixture) {
+  func run(_ name: String, weights: WeightTable? = nil, input: [Float]? = nil, directory: String? = nil, classes: Int? = nil, winograd: Bool? = nil) throws -> (Run, ReferenceFixture) {
     let fixture = try ReferenceFixture(name, directory: directory)
     let graph = try compileModel(name, classes: classes).withLRPBlock()
-    let session = try InferenceSession(graph: graph, weights: weights ?? fixture.weights, weightsSource: fixture.weightsPath, batchSize: fixture.batch, threads: 2)
+    let session = try InferenceSession(graph: graph, weights: weights ?? fixture.weights, weightsSource: fixture.weightsPath, batchSize: fixture.batch, threads: 2, winograd: winograd)
     let logits = try session.run(try input ?? fixture.input(), samples: fixture.batch)
     return (Run(logits: logits, heatmaps: session.values(of: graph.outputs[1], samples: fixture.batch)), fixture)
   }
@@ -42,6 +42,29 @@ import TestSupport
     print("densenet121 LRP block: heatmaps max error relative to the largest |R| \(heatmapError)")
     #expect(relativeError(ours.logits, try fixture.logits()) <= 1e-4)
     #expect(heatmapError <= 3e-4)
+  }
+
+  /// With Winograd 3×3 convolutions (forward and transposed) the heatmaps carry its larger
+  /// float32 rounding.
+  @Test(arguments: [("tiny", 2e-4), ("deep", 6e-4)]) func winogradHeatmapsMatchReference(_ name: String, tolerance: Double) throws {
+    let (ours, fixture) = try run(name, winograd: true)
+    let heatmapError = relativeError(ours.heatmaps, try fixture.eval.floats("heatmaps"))
+    print("\(name) LRP block with Winograd: heatmaps max error relative to the largest |R| \(heatmapError)")
+    #expect(heatmapError <= tolerance)
+  }
+
+  /// The fused multiply → ε-divide → batch-norm transpose kernel changes no bit.
+  @Test func fusedChainsGiveTheSameBits() throws {
+    let fixture = try ReferenceFixture("deep")
+    let graph = try compileModel("deep").withLRPBlock()
+    var heatmaps: [[Float]] = []
+    for fuse in [false, true] {
+      let session = try InferenceSession(graph: graph, weights: fixture.weights, weightsSource: fixture.weightsPath, batchSize: fixture.batch, threads: 2, fuseLRPChains: fuse)
+      _ = try session.run(try fixture.input(), samples: fixture.batch)
+      heatmaps.append(session.values(of: graph.outputs[1], samples: fixture.batch))
+    }
+    let differing = zip(heatmaps[0], heatmaps[1]).filter { $0.bitPattern != $1.bitPattern }.count
+    #expect(differing == 0, "\(differing) of \(heatmaps[0].count) values differ")
   }
 
   /// One float32 ulp of change in the input (or the weights) moves deep's heatmaps by more

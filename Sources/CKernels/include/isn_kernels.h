@@ -179,4 +179,15 @@ void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const
 void isn_lrp_multiply(const float *a, size_t a_stride, const float *c, size_t c_stride,
                       int batch, int classes, size_t count, float *out, size_t out_stride);
 
+/// One pass for the chain the LRP block repeats at every activation: relevance R = a ⊙ c,
+/// the ε-rule's s = R / (z + eps·sign(z)) with the next step's z, and (when `scale` is not
+/// NULL) the batch-norm transpose's per-channel factor: out[b, k, ch, i] =
+/// a[b, ch, i]·c[b, k, ch, i] / (z[b, ch, i] ± eps) · scale[ch]. a and z: [batch, channels,
+/// plane] (strides per sample); c and out: [batch, classes, channels, plane]. Bitwise equal
+/// to the three kernels run one after another.
+void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
+                         const float *z, size_t z_stride, const float *scale, int batch,
+                         int classes, int channels, size_t plane, float eps, float *out,
+                         size_t out_stride);
+
 #endif
