@@ -40,6 +40,10 @@ let package = Package(
       name: "CImageShim", dependencies: ["CPNG", "CJPEG"],
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
+    // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
+    .target(name: "Datasets"),
+    // Classification metrics with confidence intervals, and background relevance.
+    .target(name: "Evaluation"),
     // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
     .target(name: "Visualization"),
     // Executes graphs on the C kernels with a static memory plan.
@@ -47,7 +51,7 @@ let package = Package(
     .executableTarget(
       name: "isnetc",
       dependencies: [
-        "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO", "CKernels", "Visualization",
+        "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO", "CKernels", "Visualization", "Datasets", "Evaluation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Helpers shared by the test targets: repository paths, golden files, model compilation.
@@ -57,6 +61,8 @@ let package = Package(
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport"]),
