@@ -12,7 +12,7 @@ struct Isnetc: ParsableCommand {
       summary or as its parameter table.
       """,
     version: "0.1.0",
-    subcommands: [Compile.self, Run.self, Heatmap.self, Init.self, Bench.self, MakeDataset.self]
+    subcommands: [Compile.self, Run.self, Heatmap.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
   )
 
   static func main() {

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import GraphIR
+import LRPTransform
+import Runtime
+
+struct Eval: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Evaluate a single-label classifier on a dataset folder.",
+    discussion: """
+      Prints the confusion matrix; per class precision, recall, specificity and F1 with \
+      95% Wilson intervals; accuracy, balanced accuracy and macro F1; the AUC (macro \
+      one-vs-one, Hand and Till) with a 95% bootstrap interval and per class one-vs-rest \
+      AUCs with DeLong intervals. When the folder has masks, the LRP block runs too and \
+      the background relevance fraction is reported: the share of each class's |R| \
+      outside the mask, averaged over samples (the ISNet drives it towards 0).
+
+      The folder layout is that of `isnetc make-dataset` (images/, masks/, labels.csv).
+      """
+  )
+
+  @OptionGroup var modelOptions: ModelOptions
+  @OptionGroup var inference: InferenceOptions
+
+  @Option(help: ArgumentHelp("The dataset folder.", valueName: "DIR"))
+  var data: String
+
+  @Option(help: "Bootstrap resamples for the AUC interval.")
+  var resamples = 1000
+
+  @Flag(help: "Print JSON instead of tables.")
+  var json = false
+
+  func run() throws {
+    let dataset: DatasetFolder
+    do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
+    let classifier = try modelOptions.compile()
+    guard classifier.outputKind == .softmax else {
+      throw fail("\(modelOptions.model): eval supports single-label (softmax) models; this one is multi-label")
+    }
+    let graph: Graph
+    do {
+      graph = dataset.hasMasks ? try classifier.withLRPBlock() : classifier.deploymentGraph()
+    } catch {
+      throw fail("\(modelOptions.model): cannot derive the LRP block for the background relevance: \(error)")
+    }
+    let classes = graph[graph.outputs[0]].type.dims[0]
+    let names = try inference.classNames(count: classes)
+    if let bad = dataset.entries.first(where: { $0.label >= classes }) {
+      throw fail("\(data)/labels.csv: '\(bad.file)' has label \(bad.label); the model has \(classes) classes")
+    }
+    let session = try inference.session(for: graph)
+    let reader = inference.reader(for: graph)
+    let (channels, height, width) = (reader.dims[0], reader.dims[1], reader.dims[2])
+    var probabilities: [[Double]] = []
+    var background = Array(repeating: [Double](), count: classes)
+    let progress = Progress(total: dataset.entries.count, label: "evaluating")
+    var start = 0
+    while start < dataset.entries.count {
+      let batch = Array(dataset.entries[start..<min(start + inference.batch, dataset.entries.count)])
+      do {
+        let inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
+        let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
+        for i in batch.indices {
+          let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: .softmax)
+          probabilities.append(scores.probabilities)
+        }
+        if dataset.hasMasks {
+          let maps = session.values(of: graph.outputs[1], samples: batch.count)
+          let perClass = channels * height * width
+          for (i, entry) in batch.enumerated() {
+            let mask = try dataset.mask(entry, height: height, width: width)
+            for k in 0..<classes {
+              let start = (i * classes + k) * perClass
+              if let f = backgroundRelevanceFraction(heatmap: Array(maps[start..<(start + perClass)]), channels: channels, mask: mask) {
+                background[k].append(f)
+              }
+            }
+          }
+        }
+      } catch {
+        throw fail(error)
+      }
+      start += batch.count
+      progress.update(start)
+    }
+    progress.finish()
+    let report = EvaluationReport(
+      classNames: names, truth: dataset.entries.map(\.label), probabilities: probabilities,
+      backgroundFractions: dataset.hasMasks ? background : nil, resamples: resamples)
+    print(json ? report.json : report.table, terminator: "")
+  }
+}
