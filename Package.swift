@@ -42,6 +42,8 @@ let package = Package(
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
     // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
     .target(name: "Datasets"),
+    // The ISNet loss terms and their gradients (paper section 4.3).
+    .target(name: "Training"),
     // Classification metrics with confidence intervals, and background relevance.
     .target(name: "Evaluation"),
     // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
@@ -63,6 +65,7 @@ let package = Package(
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TensorFiles", "TestSupport"]),
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport"]),

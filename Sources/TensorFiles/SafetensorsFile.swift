@@ -52,6 +52,17 @@ public final class SafetensorsFile: Sendable {
     return convertToFloats(bytes(of: info), dtype: info.dtype, count: info.elementCount)
   }
 
+  /// The tensor's values as Float64: F64 exactly (references computed in float64 keep their
+  /// precision), F32, F16 and BF16 widened.
+  public func doubles(_ name: String) throws -> [Double] {
+    let info = try lookup(name)
+    guard info.dtype == .f64 else { return try floats(name).map(Double.init) }
+    let raw = bytes(of: info)
+    return (0..<info.elementCount).map { i in
+      Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+    }
+  }
+
   /// Lends the tensor as Float32 values for the duration of `body`. An F32 tensor at a 4-byte
   /// aligned address is lent straight from the mapping (zero copy); a misaligned F32 tensor or an
   /// F16/BF16/F64 tensor is converted into a temporary array first. The buffer must not escape.

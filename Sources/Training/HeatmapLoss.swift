@@ -1,0 +1,75 @@
+import Foundation
+
+/// The ISNet heatmap loss (paper section 4.3, eqs. 4–11) and its gradient with respect to
+/// the heatmaps, in float64, with the reference implementation's semantics:
+///
+/// 1. H ← H / sqrt(Var(H) + e): one unbiased variance over the whole [B, K, C, H, W]
+///    tensor (it couples the samples of a batch);
+/// 2. UH = (1 − M) ⊙ |H|, the mask M (1 = foreground) broadcast over classes;
+/// 3. u[b, k] = Σ UH; f = u / (u + E), clamped to [0, 1 − e]; g = −log(1 − f);
+///    L_H = the mean of g over b and k.
+///
+/// The gradient is written out by hand (the loss is a few reductions): with Hn = H / s,
+/// G = ∂L/∂Hn and μ the mean of H, ∂L/∂H = G / s − (Σ G ⊙ H) / s³ · (H − μ) / (N − 1).
+/// |x|' is sign(x) with sign(0) = 0, and a clamped f passes no gradient, as in PyTorch.
+public struct HeatmapLoss: Sendable {
+  /// E: the background sum at which the loss reaches −log(1/2).
+  public var scale: Double
+  /// e: the variance stabiliser and the clamp margin.
+  public var stabilizer: Double
+
+  public init(scale: Double = 10, stabilizer: Double = 1e-4) {
+    self.scale = scale
+    self.stabilizer = stabilizer
+  }
+
+  /// `heatmaps`: [B, K, C, H, W] flattened; `masks`: [B, C, H, W] or [B, H, W] (then
+  /// broadcast over channels). Returns L_H and, when asked, ∂L_H/∂heatmaps.
+  public func evaluate(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int, gradient: Bool) -> (loss: Double, gradient: [Double]?) {
+    let n = heatmaps.count
+    let perClass = n / (batch * classes)
+    let plane = perClass / channels
+    precondition(batch * classes * perClass == n && channels * plane == perClass)
+    let maskPerSample = masks.count / batch
+    precondition(maskPerSample == perClass || maskPerSample == plane, "masks must be [B, C, H, W] or [B, H, W]")
+    func background(_ b: Int, _ i: Int) -> Double {
+      1 - masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)]
+    }
+    let mean = heatmaps.reduce(0, +) / Double(n)
+    let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
+    let s = (variance + stabilizer).squareRoot()
+    var loss = 0.0
+    var du = [Double](repeating: 0, count: batch * classes)  // ∂L/∂u
+    let terms = Double(batch * classes)
+    for b in 0..<batch {
+      for k in 0..<classes {
+        let start = (b * classes + k) * perClass
+        var u = 0.0
+        for i in 0..<perClass { u += background(b, i) * abs(heatmaps[start + i] / s) }
+        let raw = u / (u + scale)
+        let f = min(max(raw, 0), 1 - stabilizer)
+        loss += -log(1 - f) / terms
+        if raw >= 0, raw <= 1 - stabilizer {
+          du[b * classes + k] = 1 / (1 - f) * scale / ((u + scale) * (u + scale)) / terms
+        }
+      }
+    }
+    guard gradient else { return (loss, nil) }
+    // G = ∂L/∂Hn, then through the normalisation.
+    var g = [Double](repeating: 0, count: n)
+    var gh = 0.0
+    for b in 0..<batch {
+      for k in 0..<classes {
+        let start = (b * classes + k) * perClass
+        for i in 0..<perClass {
+          let h = heatmaps[start + i]
+          let sign: Double = h > 0 ? 1 : (h < 0 ? -1 : 0)
+          g[start + i] = du[b * classes + k] * background(b, i) * sign
+          gh += g[start + i] * h
+        }
+      }
+    }
+    let coefficient = gh / (s * s * s) / Double(max(n - 1, 1))
+    return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
+  }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import TensorFiles
+import Testing
+import TestSupport
+
+@testable import Training
+
+/// The loss terms against the reference's training step (tiny: its heatmaps, mask, logits
+/// and labels in, its losses out), and their hand-written gradients against central finite
+/// differences in float64.
+@Suite struct LossTests {
+  let fixture: SafetensorsFile
+
+  init() throws {
+    fixture = try SafetensorsFile(path: Repository.path("Tests/Fixtures/train/tiny.train.safetensors"))
+  }
+
+  @Test func lossesMatchTheReferenceStep() throws {
+    let heatmaps = try fixture.doubles("heatmaps")
+    let masks = try fixture.doubles("mask")
+    let logits = try fixture.doubles("logits")
+    let labels = try fixture.integers("labels").map(Int.init)
+    let shape = fixture.info("heatmaps")!.shape  // [B, K, C, H, W]
+    let heatmap = HeatmapLoss(scale: 10, stabilizer: 1e-4).evaluate(
+      heatmaps: heatmaps, masks: masks, batch: shape[0], classes: shape[1], channels: shape[2], gradient: false
+    ).loss
+    let classification = ClassificationLoss.crossEntropy(logits: logits, labels: labels, classes: shape[1]).loss
+    let total = isnetLoss(classification: classification, heatmap: heatmap, weight: 0.7)
+    // The reference computes the heatmap loss in float32: agreement to its rounding.
+    let expectedHeatmap = try fixture.doubles("loss_heatmap")[0]
+    let expectedClassification = try fixture.doubles("loss_classification")[0]
+    print("tiny losses: heatmap \(heatmap) (reference \(expectedHeatmap)), classification \(classification) (reference \(expectedClassification))")
+    #expect(abs(heatmap - expectedHeatmap) <= 2e-6 * expectedHeatmap)
+    #expect(abs(classification - expectedClassification) <= 1e-12)
+    #expect(abs(total - (try fixture.doubles("loss_total")[0])) <= 2e-6 * total)
+  }
+
+  /// Central differences of `f` at `x` for a few coordinates.
+  func expectGradient(_ analytic: [Double], at x: [Double], coordinates: [Int], step: Double = 1e-6, tolerance: Double = 1e-6, _ f: ([Double]) -> Double) {
+    let scale = analytic.map(abs).max() ?? 1
+    for i in coordinates {
+      var plus = x
+      var minus = x
+      plus[i] += step
+      minus[i] -= step
+      let numeric = (f(plus) - f(minus)) / (2 * step)
+      #expect(abs(numeric - analytic[i]) <= tolerance * max(scale, 1e-12), "coordinate \(i): analytic \(analytic[i]), numeric \(numeric)")
+    }
+  }
+
+  @Test func heatmapLossGradient() {
+    var r = SplitMix64(state: 5)
+    let (batch, classes, channels, plane) = (2, 3, 2, 6)
+    let h = (0..<(batch * classes * channels * plane)).map { _ in Double(r.float(-1, 1)) }
+    let masks = (0..<(batch * plane)).map { _ in r.int(0...1) == 1 ? 1.0 : 0.0 }
+    // E small enough that f stays below the clamp, large enough to matter.
+    let loss = HeatmapLoss(scale: 3, stabilizer: 1e-4)
+    let analytic = loss.evaluate(heatmaps: h, masks: masks, batch: batch, classes: classes, channels: channels, gradient: true).gradient!
+    expectGradient(analytic, at: h, coordinates: Array(stride(from: 0, to: h.count, by: 5))) {
+      loss.evaluate(heatmaps: $0, masks: masks, batch: batch, classes: classes, channels: channels, gradient: false).loss
+    }
+    // Foreground-only relevance is not penalised... but it still moves the variance, so
+    // its gradient is small, not zero; a heatmap wholly inside the mask has zero loss.
+    let inside = loss.evaluate(heatmaps: h, masks: [Double](repeating: 1, count: masks.count), batch: batch, classes: classes, channels: channels, gradient: true)
+    #expect(inside.loss == 0 && inside.gradient!.allSatisfy { $0 == 0 })
+  }
+
+  @Test func crossEntropyGradient() {
+    let logits: [Double] = [0.3, -1.2, 2.0, 0.5, 0.5, -0.1]
+    let labels = [2, 0]
+    let analytic = ClassificationLoss.crossEntropy(logits: logits, labels: labels, classes: 3).gradient
+    expectGradient(analytic, at: logits, coordinates: Array(logits.indices)) {
+      ClassificationLoss.crossEntropy(logits: $0, labels: labels, classes: 3).loss
+    }
+    // log 3 for uniform logits.
+    #expect(abs(ClassificationLoss.crossEntropy(logits: [0, 0, 0], labels: [1], classes: 3).loss - log(3)) < 1e-15)
+  }
+
+  @Test func binaryCrossEntropyGradientAndStability() {
+    let logits: [Double] = [0.3, -1.2, 40, -40]
+    let targets: [Double] = [1, 0, 1, 0]
+    let weights: [Double] = [2, 0.5]
+    let analytic = ClassificationLoss.binaryCrossEntropy(logits: logits, targets: targets, classes: 2, positiveWeights: weights).gradient
+    expectGradient(analytic, at: logits, coordinates: [0, 1]) {
+      ClassificationLoss.binaryCrossEntropy(logits: $0, targets: targets, classes: 2, positiveWeights: weights).loss
+    }
+    let confident = ClassificationLoss.binaryCrossEntropy(logits: [40, -40], targets: [1, 0], classes: 2).loss
+    #expect(confident.isFinite && confident < 1e-15)
+  }
+}
