@@ -4,12 +4,14 @@ import ArgumentParser
 struct Isnetc: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "isnetc",
-    abstract: "Compile ISNet image classifiers written in the .isnet language into static graphs.",
+    abstract: "Compile, run and explain ISNet image classifiers written in the .isnet language.",
     discussion: """
       isnetc reads a model written in the .isnet language (see docs/language.md), builds its \
       static graph with every shape inferred and every parameter named as torchvision names \
-      it, and prints that graph in a stable text form, as Graphviz DOT, as a per-layer \
-      summary or as its parameter table.
+      it, derives the ISNet LRP block (docs/lrp.md) and the pruned deployment graph, and \
+      runs them on the CPU: `compile` prints graphs, `run` classifies, `heatmap` explains, \
+      `eval` measures a classifier on a dataset folder, `make-dataset` writes the synthetic \
+      background-bias benchmark, `init` writes initial weights and `bench` times the runtime.
       """,
     version: "0.1.0",
     subcommands: [Compile.self, Run.self, Heatmap.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
