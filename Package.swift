@@ -13,6 +13,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
+    // The seeded generator behind every random draw (weights, datasets, augmentation).
+    .target(name: "SeededRandom"),
     // The static graph: ops, shapes, parameters, text form. Depends on nothing.
     .target(name: "GraphIR"),
     // The .isnet language: lexer, parser, elaboration into GraphIR.
@@ -41,15 +43,15 @@ let package = Package(
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
     // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
-    .target(name: "Datasets"),
+    .target(name: "Datasets", dependencies: ["SeededRandom"]),
     // The ISNet loss terms and their gradients (paper section 4.3).
-    .target(name: "Training"),
+    .target(name: "Training", dependencies: ["SeededRandom"]),
     // Classification metrics with confidence intervals, and background relevance.
-    .target(name: "Evaluation"),
+    .target(name: "Evaluation", dependencies: ["SeededRandom"]),
     // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
     .target(name: "Visualization"),
     // Executes graphs on the C kernels with a static memory plan.
-    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles"]),
+    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "SeededRandom"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
@@ -57,11 +59,11 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Helpers shared by the test targets: repository paths, golden files, model compilation.
-    .target(name: "TestSupport", dependencies: ["GraphIR", "ModelLang"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["GraphIR", "ModelLang", "SeededRandom"], path: "Tests/TestSupport"),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
     .testTarget(name: "KernelTests", dependencies: ["CKernels"]),
-    .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles"]),
-    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+    .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 
 /// A synthetic chest-X-ray-like classification task with a controllable background bias:
 /// the benchmark of the background-bias experiment (paper sections 2.1 and 2.3, the
@@ -38,7 +39,7 @@ public struct SyntheticChest: Sendable {
   }
 
   public func sample(label: Int, shapes: Shapes, seed: UInt64) -> Sample {
-    var r = Generator(seed: seed)
+    var r = SplitMix64(seed: seed)
     let n = resolution
     let s = Double(n)
     var image = [Float](repeating: 0, count: n * n)
@@ -109,7 +110,7 @@ public struct SyntheticChest: Sendable {
   }
 
   /// Background clutter: strokes and rows of text-like marks, outside the lungs.
-  private func clutter(_ image: inout [Float], mask: [Float], r: inout Generator) {
+  private func clutter(_ image: inout [Float], mask: [Float], r: inout SplitMix64) {
     let n = resolution
     let s = Double(n)
     for _ in 0..<r.int(2...4) {
@@ -132,7 +133,7 @@ public struct SyntheticChest: Sendable {
   }
 
   /// The class-coded shape (filled, bright) at a random place clear of the lungs.
-  private func drawShape(_ shape: Int, on image: inout [Float], mask: [Float], r: inout Generator) {
+  private func drawShape(_ shape: Int, on image: inout [Float], mask: [Float], r: inout SplitMix64) {
     let n = resolution
     let size = max(4, n / 8)
     for _ in 0..<50 {
@@ -154,26 +155,5 @@ public struct SyntheticChest: Sendable {
       for (x, y) in pixels { image[y * n + x] = 1 }
       return
     }
-  }
-}
-
-/// SplitMix64 with the few distributions the generator draws from.
-struct Generator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * Double(next() >> 11) * 0x1p-53 }
-  mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-  mutating func bool() -> Bool { next() & 1 == 1 }
-  /// Box–Muller.
-  mutating func normal() -> Double {
-    let u = max(uniform(0, 1), 1e-300)
-    return (-2 * log(u)).squareRoot() * cos(6.283185307179586 * uniform(0, 1))
   }
 }

@@ -1,3 +1,5 @@
+import SeededRandom
+
 /// Confidence intervals for the metrics.
 
 /// The two-sided 95% standard-normal quantile.
@@ -24,17 +26,10 @@ public func bootstrapInterval(
   _ statistic: ([Int]) -> Double?
 ) -> ClosedRange<Double>? {
   guard count > 0 else { return nil }
-  var state = seed
-  func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  var random = SplitMix64(seed: seed)
   var values: [Double] = []
   for _ in 0..<resamples {
-    let indices = (0..<count).map { _ in Int(next() % UInt64(count)) }
+    let indices = (0..<count).map { _ in Int(random.next() % UInt64(count)) }
     if let v = statistic(indices) { values.append(v) }
   }
   guard !values.isEmpty else { return nil }

@@ -9,6 +9,7 @@
 
 import Foundation
 import GraphIR
+import SeededRandom
 
 public enum Initialization {
   public static func weights(for graph: Graph, seed: UInt64) -> WeightTable {
@@ -43,30 +44,5 @@ public enum Initialization {
 
   private static func uniform(_ count: Int, bound: Double, _ random: inout SplitMix64) -> [Float] {
     (0..<count).map { _ in Float((random.unit() * 2 - 1) * bound) }
-  }
-}
-
-/// SplitMix64: a small, fast, well-mixed 64-bit generator; enough for initial weights.
-struct SplitMix64 {
-  private var state: UInt64
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// Uniform in [0, 1) with 53 random bits.
-  mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-  /// Standard normal by Box–Muller (one value per call; the pair's second is dropped to
-  /// keep the stream position simple).
-  mutating func normal() -> Double {
-    let u1 = max(unit(), 0x1p-53)
-    let u2 = unit()
-    return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 
 /// The paper's training augmentation (section 4.11): a random translation of up to 28
 /// pixels at 224×224 (scaled with the input size), a rotation of up to ±40° about the
@@ -37,14 +38,8 @@ public struct Augmentation: Sendable, Equatable {
   }
 
   public func parameters(seed: UInt64, epoch: Int, sample: Int) -> Parameters {
-    var state = seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: sample) &* 0xD1B5_4A32_D192_ED03)
-    func uniform() -> Double {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
-    }
+    var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: sample) &* 0xD1B5_4A32_D192_ED03))
+    func uniform() -> Double { random.unit() }
     return Parameters(
       dx: (uniform() * 2 - 1) * maxTranslation, dy: (uniform() * 2 - 1) * maxTranslation,
       degrees: (uniform() * 2 - 1) * maxRotationDegrees, flip: uniform() < flipProbability)

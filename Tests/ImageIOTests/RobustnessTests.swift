@@ -1,21 +1,11 @@
 // Mutation fuzzing of the PNG and JPEG decoders through the C shim (deterministic seed): any
 // corruption must give an ImageError or a valid image, never a crash.
 
+import SeededRandom
 import Testing
 
 @testable import ImageIO
 
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
 
 @Suite struct ImageRobustnessTests {
   @Test(arguments: ["png8", "png16", "jpeg"])
@@ -27,7 +17,7 @@ struct SplitMix64: RandomNumberGenerator {
       case "png16": try PNGCodec.encode(source, bitDepth: 16)
       default: try JPEGCodec.encode(source, quality: 80)
       }
-    var rng = SplitMix64(state: 2024)
+    var rng = SplitMix64(seed: 2024)
     var failures = 0
     for _ in 0..<1000 {
       var bytes = valid

@@ -43,7 +43,7 @@ private let modelTail = "  return linear(global_avgpool(input), out: 2) @ \"fc\"
   }
 
   @Test func oneMegabyteOfRandomBytes() {
-    var generator = SplitMix64(state: 0x1234_5678)
+    var generator = SplitMix64(seed: 0x1234_5678)
     var data: [UInt8] = []
     data.reserveCapacity(1 << 20)
     while data.count < 1 << 20 {
@@ -60,7 +60,7 @@ private let modelTail = "  return linear(global_avgpool(input), out: 2) @ \"fc\"
       "%", "...", "..<", "->", "repeat", "i", "in", "scope", "return", "x", "conv", "input", "f32",
       "int", "1", "0", "3.5", "\"a{i}\"", "\"s\"", "import", "isnet", "\n",
     ]
-    var generator = SplitMix64(state: 42)
+    var generator = SplitMix64(seed: 42)
     for _ in 0..<20 {
       var text = ""
       for _ in 0..<2000 { text += pieces.randomElement(using: &generator)! + " " }

@@ -103,7 +103,7 @@ import TestSupport
 
   @Test(arguments: [(0, "densenet"), (1, "densenet"), (2, "densenet"), (3, "resnet"), (4, "resnet"), (5, "resnet"), (6, "vgg"), (7, "vgg")])
   func heatmapsSumToLogits(seed: UInt64, kind: String) throws {
-    var r = Random(state: seed)
+    var r = Random(seed: seed)
     let source = kind == "densenet" ? Self.denseNet(&r) : kind == "resnet" ? Self.resNet(&r) : Self.vgg(&r)
     let blocks = try Repository.read("models/densenet_blocks.isnet")
     let compilation = compileSources(["m.isnet": source, "densenet_blocks.isnet": blocks])

@@ -1,23 +1,2 @@
-/// SplitMix64: a small seeded generator, so "random" test inputs are the same on every run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-  public var state: UInt64
-  public init(state: UInt64) { self.state = state }
-
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// A uniform integer in `range`.
-  public mutating func int(_ range: ClosedRange<Int>) -> Int {
-    range.lowerBound + Int(next() % UInt64(range.count))
-  }
-
-  /// A uniform float in [low, high).
-  public mutating func float(_ low: Float, _ high: Float) -> Float {
-    low + (high - low) * Float(next() >> 40) / Float(1 << 24)
-  }
-}
+// The tests draw their seeded inputs from the project's own generator.
+@_exported import SeededRandom

@@ -49,7 +49,7 @@ import TestSupport
   }
 
   @Test func heatmapLossGradient() {
-    var r = SplitMix64(state: 5)
+    var r = SplitMix64(seed: 5)
     let (batch, classes, channels, plane) = (2, 3, 2, 6)
     let h = (0..<(batch * classes * channels * plane)).map { _ in Double(r.float(-1, 1)) }
     let masks = (0..<(batch * plane)).map { _ in r.int(0...1) == 1 ? 1.0 : 0.0 }
