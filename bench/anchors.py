@@ -38,6 +38,23 @@ def read_safetensors(path):
     return out
 
 
+def report_heatmap_timing(engine, run, batch, classes, iterations):
+    """Times `run` (one warm-up, then `iterations` runs) and prints the heatmap anchors'
+    JSON line: median ms per batch and per heatmap, and this process's peak RSS."""
+    run()
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    median = sorted(times)[len(times) // 2]
+    print(json.dumps({
+        "engine": engine, "batch": batch, "ms_per_batch": median * 1e3,
+        "ms_per_heatmap": median * 1e3 / (batch * classes),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
 def paper_densenet121(classes):
     """torchvision's densenet121 with the ISNet paper's extra ReLU after each transition
     conv (its parameter names are unchanged, so isnetc's weights load as they are)."""

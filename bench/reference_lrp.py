@@ -14,16 +14,13 @@ followed by its LRP block, which returns all K heatmaps [B, K, 3, S, S] at once;
 under no_grad, as heatmaps for inference need no autograd graph. Prints one JSON object.
 """
 import argparse
-import json
 import re
-import resource
 import sys
-import time
 import warnings
 
 import numpy as np
 
-from anchors import read_safetensors
+from anchors import read_safetensors, report_heatmap_timing
 
 warnings.filterwarnings("ignore")
 
@@ -64,18 +61,7 @@ def main():
         assert maps.shape == (args.batch, args.classes, 3, args.size, args.size)
         return maps
 
-    heatmaps()
-    times = []
-    for _ in range(args.iterations):
-        start = time.perf_counter()
-        heatmaps()
-        times.append(time.perf_counter() - start)
-    median = sorted(times)[len(times) // 2]
-    print(json.dumps({
-        "engine": "reference", "batch": args.batch, "ms_per_batch": median * 1e3,
-        "ms_per_heatmap": median * 1e3 / (args.batch * args.classes),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    report_heatmap_timing("reference", heatmaps, args.batch, args.classes, args.iterations)
 
 
 if __name__ == "__main__":

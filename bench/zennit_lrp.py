@@ -10,14 +10,11 @@ canonizer for DenseNet's pre-activation batch norms, so they pass relevance unch
 (the same work as isnetc's batch-norm step, a different rule). Prints one JSON object.
 """
 import argparse
-import json
-import resource
-import time
 import warnings
 
 import numpy as np
 
-from anchors import paper_densenet121, read_safetensors
+from anchors import paper_densenet121, read_safetensors, report_heatmap_timing
 
 warnings.filterwarnings("ignore")
 
@@ -60,18 +57,7 @@ def main():
                 maps.append(grad)  # zennit's rules return relevance as the input's gradient
             return torch.stack(maps, 1)
 
-    heatmaps()
-    times = []
-    for _ in range(args.iterations):
-        start = time.perf_counter()
-        heatmaps()
-        times.append(time.perf_counter() - start)
-    median = sorted(times)[len(times) // 2]
-    print(json.dumps({
-        "engine": "zennit", "batch": args.batch, "ms_per_batch": median * 1e3,
-        "ms_per_heatmap": median * 1e3 / (args.batch * args.classes),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    report_heatmap_timing("zennit", heatmaps, args.batch, args.classes, args.iterations)
 
 
 if __name__ == "__main__":

@@ -190,33 +190,20 @@ public final class InferenceSession {
       let bias = c!.bias
       let relu: Int32 = a.epilogue.relu ? 1 : 0
       let x = inputs[0]
-      if winograd, isn_winograd_supported(&geometry) != 0 {
-        // 3×3 stride 1: Winograd F(4×4, 3×3), weights transformed once here.
-        var transformed = [Float](repeating: 0, count: isn_winograd_weight_size(&geometry))
-        isn_winograd_weights(&geometry, weight, &transformed)
-        let u = transformed
-        return { samples in
-          geometry.batch = Int32(samples)
-          u.withUnsafeBufferPointer { u in
-            if let bias {
-              bias.withUnsafeBufferPointer { b in
-                isn_winograd_conv2d(&geometry, x.pointer, x.stride, u.baseAddress, b.baseAddress, relu, y, yStride, workspace)
-              }
-            } else {
-              isn_winograd_conv2d(&geometry, x.pointer, x.stride, u.baseAddress, nil, relu, y, yStride, workspace)
-            }
-          }
-        }
-      }
+      // 3×3 stride 1: Winograd F(4×4, 3×3), weights transformed once here.
+      let useWinograd = winograd && isn_winograd_supported(&geometry) != 0
+      var transformed = [Float](repeating: 0, count: useWinograd ? isn_winograd_weight_size(&geometry) : 0)
+      if useWinograd { isn_winograd_weights(&geometry, weight, &transformed) }
+      let kernelWeights = useWinograd ? transformed : weight
       return { samples in
         geometry.batch = Int32(samples)
-        weight.withUnsafeBufferPointer { w in
-          if let bias {
-            bias.withUnsafeBufferPointer { b in
-              isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b.baseAddress, relu, y, yStride, workspace)
+        kernelWeights.withUnsafeBufferPointer { w in
+          withOptionalBuffer(bias) { b in
+            if useWinograd {
+              isn_winograd_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b, relu, y, yStride, workspace)
+            } else {
+              isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b, relu, y, yStride, workspace)
             }
-          } else {
-            isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, nil, relu, y, yStride, workspace)
           }
         }
       }
@@ -264,12 +251,8 @@ public final class InferenceSession {
       let features = Int32(x.dims[0])
       return { samples in
         weight.withUnsafeBufferPointer { w in
-          if let bias {
-            bias.withUnsafeBufferPointer { b in
-              isn_linear(x.pointer, x.stride, Int32(samples), features, w.baseAddress, b.baseAddress, Int32(a.outFeatures), relu, y, yStride)
-            }
-          } else {
-            isn_linear(x.pointer, x.stride, Int32(samples), features, w.baseAddress, nil, Int32(a.outFeatures), relu, y, yStride)
+          withOptionalBuffer(bias) { b in
+            isn_linear(x.pointer, x.stride, Int32(samples), features, w.baseAddress, b, Int32(a.outFeatures), relu, y, yStride)
           }
         }
       }
@@ -302,4 +285,11 @@ public final class InferenceSession {
       }
     }
   }
+}
+
+/// Lends `values`' storage (or nil) for the duration of `body`: for the kernels' optional
+/// bias arguments.
+func withOptionalBuffer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+  guard let values else { return body(nil) }
+  return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -61,12 +61,8 @@ extension InferenceSession {
     let (classes, channels, plane) = (dims[0], dims[1], dims[2] * dims[3])
     let scale = chain.transpose.map { constants.constants[$0]!.scale }
     return { samples in
-      if let scale {
-        scale.withUnsafeBufferPointer { s in
-          isn_lrp_fused_ratio(a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s.baseAddress, Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
-        }
-      } else {
-        isn_lrp_fused_ratio(a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, nil, Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
+      withOptionalBuffer(scale) { s in
+        isn_lrp_fused_ratio(a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s, Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
       }
     }
   }
