@@ -69,8 +69,9 @@ void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const
 }
 
 void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
-                         const float *z, size_t z_stride, const float *scale, int batch,
-                         int classes, int channels, size_t plane, float eps, float *out,
+                         const float *z, size_t z_stride, const float *scale,
+                         const float *addend, size_t addend_stride, int batch, int classes,
+                         int channels, size_t plane, float eps, float *out,
                          size_t out_stride) {
   if (batch <= 0 || classes <= 0 || channels <= 0 || plane == 0) return;
   const size_t count = (size_t)channels * plane;
@@ -84,8 +85,9 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
     const float *zs = z + b * z_stride + ch * plane;
     const float *cs = c + b * c_stride + k * count + ch * plane;
     float *os = out + b * out_stride + k * count + ch * plane;
-    // The same operations in the same order as isn_lrp_multiply, isn_lrp_epsilon_divide
-    // and the batch-norm transpose one after another: the same bits.
+    const float *ds = addend ? addend + b * addend_stride + k * count + ch * plane : NULL;
+    // The same operations in the same order as isn_lrp_multiply, isn_lrp_epsilon_divide,
+    // the batch-norm transpose and isn_add one after another: the same bits.
     if (scale) {
       const float s = scale[ch];
 #pragma omp simd
@@ -93,11 +95,19 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
         const float zi = zs[i];
         os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? eps : -eps)) * s + 0.0f;  // + 0: as the affine kernel
       }
+      if (ds) {
+#pragma omp simd
+        for (size_t i = 0; i < plane; i++) os[i] = ds[i] + os[i];
+      }
     } else {
 #pragma omp simd
       for (size_t i = 0; i < plane; i++) {
         const float zi = zs[i];
         os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? eps : -eps));
+      }
+      if (ds) {
+#pragma omp simd
+        for (size_t i = 0; i < plane; i++) os[i] = ds[i] + os[i];
       }
     }
   }

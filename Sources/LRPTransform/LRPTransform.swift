@@ -94,9 +94,7 @@ private struct LRPBuilder {
         throw fail(index, "linear \(deployed)")
       case .batchNorm(let a) where a.fusedReLU:
         throw fail(index, "batch_norm \(deployed)")
-      case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-        .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-        .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      case _ where node.op.isLRPBlockOp:
         throw fail(index, "the graph already holds an LRP block")
       default:
         continue
@@ -104,28 +102,32 @@ private struct LRPBuilder {
     }
   }
 
-  /// ε-layers: ops the ε-rule treats as one LRP step.
-  private static func isEpsilonLayer(_ op: Op) -> Bool {
+  /// What each classifier op is to the LRP rules (one exhaustive switch: a new op must be
+  /// placed here before the transform builds).
+  private enum Role { case activation, epsilonLayer, plumbing, affine, lrpBlock }
+
+  private static func role(_ op: Op) -> Role {
     switch op {
-    case .conv2d, .linear, .avgPool2d, .adaptiveAvgPool2d: true
-    default: false
+    case .input, .relu: .activation
+    // One LRP step each (the ε-rule); their output is a pre-activation z.
+    case .conv2d, .linear, .avgPool2d, .adaptiveAvgPool2d: .epsilonLayer
+    // Move values without a step of their own.
+    case .flatten, .dropout, .concat, .maxPool2d: .plumbing
+    // Affine, inside a step: batch norm is fused into the step, additions split it.
+    case .batchNorm, .add: .affine
+    case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
+      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      .lrpBlock
     }
   }
 
-  /// Ops that move values without a step of their own.
-  private static func isPlumbing(_ op: Op) -> Bool {
-    switch op {
-    case .flatten, .dropout, .concat, .maxPool2d: true
-    default: false
-    }
-  }
+  private static func isEpsilonLayer(_ op: Op) -> Bool { role(op) == .epsilonLayer }
+  private static func isPlumbing(_ op: Op) -> Bool { role(op) == .plumbing }
 
   private func isActivationPoint(_ index: Int) throws(LRPError) -> Bool {
     let op = classifier.nodes[index].op
-    switch op {
-    case .input, .relu: return true
-    default: break
-    }
+    if Self.role(op) == .activation { return true }
     guard Self.isEpsilonLayer(op), !classifier.outputs.contains(NodeID(index)) else { return false }
     // Follow the value through plumbing to the ops that use it.
     var layers = false

@@ -6,13 +6,16 @@
 import CKernels
 import GraphIR
 
-/// A chain `lrp_multiply → lrp_epsilon_divide [→ batch_norm_transpose]` run as one kernel
-/// (isn_lrp_fused_ratio) at its last node: the intermediate values have no other reader, so
-/// they are never written. The chain's nodes by index.
+/// A chain `lrp_multiply → lrp_epsilon_divide [→ batch_norm_transpose] [→ add]` run as
+/// one kernel (isn_lrp_fused_ratio) at its last node: the intermediate values have no other
+/// reader, so they are never written. The chain's nodes by index; `add` sums the chain with
+/// its other input (`addend`).
 struct FusedRatio {
   var multiply: Int
   var divide: Int
   var transpose: Int?
+  var add: Int?
+  var addend: Int?
 
   /// Every chain in `graph`, keyed by its last node.
   static func find(in graph: Graph) -> [Int: FusedRatio] {
@@ -29,20 +32,38 @@ struct FusedRatio {
         graph.nodes[graph.nodes[divide].inputs[1].index].type.dims == graph.nodes[node.inputs[0].index].type.dims,
         graph.nodes[index].type.rank == 4
       else { continue }
+      var chain = FusedRatio(multiply: index, divide: divide)
+      var end = divide
       if let next = soleReader(divide), case .batchNormTranspose = graph.nodes[next].op {
-        chains[next] = FusedRatio(multiply: index, divide: divide, transpose: next)
-      } else {
-        chains[divide] = FusedRatio(multiply: index, divide: divide, transpose: nil)
+        chain.transpose = next
+        end = next
       }
+      if let next = soleReader(end), case .add = graph.nodes[next].op, graph.nodes[next].inputs.count == 2 {
+        let other = graph.nodes[next].inputs.first { $0.index != end }
+        if let other, graph.nodes[next].inputs.filter({ $0.index == end }).count == 1 {
+          chain.add = next
+          chain.addend = other.index
+          end = next
+        }
+      }
+      chains[end] = chain
     }
     return chains
   }
 
-  var absorbed: [Int] { transpose == nil ? [multiply] : [multiply, divide] }
+  init(multiply: Int, divide: Int) {
+    self.multiply = multiply
+    self.divide = divide
+  }
 
-  /// The values the fused kernel reads (a, c and z), which must stay live until it runs.
+  /// The nodes whose own steps the chain replaces.
+  var absorbed: [Int] { [multiply, divide, transpose].compactMap { $0 }.filter { $0 != end } }
+  var end: Int { add ?? transpose ?? divide }
+
+  /// The values the fused kernel reads (a, c, z and the addend), which must stay live until
+  /// it runs.
   func reads(in graph: Graph) -> [Int] {
-    graph.nodes[multiply].inputs.map(\.index) + [graph.nodes[divide].inputs[1].index]
+    graph.nodes[multiply].inputs.map(\.index) + [graph.nodes[divide].inputs[1].index] + (addend.map { [$0] } ?? [])
   }
 }
 
@@ -60,9 +81,12 @@ extension InferenceSession {
     let dims = graph[id].type.dims  // [K, C, H, W]
     let (classes, channels, plane) = (dims[0], dims[1], dims[2] * dims[3])
     let scale = chain.transpose.map { constants.constants[$0]!.scale }
+    let addend = chain.addend.map { (pointer: pointer(NodeID($0)), stride: plan.location(of: NodeID($0)).sampleStride) }
     return { samples in
       withOptionalBuffer(scale) { s in
-        isn_lrp_fused_ratio(a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s, Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
+        isn_lrp_fused_ratio(
+          a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s, addend?.pointer, addend?.stride ?? 0,
+          Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
       }
     }
   }
@@ -157,8 +181,9 @@ extension InferenceSession {
         isn_conv2d_transpose(&geometry, s.pointer, sPerClass, boundsWeight, scratch, perClass, workspace)
         isn_lrp_zb_combine(x.pointer, x.stride, y, scratch, Int32(samples), Int32(classes), perClass, low, high, y)
       }
-    default:
-      return nil
+    case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
+      .flatten, .dropout, .concat, .add:
+      preconditionFailure("\(node.op.mnemonic) is a classifier op; makeStep runs it")
     }
   }
 

@@ -183,11 +183,14 @@ void isn_lrp_multiply(const float *a, size_t a_stride, const float *c, size_t c_
 /// the ε-rule's s = R / (z + eps·sign(z)) with the next step's z, and (when `scale` is not
 /// NULL) the batch-norm transpose's per-channel factor: out[b, k, ch, i] =
 /// a[b, ch, i]·c[b, k, ch, i] / (z[b, ch, i] ± eps) · scale[ch]. a and z: [batch, channels,
-/// plane] (strides per sample); c and out: [batch, classes, channels, plane]. Bitwise equal
-/// to the three kernels run one after another.
+/// plane] (strides per sample); c and out: [batch, classes, channels, plane]. With
+/// `addend` (shaped like out) the result is added to it: the adjoint sum that follows the
+/// chain where a value has several consumers. Bitwise equal to the kernels run one after
+/// another. out may be addend.
 void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
-                         const float *z, size_t z_stride, const float *scale, int batch,
-                         int classes, int channels, size_t plane, float eps, float *out,
+                         const float *z, size_t z_stride, const float *scale,
+                         const float *addend, size_t addend_stride, int batch, int classes,
+                         int channels, size_t plane, float eps, float *out,
                          size_t out_stride);
 
 #endif
