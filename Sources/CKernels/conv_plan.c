@@ -1,11 +1,12 @@
 // The work split of the convolutions and their workspace size (see conv_plan.h).
 //
 // Column tiles: the direct (1x1) path reads x in place, so its tiles only serve load
-// balance; im2col tiles hold K x tile floats, kept near IM2COL_BUDGET so the tile OpenBLAS
+// balance; im2col tiles hold K x tile floats, kept near isn_im2col_budget() so the tile OpenBLAS
 // packs from is still in L2. While units are few, tiles are added to make their count
 // even (two cores share them evenly), and when columns run out (7x7 maps) output channels
 // are split until there are MIN_UNITS units. Widths are multiples of ALIGN.
 #include <limits.h>
+#include <unistd.h>
 
 #include "conv_plan.h"
 
@@ -21,9 +22,21 @@ enum {
   ALIGN = 8,            // GEMM tile widths and channel blocks round up to multiples of this
 };
 
-/// Floats in one thread's im2col/column tile: 256 KiB, half of Zen's 512 KiB L2 so
-/// OpenBLAS's packed panels fit beside it.
-#define IM2COL_BUDGET ((size_t)65536)
+/// Floats in one thread's im2col/column tile: half of the core's L2 cache, so OpenBLAS's
+/// packed panels fit beside it (128 Ki floats on a 1 MiB L2; read once from sysconf,
+/// 512 KiB assumed when it does not say). The tile width changes no result: each output
+/// is one GEMM dot product whatever the columns around it.
+size_t isn_im2col_budget(void) {
+  static _Atomic size_t cached = 0;
+  size_t budget = cached;
+  if (budget) return budget;
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l2 < 256 * 1024) l2 = 512 * 1024;
+  if (l2 > 16 * 1024 * 1024) l2 = 16 * 1024 * 1024;
+  budget = (size_t)l2 / 2 / sizeof(float);
+  cached = budget;
+  return budget;
+}
 
 static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
 
@@ -54,9 +67,9 @@ static size_t split_channels(size_t n, size_t max_block, size_t min_block, size_
 }
 
 /// Largest tile width (a multiple of 8, at least MIN_TILE, at most n) whose `rows` x width
-/// floats fit IM2COL_BUDGET.
+/// floats fit isn_im2col_budget().
 static size_t budget_cols(size_t rows, size_t n) {
-  size_t w = IM2COL_BUDGET / (rows ? rows : 1);
+  size_t w = isn_im2col_budget() / (rows ? rows : 1);
   w -= w % 8;
   if (w < MIN_TILE) w = MIN_TILE;
   return isn_min(w, n);

@@ -270,5 +270,7 @@ let convCases: [ConvCase] = [
   ConvCase(batch: 1, cin: 40, cout: 40, h: 7, w: 7, ph: 1, pw: 1, label: "channel blocks 7x7 map"),
   ConvCase(batch: 1, cin: 64, cout: 48, h: 7, w: 7, kh: 1, kw: 1, relu: true, label: "direct channel blocks"),
   ConvCase(batch: 1, cin: 8, cout: 4, h: 28, w: 28, kh: 7, kw: 7, ph: 3, pw: 3, label: "im2col budget tiles"),
+  // K = 2 · 64 · 49 rows: tiles are limited by the L2 budget on any cache size up to 16 MiB.
+  ConvCase(batch: 1, cin: 128, cout: 3, h: 36, w: 36, kh: 7, kw: 7, ph: 3, pw: 3, label: "im2col budget tiles, deep"),
   ConvCase(batch: 1, cin: 160, cout: 3, h: 9, w: 9, kh: 7, kw: 7, ph: 3, pw: 3, label: "deep K"),
 ]

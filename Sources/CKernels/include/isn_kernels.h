@@ -36,6 +36,10 @@ typedef struct {
   int groups;
 } isn_conv_geometry;
 
+/// Floats in one thread's im2col tile at most (for the widest kernels a tile is one
+/// aligned column block more): half of the core's L2 cache.
+size_t isn_im2col_budget(void);
+
 /// Floats of scratch memory `isn_conv2d` and `isn_conv2d_transpose` need for `threads`
 /// threads (0 when the convolution needs none, e.g. 1x1 stride 1 without padding).
 size_t isn_conv2d_workspace(const isn_conv_geometry *g, int threads);
