@@ -44,8 +44,8 @@ let package = Package(
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
     // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
     .target(name: "Datasets", dependencies: ["SeededRandom"]),
-    // The ISNet loss terms and their gradients (paper section 4.3).
-    .target(name: "Training", dependencies: ["SeededRandom"]),
+    // Training: the ISNet loss and its gradients (paper section 4.3), optimizers, the loop.
+    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles"]),
     // Classification metrics with confidence intervals, and background relevance.
     .target(name: "Evaluation", dependencies: ["SeededRandom"]),
     // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
@@ -67,7 +67,9 @@ let package = Package(
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "TensorFiles", "TestSupport"]),
+    .testTarget(
+      name: "TrainingTests",
+      dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang"]),
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport"]),

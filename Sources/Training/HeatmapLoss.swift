@@ -72,4 +72,27 @@ public struct HeatmapLoss: Sendable {
     let coefficient = gh / (s * s * s) / Double(max(n - 1, 1))
     return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
   }
+
+  /// The mean over samples and classes of u, the background sum of the normalised |H|
+  /// (the quantity E is compared with; the paper's rule of thumb sets E from it).
+  public func meanBackground(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int) -> Double {
+    let n = heatmaps.count
+    let perClass = n / (batch * classes)
+    let plane = perClass / channels
+    let maskPerSample = masks.count / batch
+    let mean = heatmaps.reduce(0, +) / Double(n)
+    let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
+    let s = (variance + stabilizer).squareRoot()
+    var total = 0.0
+    for b in 0..<batch {
+      for k in 0..<classes {
+        let start = (b * classes + k) * perClass
+        for i in 0..<perClass {
+          let m = masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)]
+          total += (1 - m) * abs(heatmaps[start + i] / s)
+        }
+      }
+    }
+    return total / Double(batch * classes)
+  }
 }

@@ -197,4 +197,54 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
                          int channels, size_t plane, float eps, float *out,
                          size_t out_stride);
 
+// --- Training: gradients (backward.c). Every output ACCUMULATES (+=); tensors are dense. ---
+
+/// dw += Σ_r dy_r · im2col(x_{r / x_repeat})ᵀ: the weight gradient of `isn_conv2d` (groups
+/// must be 1). g->batch is the number of dy rows; x has g->batch / x_repeat samples (the
+/// LRP block's [batch, classes] rows read one forward sample per `x_repeat` classes).
+/// dw: [out_channels, in_channels, kernel_h, kernel_w].
+void isn_conv2d_weight_grad(const isn_conv_geometry *g, const float *x, size_t x_stride,
+                            int x_repeat, const float *dy, size_t dy_stride, float *dw);
+/// Per channel over rows and spatial positions, in double: sum_a[c] = Σ a (skipped when
+/// NULL), sum_ab[c] = Σ a·b (skipped when b or sum_ab is NULL). a, b: [rows, channels, spatial].
+void isn_channel_sums(const float *a, const float *b, int rows, int channels, size_t spatial,
+                      double *sum_a, double *sum_ab);
+/// y += x · scale[c]. x, y: [rows, channels, spatial].
+void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatial,
+                           const float *scale, float *y);
+/// Training batch norm's backward with x̂ = (x − mean)·invstd: dgamma += Σ dy·x̂,
+/// dbeta += Σ dy, dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)); any output may be NULL.
+void isn_batchnorm_backward(const float *x, const float *dy, int batch, int channels,
+                            size_t spatial, const float *mean, const float *invstd,
+                            const float *gamma, float *dx, float *dgamma, float *dbeta);
+/// dx += dy where y > 0 (y = max(x, 0), so y > 0 exactly where x > 0).
+void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx);
+/// y += x over `count` floats.
+void isn_accumulate(const float *x, size_t count, float *y);
+/// The ε-division's backward (out = r / s, s = z + eps·sign(z)): dr += g / s and
+/// dz[b, i] −= Σ_k g·out / s (z broadcast over the classes). Either output may be NULL.
+void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
+                                     int batch, int classes, size_t count, float eps,
+                                     float *dr, float *dz);
+/// The backward of out = a ⊙ c (a broadcast over classes): da[b, i] += Σ_k g·c,
+/// dc += g·a. Either output may be NULL.
+void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
+                               int classes, size_t count, float *da, float *dc);
+/// The adjoint of `isn_avgpool2d`: each dy spread evenly over its window (÷ kh·kw).
+void isn_avgpool2d_backward(const float *dy, int rows, int channels, int in_h, int in_w,
+                            int kernel_h, int kernel_w, int stride_h, int stride_w,
+                            int pad_h, int pad_w, int out_h, int out_w, float *dx);
+/// The adjoint of `isn_adaptive_avgpool2d`.
+void isn_adaptive_avgpool2d_backward(const float *dy, int rows, int channels, int in_h,
+                                     int in_w, int out_h, int out_w, float *dx);
+/// dc[b, k, c, o] += g[b, k, c, argmax[b, c, o]]: the adjoint of routing values to their
+/// windows' arg-max (argmax [batch, channels, out_plane] from `isn_maxpool2d`).
+void isn_max_pool_gather(const float *g, const int32_t *argmax, int batch, int classes,
+                         int channels, size_t in_plane, size_t out_plane, float *dc);
+/// dx[b, k, c, argmax[b, c, o]] += dy[b, k, c, o]: routes values to the arg-max, summing
+/// where windows share one (max pooling's gradient with classes = 1; the LRP block's
+/// winner-take-all unpooling with classes = K).
+void isn_max_pool_scatter(const float *dy, const int32_t *argmax, int batch, int classes,
+                          int channels, size_t in_plane, size_t out_plane, float *dx);
+
 #endif

@@ -1,0 +1,254 @@
+// Gradient kernels for training (the reverse-mode program, AdjointProgram.swift): each
+// ACCUMULATES into its gradient outputs (+=), because a value's adjoint is the sum of its
+// readers' contributions. Tensors are dense ([rows, channels, spatial]).
+//
+// Reductions (weight and per-channel gradients) are cut into units by the geometry only
+// and each unit sums in a fixed order, so results do not depend on the thread count.
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_plan.h"
+
+/// Output positions per im2col tile of the weight gradient.
+#define ISN_WGRAD_TILE ((size_t)1024)
+
+void isn_conv2d_weight_grad(const isn_conv_geometry *g, const float *x, size_t x_stride,
+                            int x_repeat, const float *dy, size_t dy_stride, float *dw) {
+  isn_conv_plan p;
+  if (isn_conv_plan_make(g, &p) != 1 || g->groups != 1 || x_repeat < 1) return;
+  const size_t rows = (size_t)g->batch, cout = (size_t)g->out_channels;
+  const size_t cin = p.cg_in, khkw = p.khkw, k = p.k, plane = p.out_plane;
+  // Units own blocks of input channels (columns of dw); a block size fixed by the geometry.
+  const size_t cblock = isn_max(1, cin / 16), units = isn_cdiv(cin, cblock);
+  const size_t tile = p.direct ? plane : isn_min(ISN_WGRAD_TILE, plane);
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) if (units > 1)
+  for (size_t u = 0; u < units; u++) {
+    const size_t c0 = u * cblock, cn = isn_min(cblock, cin - c0);
+    float *col = p.direct ? NULL : malloc(cn * khkw * tile * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+      const float *xs = x + (r / (size_t)x_repeat) * x_stride + c0 * p.in_plane;
+      const float *dys = dy + r * dy_stride;
+      for (size_t p0 = 0; p0 < plane; p0 += tile) {
+        const size_t w = isn_min(tile, plane - p0);
+        const float *b = xs + p0;
+        size_t ldb = plane;
+        if (!p.direct) {
+          isn_im2col_tile(g, xs, cn, p0, w, col);
+          b = col;
+          ldb = w;
+        }
+        // dw[:, c0*khkw ..] += dy[:, p0..p0+w] · col^T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)(cn * khkw), (int)w,
+                    1.0f, dys + p0, (int)plane, b, (int)ldb, 1.0f, dw + c0 * khkw, (int)k);
+      }
+    }
+    free(col);
+  }
+}
+
+void isn_channel_sums(const float *a, const float *b, int rows, int channels, size_t spatial,
+                      double *sum_a, double *sum_ab) {
+  const size_t total = (size_t)rows * (size_t)channels * spatial;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (total >= ISN_PARALLEL_MIN)
+  for (int c = 0; c < channels; c++) {
+    double sa = 0.0, sab = 0.0;
+    for (int r = 0; r < rows; r++) {
+      const float *ar = a + ((size_t)r * (size_t)channels + (size_t)c) * spatial;
+      if (sum_a) {
+#pragma omp simd reduction(+ : sa)
+        for (size_t i = 0; i < spatial; i++) sa += (double)ar[i];
+      }
+      if (b) {
+        const float *br = b + ((size_t)r * (size_t)channels + (size_t)c) * spatial;
+#pragma omp simd reduction(+ : sab)
+        for (size_t i = 0; i < spatial; i++) sab += (double)ar[i] * (double)br[i];
+      }
+    }
+    if (sum_a) sum_a[c] = sa;
+    if (sum_ab) sum_ab[c] = sab;
+  }
+}
+
+void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatial,
+                           const float *scale, float *y) {
+  const size_t planes = (size_t)rows * (size_t)channels;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (planes * spatial >= ISN_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const float s = scale[pl % (size_t)channels];
+    const float *xs = x + pl * spatial;
+    float *ys = y + pl * spatial;
+#pragma omp simd
+    for (size_t i = 0; i < spatial; i++) ys[i] += xs[i] * s;
+  }
+}
+
+void isn_batchnorm_backward(const float *x, const float *dy, int batch, int channels,
+                            size_t spatial, const float *mean, const float *invstd,
+                            const float *gamma, float *dx, float *dgamma, float *dbeta) {
+  const double count = (double)batch * (double)spatial;
+  const size_t total = (size_t)batch * (size_t)channels * spatial;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (total >= ISN_PARALLEL_MIN)
+  for (int c = 0; c < channels; c++) {
+    const double m = mean[c], is = invstd[c];
+    double sdy = 0.0, sdyx = 0.0;
+    for (int n = 0; n < batch; n++) {
+      const size_t off = ((size_t)n * (size_t)channels + (size_t)c) * spatial;
+      for (size_t i = 0; i < spatial; i++) {
+        sdy += (double)dy[off + i];
+        sdyx += (double)dy[off + i] * ((double)x[off + i] - m) * is;
+      }
+    }
+    if (dgamma) dgamma[c] += (float)sdyx;
+    if (dbeta) dbeta[c] += (float)sdy;
+    if (!dx) continue;
+    const double k = (double)gamma[c] * is, mdy = sdy / count, mdyx = sdyx / count;
+    for (int n = 0; n < batch; n++) {
+      const size_t off = ((size_t)n * (size_t)channels + (size_t)c) * spatial;
+      for (size_t i = 0; i < spatial; i++) {
+        const double xh = ((double)x[off + i] - m) * is;
+        dx[off + i] += (float)(k * ((double)dy[off + i] - mdy - xh * mdyx));
+      }
+    }
+  }
+}
+
+void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx) {
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (count >= ISN_PARALLEL_MIN)
+  for (size_t c0 = 0; c0 < count; c0 += ISN_CHUNK) {
+    const size_t len = isn_min(ISN_CHUNK, count - c0);
+#pragma omp simd
+    for (size_t i = c0; i < c0 + len; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+  }
+}
+
+void isn_accumulate(const float *x, size_t count, float *y) {
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (count >= ISN_PARALLEL_MIN)
+  for (size_t c0 = 0; c0 < count; c0 += ISN_CHUNK) {
+    const size_t len = isn_min(ISN_CHUNK, count - c0);
+#pragma omp simd
+    for (size_t i = c0; i < c0 + len; i++) y[i] += x[i];
+  }
+}
+
+void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
+                                     int batch, int classes, size_t count, float eps,
+                                     float *dr, float *dz) {
+  const size_t units = (size_t)batch * isn_cdiv(count, ISN_CHUNK);
+  const size_t chunks = isn_cdiv(count, ISN_CHUNK);
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if ((size_t)batch * (size_t)classes * count >= ISN_PARALLEL_MIN)
+  for (size_t u = 0; u < units; u++) {
+    const size_t n = u / chunks, i0 = (u % chunks) * ISN_CHUNK;
+    const size_t len = isn_min(ISN_CHUNK, count - i0);
+    const float *zs = z + n * count;
+    for (int k = 0; k < classes; k++) {
+      const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
+      for (size_t i = i0; i < i0 + len; i++) {
+        const float zi = zs[i];
+        const float s = zi + (zi >= 0.0f ? eps : -eps);
+        const float gi = g[row + i];
+        if (dr) dr[row + i] += gi / s;
+        if (dz) dz[n * count + i] -= gi * out[row + i] / s;
+      }
+    }
+  }
+}
+
+void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
+                               int classes, size_t count, float *da, float *dc) {
+  const size_t chunks = isn_cdiv(count, ISN_CHUNK);
+  const size_t units = (size_t)batch * chunks;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if ((size_t)batch * (size_t)classes * count >= ISN_PARALLEL_MIN)
+  for (size_t u = 0; u < units; u++) {
+    const size_t n = u / chunks, i0 = (u % chunks) * ISN_CHUNK;
+    const size_t len = isn_min(ISN_CHUNK, count - i0);
+    const float *as = a + n * count;
+    for (int k = 0; k < classes; k++) {
+      const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
+      for (size_t i = i0; i < i0 + len; i++) {
+        if (da) da[n * count + i] += g[row + i] * c[row + i];
+        if (dc) dc[row + i] += g[row + i] * as[i];
+      }
+    }
+  }
+}
+
+void isn_avgpool2d_backward(const float *dy, int rows, int channels, int in_h, int in_w,
+                            int kernel_h, int kernel_w, int stride_h, int stride_w,
+                            int pad_h, int pad_w, int out_h, int out_w, float *dx) {
+  const size_t planes = (size_t)rows * (size_t)channels;
+  const float scale = 1.0f / (float)(kernel_h * kernel_w);
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (planes * (size_t)in_h * (size_t)in_w >= ISN_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const float *d = dy + pl * (size_t)out_h * (size_t)out_w;
+    float *x = dx + pl * (size_t)in_h * (size_t)in_w;
+    for (int oh = 0; oh < out_h; oh++)
+      for (int ow = 0; ow < out_w; ow++) {
+        const float v = d[oh * out_w + ow] * scale;
+        for (int i = 0; i < kernel_h; i++) {
+          const int h = oh * stride_h - pad_h + i;
+          if (h < 0 || h >= in_h) continue;
+          for (int j = 0; j < kernel_w; j++) {
+            const int w = ow * stride_w - pad_w + j;
+            if (w >= 0 && w < in_w) x[h * in_w + w] += v;
+          }
+        }
+      }
+  }
+}
+
+void isn_adaptive_avgpool2d_backward(const float *dy, int rows, int channels, int in_h,
+                                     int in_w, int out_h, int out_w, float *dx) {
+  const size_t planes = (size_t)rows * (size_t)channels;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (planes * (size_t)in_h * (size_t)in_w >= ISN_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const float *d = dy + pl * (size_t)out_h * (size_t)out_w;
+    float *x = dx + pl * (size_t)in_h * (size_t)in_w;
+    for (int oh = 0; oh < out_h; oh++) {
+      const int h0 = oh * in_h / out_h, h1 = ((oh + 1) * in_h + out_h - 1) / out_h;
+      for (int ow = 0; ow < out_w; ow++) {
+        const int w0 = ow * in_w / out_w, w1 = ((ow + 1) * in_w + out_w - 1) / out_w;
+        const float v = d[oh * out_w + ow] / (float)((h1 - h0) * (w1 - w0));
+        for (int h = h0; h < h1; h++)
+          for (int w = w0; w < w1; w++) x[h * in_w + w] += v;
+      }
+    }
+  }
+}
+
+void isn_max_pool_gather(const float *g, const int32_t *argmax, int batch, int classes,
+                         int channels, size_t in_plane, size_t out_plane, float *dc) {
+  const size_t planes = (size_t)batch * (size_t)classes * (size_t)channels;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (planes * out_plane >= ISN_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const size_t c = pl % (size_t)channels, n = pl / (size_t)channels / (size_t)classes;
+    const int32_t *idx = argmax + (n * (size_t)channels + c) * out_plane;
+    const float *gs = g + pl * in_plane;
+    float *d = dc + pl * out_plane;
+    for (size_t o = 0; o < out_plane; o++) d[o] += gs[idx[o]];
+  }
+}
+
+void isn_max_pool_scatter(const float *dy, const int32_t *argmax, int batch, int classes,
+                          int channels, size_t in_plane, size_t out_plane, float *dx) {
+  const size_t planes = (size_t)batch * (size_t)classes * (size_t)channels;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (planes * out_plane >= ISN_PARALLEL_MIN)
+  for (size_t pl = 0; pl < planes; pl++) {
+    const size_t c = pl % (size_t)channels, n = pl / (size_t)channels / (size_t)classes;
+    const int32_t *idx = argmax + (n * (size_t)channels + c) * out_plane;
+    const float *d = dy + pl * out_plane;
+    float *x = dx + pl * in_plane;
+    for (size_t o = 0; o < out_plane; o++) x[idx[o]] += d[o];
+  }
+}

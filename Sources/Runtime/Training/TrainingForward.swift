@@ -1,0 +1,209 @@
+/// The training-mode forward of every op (TrainingSession.swift). Classifier ops run as at
+/// inference except batch norm (batch statistics, running-statistics update) and dropout;
+/// the LRP block's ops fuse the batch's statistics with the unbiased variance, as the
+/// reference's training step does (DESIGN.md §3).
+
+import CKernels
+import GraphIR
+
+extension TrainingSession {
+  func runForward(_ id: NodeID) {
+    let node = graph[id]
+    let y = pointer(id)
+    let count = perSample(id)
+    let n = samples
+    let x = node.inputs.first.map { pointer($0) }
+    let xDims = node.inputs.first.map { graph[$0].type.dims } ?? []
+    switch node.op {
+    case .input:
+      return
+    case .conv2d(let a):
+      var g = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
+      let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
+      isn_conv2d(&g, x, xDims.reduce(1, *), parameter("\(node.name!).weight"), bias, 0, y, count, workspace.pointer)
+    case .batchNorm(let a):
+      batchNormForward(id, a)
+    case .relu:
+      isn_relu(x, count, Int32(n), count, y, count)
+    case .maxPool2d(let p), .avgPool2d(let p):
+      let isMax = node.op.kind == .maxPool2d
+      let args = (Int32(xDims[0]), Int32(xDims[1]), Int32(xDims[2]), Int32(node.type.dims[1]), Int32(node.type.dims[2]))
+      if isMax {
+        isn_maxpool2d(x, xDims.reduce(1, *), Int32(n), args.0, args.1, args.2, Int32(p.kernel.h), Int32(p.kernel.w), Int32(p.stride.h), Int32(p.stride.w), Int32(p.padding.h), Int32(p.padding.w), args.3, args.4, y, count, argmax[id.index])
+      } else {
+        isn_avgpool2d(x, xDims.reduce(1, *), Int32(n), args.0, args.1, args.2, Int32(p.kernel.h), Int32(p.kernel.w), Int32(p.stride.h), Int32(p.stride.w), Int32(p.padding.h), Int32(p.padding.w), args.3, args.4, y, count)
+      }
+    case .adaptiveAvgPool2d(let a):
+      isn_adaptive_avgpool2d(x, xDims.reduce(1, *), Int32(n), Int32(xDims[0]), Int32(xDims[1]), Int32(xDims[2]), Int32(a.outputSize.h), Int32(a.outputSize.w), y, count)
+    case .linear(let a):
+      let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
+      isn_linear(x, xDims[0], Int32(n), Int32(xDims[0]), parameter("\(node.name!).weight"), bias, Int32(a.outFeatures), 0, y, count)
+    case .flatten, .unflatten:
+      y.update(from: x!, count: n * count)
+    case .dropout(let a):
+      isn_dropout(x, count, Int32(n), count, Float(a.probability), dropoutSeed &+ UInt64(id.index), y, count, dropoutMasks[id.index])
+    case .concat:
+      var offset = 0
+      for input in node.inputs {
+        let piece = perSample(input)
+        isn_copy(pointer(input), piece, Int32(n), piece, y + offset, count)
+        offset += piece
+      }
+    case .add:
+      isn_add(pointer(node.inputs[0]), count, pointer(node.inputs[1]), count, Int32(n), count, 0, y, count)
+      for extra in node.inputs.dropFirst(2) { isn_add(y, count, pointer(extra), count, Int32(n), count, 0, y, count) }
+    case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
+      .sliceChannels, .zbPreactivation, .zbRelevance:
+      lrpForward(id)
+    }
+  }
+
+  /// Batch statistics in double, y = γ·(x − μ)/σ + β, the running statistics updated with
+  /// the unbiased variance (PyTorch's rule), and the LRP view's value when one is read.
+  private func batchNormForward(_ id: NodeID, _ a: BatchNormAttributes) {
+    let node = graph[id]
+    let name = node.name!
+    let dims = node.type.dims
+    let channels = dims[0]
+    let spatial = dims.dropFirst().reduce(1, *)
+    let x = pointer(node.inputs[0])
+    var mean = [Float](repeating: 0, count: channels)
+    var variance = mean
+    isn_channel_moments(x, perSample(id), Int32(samples), Int32(channels), spatial, &mean, &variance)
+    let m = Double(samples * spatial)
+    let gamma = parameter("\(name).weight"), beta = parameter("\(name).bias")
+    let runningMean = parameter("\(name).running_mean"), runningVar = parameter("\(name).running_var")
+    var stats = NormStatistics(mean: mean, inverseStd: mean, inverseStdUnbiased: mean)
+    var scale = mean, shift = mean, viewScale = mean, viewShift = mean
+    for c in 0..<channels {
+      let unbiased = Double(variance[c]) * m / max(m - 1, 1)
+      let inverse = 1 / (Double(variance[c]) + a.epsilon).squareRoot()
+      let inverseUnbiased = 1 / (unbiased + a.epsilon).squareRoot()
+      stats.inverseStd[c] = Float(inverse)
+      stats.inverseStdUnbiased[c] = Float(inverseUnbiased)
+      scale[c] = Float(Double(gamma[c]) * inverse)
+      shift[c] = Float(Double(beta[c]) - Double(mean[c]) * Double(gamma[c]) * inverse)
+      viewScale[c] = Float(Double(gamma[c]) * inverseUnbiased)
+      viewShift[c] = Float(Double(beta[c]) - Double(mean[c]) * Double(gamma[c]) * inverseUnbiased)
+      runningMean[c] = Float((1 - a.momentum) * Double(runningMean[c]) + a.momentum * Double(mean[c]))
+      runningVar[c] = Float((1 - a.momentum) * Double(runningVar[c]) + a.momentum * unbiased)
+    }
+    normStatistics[id.index] = stats
+    let count = perSample(id)
+    isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, 0, pointer(id), count)
+    if let view = normViews[id.index] {
+      isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view.pointer, count)
+    }
+  }
+
+  private func lrpForward(_ id: NodeID) {
+    let node = graph[id]
+    let y = pointer(id)
+    let classes = node.type.dims[0]
+    let perClass = node.type.dims.dropFirst().reduce(1, *)
+    let rows = samples * classes
+    let operand = node.inputs.first.map { pointer($0) }
+    switch node.op {
+    case .lrpSeed:
+      isn_lrp_seed(operand, classes, Int32(samples), Int32(classes), y, perSample(id))
+    case .lrpEpsilonDivide(let e):
+      isn_lrp_epsilon_divide(operand, perSample(id), zValue(node.inputs[1]), perClass, Int32(samples), Int32(classes), perClass, Float(e.epsilon), y, perSample(id))
+    case .lrpMultiply:
+      isn_lrp_multiply(operand, perClass, pointer(node.inputs[1]), perSample(id), Int32(samples), Int32(classes), perClass, y, perSample(id))
+    case .batchNormTranspose:
+      let scale = lrpNormScale(node.name!)
+      let channels = node.type.dims[1]
+      let zero = [Float](repeating: 0, count: channels)
+      isn_channel_affine(operand, perClass, Int32(rows), Int32(channels), perClass / channels, scale, zero, 0, y, perClass)
+    case .conv2dTranspose(let a):
+      var g = Self.geometry(a.forward, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: rows)
+      isn_conv2d_transpose(&g, operand, Int(g.out_channels * g.out_h * g.out_w), parameter("\(node.name!).weight"), y, perClass, workspace.pointer)
+    case .linearTranspose(let a):
+      // out = c·W: the linear kernel computes x·Wᵀ, so hand it Wᵀ.
+      let w = parameter("\(node.name!).weight")
+      var transposed = [Float](repeating: 0, count: a.inFeatures * a.outFeatures)
+      for o in 0..<a.outFeatures { for i in 0..<a.inFeatures { transposed[i * a.outFeatures + o] = w[o * a.inFeatures + i] } }
+      isn_linear(operand, a.outFeatures, Int32(rows), Int32(a.outFeatures), transposed, nil, Int32(a.inFeatures), 0, y, a.inFeatures)
+    case .avgPool2dTranspose(let a):
+      let d = graph[node.inputs[0]].type.dims
+      y.update(repeating: 0, count: samples * perSample(id))
+      isn_avgpool2d_backward(operand, Int32(rows), Int32(a.inputDims[0]), Int32(a.inputDims[1]), Int32(a.inputDims[2]), Int32(a.forward.kernel.h), Int32(a.forward.kernel.w), Int32(a.forward.stride.h), Int32(a.forward.stride.w), Int32(a.forward.padding.h), Int32(a.forward.padding.w), Int32(d[2]), Int32(d[3]), y)
+    case .adaptiveAvgPool2dTranspose(let a):
+      y.update(repeating: 0, count: samples * perSample(id))
+      isn_adaptive_avgpool2d_backward(operand, Int32(rows), Int32(a.inputDims[0]), Int32(a.inputDims[1]), Int32(a.inputDims[2]), Int32(a.forward.outputSize.h), Int32(a.forward.outputSize.w), y)
+    case .maxUnpool2d(let a):
+      let d = graph[node.inputs[0]].type.dims
+      y.update(repeating: 0, count: samples * perSample(id))
+      isn_max_pool_scatter(operand, argmax[node.inputs[1].index], Int32(samples), Int32(classes), Int32(a.inputDims[0]), a.inputDims[1] * a.inputDims[2], d[2] * d[3], y)
+    case .sliceChannels(let a):
+      let d = graph[node.inputs[0]].type.dims
+      let plane = d.dropFirst(2).reduce(1, *)
+      isn_copy(operand! + a.start * plane, d.dropFirst().reduce(1, *), Int32(rows), a.count * plane, y, perClass)
+    case .zbPreactivation(let a):
+      let folded = foldedFirstLayer(a, name: node.name!)
+      var g = Self.geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: samples)
+      let count = perSample(id)
+      isn_conv2d(&g, operand, a.inputDims.reduce(1, *), folded.weight, folded.bias, 0, y, count, workspace.pointer)
+      let correction = zBetaCorrection(a, folded: folded, outputDims: node.type.dims)
+      isn_add(y, count, correction, 0, Int32(samples), count, 0, y, count)
+    case .zbRelevance(let a):
+      let folded = foldedFirstLayer(a, name: node.name!)
+      let s = pointer(node.inputs[1])
+      var g = Self.geometry(a.conv, input: a.inputDims, output: Array(graph[node.inputs[1]].type.dims.dropFirst()), batch: rows)
+      let sPerClass = Int(g.out_channels * g.out_h * g.out_w)
+      let negative = scratch.pointer
+      isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { max(0, $0) }, y, perClass, workspace.pointer)
+      isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { min(0, $0) }, negative, perClass, workspace.pointer)
+      isn_lrp_zb_combine(operand, perClass, y, negative, Int32(samples), Int32(classes), perClass, Float(a.low), Float(a.high), y)
+    case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
+      .flatten, .dropout, .concat, .add, .unflatten:
+      preconditionFailure("\(node.op.mnemonic) is not an LRP block op")
+    }
+  }
+
+  /// γ/σ of the named batch norm with the batch's unbiased variance (the LRP block's).
+  func lrpNormScale(_ name: String) -> [Float] {
+    let (_, stats) = statistics(named: name)
+    let gamma = parameter("\(name).weight")
+    return stats.inverseStdUnbiased.indices.map { gamma[$0] * stats.inverseStdUnbiased[$0] }
+  }
+
+  /// The first layer's weights and bias with its batch norm folded in by the batch's
+  /// statistics: W' = W·γ/σ, b' = (b − μ)·γ/σ + β.
+  func foldedFirstLayer(_ a: ZBetaAttributes, name: String) -> (weight: [Float], bias: [Float], scale: [Float]) {
+    let out = a.conv.outChannels
+    let weight = parameter("\(name).weight")
+    let weightCount = out * (a.inputDims[0] / a.conv.groups) * a.conv.kernel.h * a.conv.kernel.w
+    var w = Array(UnsafeBufferPointer(start: weight, count: weightCount))
+    var b = a.conv.hasBias ? Array(UnsafeBufferPointer(start: parameter("\(name).bias"), count: out)) : [Float](repeating: 0, count: out)
+    guard let norm = a.conv.epilogue.foldedNorm else { return (w, b, [Float](repeating: 1, count: out)) }
+    let (_, stats) = statistics(named: norm.name)
+    let gamma = parameter("\(norm.name).weight"), beta = parameter("\(norm.name).bias")
+    let perOutput = weightCount / out
+    var scale = [Float](repeating: 0, count: out)
+    for o in 0..<out {
+      let s = Double(gamma[o]) * Double(stats.inverseStdUnbiased[o])
+      scale[o] = Float(s)
+      for i in o * perOutput..<(o + 1) * perOutput { w[i] = Float(Double(w[i]) * s) }
+      b[o] = Float((Double(b[o]) - Double(stats.mean[o])) * s + Double(beta[o]))
+    }
+    return (w, b, scale)
+  }
+
+  /// −[conv(L, W'⁺, l·b'⁺) + conv(H, W'⁻, h·b'⁻)] for one sample (ZBetaConstants.swift).
+  func zBetaCorrection(_ a: ZBetaAttributes, folded: (weight: [Float], bias: [Float], scale: [Float]), outputDims: [Int]) -> [Float] {
+    let outputCount = outputDims.reduce(1, *)
+    var g = Self.geometry(a.conv, input: a.inputDims, output: outputDims, batch: 1)
+    func convolve(_ image: Float, _ w: [Float], _ b: [Float]) -> [Float] {
+      let x = [Float](repeating: image, count: a.inputDims.reduce(1, *))
+      var y = [Float](repeating: 0, count: outputCount)
+      isn_conv2d(&g, x, x.count, w, b, 0, &y, outputCount, workspace.pointer)
+      return y
+    }
+    let (low, high) = (Float(a.low), Float(a.high))
+    let lowTerm = convolve(low, folded.weight.map { max(0, $0) }, folded.bias.map { low * max(0, $0) })
+    let highTerm = convolve(high, folded.weight.map { min(0, $0) }, folded.bias.map { high * min(0, $0) })
+    return zip(lowTerm, highTerm).map { -($0 + $1) }
+  }
+}

@@ -1,0 +1,247 @@
+/// Executes a graph in training mode and its reverse-mode program (AdjointProgram): batch
+/// norms normalise by the batch's statistics and update their running ones, dropout drops,
+/// the LRP block fuses the batch's statistics (unbiased variance) as the reference does, and
+/// `backward` turns the loss's adjoints of the outputs into every parameter's gradient.
+///
+/// Buffers are dense and allocated once for the largest batch; a step may use fewer samples.
+/// Parameters live here while training (`parameters`, updated in place by an optimizer).
+
+import CKernels
+import GraphIR
+
+public final class TrainingSession {
+  public let program: AdjointProgram
+  public var graph: Graph { program.graph }
+  public let batchSize: Int
+  public let threads: Int
+
+  /// Parameter values (trainable and running statistics) by name.
+  let parameterBuffers: [String: Buffer]
+  /// Gradients of the trainable parameters, by name (`program.gradients`).
+  let gradientBuffers: [String: Buffer]
+  /// Forward values by node index (nil for nodes that hold none).
+  var values: [Buffer?]
+  /// Adjoints by node index and stream.
+  var adjoints: [AdjointRef: Buffer] = [:]
+  /// Per batch-norm node: the batch's statistics from the last forward.
+  var normStatistics: [Int: NormStatistics] = [:]
+  /// The batch-norm node of each name (the LRP block reads statistics by name).
+  let normNodes: [String: Int]
+  /// Batch norms whose value the LRP block reads as an ε-rule z: their LRP view's value.
+  var normViews: [Int: Buffer] = [:]
+  var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
+  var dropoutMasks: [Int: UnsafeMutablePointer<UInt8>] = [:]
+  /// Zᴮ layers' gradients with respect to their folded weights W' and bias b', computed
+  /// once per node and step, then mapped to W and γ.
+  var foldedGradients: [Int: (weight: [Float], bias: [Float])] = [:]
+  var workspace: Buffer
+  var scratch: Buffer
+  /// Samples in the current step.
+  public private(set) var samples = 0
+  /// The step's dropout seed.
+  public var dropoutSeed: UInt64 = 0
+
+  struct Buffer {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+    init(count: Int) {
+      self.count = max(count, 1)
+      pointer = .allocate(capacity: self.count)
+      pointer.initialize(repeating: 0, count: self.count)
+    }
+    func zero() { pointer.update(repeating: 0, count: count) }
+  }
+
+  struct NormStatistics {
+    var mean: [Float]
+    /// 1/sqrt(biased var + eps): the forward's normalisation.
+    var inverseStd: [Float]
+    /// 1/sqrt(unbiased var + eps): the LRP block's (the reference fuses torch.var's).
+    var inverseStdUnbiased: [Float]
+  }
+
+  public init(program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int) throws(RuntimeError) {
+    guard batchSize >= 2 else {
+      throw RuntimeError("training needs a batch of at least 2 samples (batch statistics), got \(batchSize)")
+    }
+    let graph = program.graph
+    guard graph.inputIDs.count == 1 else { throw RuntimeError("model '\(graph.name)' must have exactly one input") }
+    if let problem = graph.verify().first { throw RuntimeError("invalid graph: \(problem)") }
+    _ = try BoundParameters(graph: graph, weights: weights, source: weightsSource)  // names, shapes, finiteness
+    self.program = program
+    self.batchSize = batchSize
+    self.threads = max(1, threads)
+    isn_set_threads(Int32(self.threads))
+    var parameterBuffers: [String: Buffer] = [:]
+    for parameter in graph.parameters {
+      let buffer = Buffer(count: parameter.elementCount)
+      let values = weights[parameter.name]!.values
+      values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: values.count) }
+      parameterBuffers[parameter.name] = buffer
+    }
+    self.parameterBuffers = parameterBuffers
+    var gradientBuffers: [String: Buffer] = [:]
+    for name in program.gradients { gradientBuffers[name] = Buffer(count: parameterBuffers[name]!.count) }
+    self.gradientBuffers = gradientBuffers
+    var normNodes: [String: Int] = [:]
+    values = []
+    var workspaceFloats = 1
+    var scratchFloats = 1
+    for (index, node) in graph.nodes.enumerated() {
+      let count = batchSize * (node.type.elementCount ?? 0)
+      values.append(Buffer(count: count))
+      scratchFloats = max(scratchFloats, 3 * count)
+      if case .batchNorm = node.op, let name = node.name { normNodes[name] = index }
+      for geometry in Self.convolutions(of: node, in: graph, batch: batchSize) {
+        var g = geometry
+        workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&g, Int32(self.threads)))
+      }
+    }
+    self.normNodes = normNodes
+    workspace = Buffer(count: workspaceFloats)
+    scratch = Buffer(count: scratchFloats)
+    for (index, node) in graph.nodes.enumerated() {
+      switch node.op {
+      case .maxPool2d:
+        argmax[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
+      case .dropout:
+        dropoutMasks[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
+      case .lrpEpsilonDivide:
+        let z = node.inputs[1]
+        if case .batchNorm = graph[z].op, normViews[z.index] == nil {
+          normViews[z.index] = Buffer(count: batchSize * (graph[z].type.elementCount ?? 0))
+        }
+      default: break
+      }
+    }
+    for ref in program.adjoints {
+      adjoints[ref] = Buffer(count: batchSize * (graph[ref.node].type.elementCount ?? 0))
+    }
+  }
+
+  deinit {
+    for buffer in parameterBuffers.values { buffer.pointer.deallocate() }
+    for buffer in gradientBuffers.values { buffer.pointer.deallocate() }
+    for buffer in values { buffer?.pointer.deallocate() }
+    for buffer in adjoints.values { buffer.pointer.deallocate() }
+    for buffer in normViews.values { buffer.pointer.deallocate() }
+    for pointer in argmax.values { pointer.deallocate() }
+    for pointer in dropoutMasks.values { pointer.deallocate() }
+    workspace.pointer.deallocate()
+    scratch.pointer.deallocate()
+  }
+
+  // MARK: - Parameters
+
+  /// The current value of every parameter, as a weight table (for checkpoints).
+  public var weights: WeightTable {
+    var table: WeightTable = [:]
+    for parameter in graph.parameters {
+      let buffer = parameterBuffers[parameter.name]!
+      table[parameter.name] = HostTensor(shape: parameter.shape, values: Array(UnsafeBufferPointer(start: buffer.pointer, count: parameter.elementCount)))
+    }
+    return table
+  }
+
+  /// The gradient of each trainable parameter from the last `backward`.
+  public var gradients: [String: [Float]] {
+    gradientBuffers.mapValues { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) }
+  }
+
+  /// Lends the parameter and gradient storage to an optimizer: (name, value, gradient, count).
+  public func withParametersAndGradients(_ body: (String, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+    for name in program.gradients {
+      let value = parameterBuffers[name]!
+      body(name, value.pointer, gradientBuffers[name]!.pointer, value.count)
+    }
+  }
+
+  func parameter(_ name: String) -> UnsafeMutablePointer<Float> { parameterBuffers[name]!.pointer }
+  func gradient(_ name: String) -> UnsafeMutablePointer<Float> { gradientBuffers[name]!.pointer }
+
+  // MARK: - Running
+
+  /// Runs the forward pass in training mode on `samples` inputs and returns the values of
+  /// the graph's outputs, each `samples` × its size.
+  public func forward(_ input: [Float], samples: Int) throws(RuntimeError) -> [[Float]] {
+    let inputID = graph.inputIDs[0]
+    let perSample = graph[inputID].type.elementCount ?? 0
+    guard samples >= 2, samples <= batchSize else {
+      throw RuntimeError("a training step needs between 2 and \(batchSize) samples, got \(samples)")
+    }
+    guard input.count == samples * perSample else {
+      throw RuntimeError("input has \(input.count) values, expected \(samples) × \(perSample) for \(graph[inputID].type)")
+    }
+    isn_set_threads(Int32(threads))
+    self.samples = samples
+    input.withUnsafeBufferPointer { values[inputID.index]!.pointer.update(from: $0.baseAddress!, count: input.count) }
+    for index in graph.nodes.indices { runForward(NodeID(index)) }
+    return graph.outputs.map { value(of: $0) }
+  }
+
+  /// The value of `node` from the last forward, `samples` × its size.
+  public func value(of node: NodeID) -> [Float] {
+    let count = samples * (graph[node].type.elementCount ?? 0)
+    return Array(UnsafeBufferPointer(start: values[node.index]!.pointer, count: count))
+  }
+
+  /// Back-propagates the loss's adjoints of the outputs (`seeds[i]` for `graph.outputs[i]`,
+  /// `samples` × its size) and leaves every parameter's gradient in `gradients`.
+  public func backward(seeds: [[Float]]) throws(RuntimeError) {
+    guard seeds.count == program.seeds.count else {
+      throw RuntimeError("backward needs \(program.seeds.count) output adjoints, got \(seeds.count)")
+    }
+    isn_set_threads(Int32(threads))
+    for buffer in adjoints.values { buffer.zero() }
+    for buffer in gradientBuffers.values { buffer.zero() }
+    foldedGradients = [:]
+    for (seed, node) in zip(seeds, program.seeds) {
+      let expected = samples * (graph[node].type.elementCount ?? 0)
+      guard seed.count == expected else {
+        throw RuntimeError("adjoint of output \(node) has \(seed.count) values, expected \(expected)")
+      }
+      let target = adjoints[AdjointRef(node, .value)]!
+      seed.withUnsafeBufferPointer { isn_accumulate($0.baseAddress, expected, target.pointer) }
+    }
+    for step in program.steps { runAdjoint(step) }
+  }
+
+  // MARK: - Shared helpers
+
+  func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> { values[node.index]!.pointer }
+  func adjoint(_ ref: AdjointRef) -> UnsafeMutablePointer<Float> { adjoints[ref]!.pointer }
+  func perSample(_ node: NodeID) -> Int { graph[node].type.elementCount ?? 0 }
+
+  /// The value the LRP block reads as z: a batch norm's LRP view, otherwise the value.
+  func zValue(_ node: NodeID) -> UnsafeMutablePointer<Float> {
+    normViews[node.index]?.pointer ?? pointer(node)
+  }
+
+  /// Statistics of the batch norm named `name` from the last forward.
+  func statistics(named name: String) -> (node: Int, stats: NormStatistics) {
+    let node = normNodes[name]!
+    return (node, normStatistics[node]!)
+  }
+
+  static func geometry(_ a: Conv2DAttributes, input: [Int], output: [Int], batch: Int) -> isn_conv_geometry {
+    InferenceSession.geometry(a, input: input, output: output, batch: batch)
+  }
+
+  /// The convolutions a node's forward or adjoint runs, for sizing the workspace.
+  static func convolutions(of node: Node, in graph: Graph, batch: Int) -> [isn_conv_geometry] {
+    switch node.op {
+    case .conv2d(let a):
+      return [geometry(a, input: graph[node.inputs[0]].type.dims, output: node.type.dims, batch: batch)]
+    case .conv2dTranspose(let a):
+      let classes = node.type.dims[0]
+      return [geometry(a.forward, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batch * classes)]
+    case .zbPreactivation(let a):
+      return [geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: batch)]
+    case .zbRelevance(let a):
+      let classes = node.type.dims[0]
+      return [geometry(a.conv, input: a.inputDims, output: Array(graph[node.inputs[1]].type.dims.dropFirst()), batch: batch * classes)]
+    default:
+      return []
+    }
+  }
+}
