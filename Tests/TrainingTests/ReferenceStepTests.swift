@@ -15,10 +15,6 @@ import TestSupport
 @Suite struct ReferenceStepTests {
   static var externalDirectory: String? { ProcessInfo.processInfo.environment["ISNETC_REFERENCE_DIR"] }
 
-  struct Outcome {
-    var worst: [String: Double] = [:]
-  }
-
   func runStep(_ name: String, weights weightsPath: String, train trainPath: String) throws -> (session: TrainingSession, fixture: SafetensorsFile, step: StepResult) {
     let program = try compileModel(name).withLRPBlock().reverseMode()
     let fixture = try SafetensorsFile(path: trainPath)
