@@ -132,11 +132,19 @@ int isn_conv_plan_make(const isn_conv_geometry *g, isn_conv_plan *p) {
 }
 
 size_t isn_conv2d_workspace(const isn_conv_geometry *g, int threads) {
-  isn_conv_plan p;
-  int made = isn_conv_plan_make(g, &p);
-  if (made < 0) return SIZE_MAX;  // overflows: no allocation can serve it
-  if (made == 0 || p.ws_per_thread == 0) return 0;
+  // Sessions run any batch up to the planned one, and a smaller batch can split the work
+  // differently (fewer units: other channel blocks and tiles), so size for the largest
+  // per-thread need over every batch from 1 to g->batch.
+  size_t per_thread = 0;
+  isn_conv_geometry smaller = *g;
+  for (int batch = 1; batch <= g->batch; batch++) {
+    smaller.batch = batch;
+    isn_conv_plan p;
+    int made = isn_conv_plan_make(&smaller, &p);
+    if (made < 0) return SIZE_MAX;  // overflows: no allocation can serve it
+    if (made == 1) per_thread = isn_max(per_thread, p.ws_per_thread);
+  }
   size_t total;
-  if (!mul_ok(p.ws_per_thread, (size_t)(threads < 1 ? 1 : threads), &total)) return SIZE_MAX;
+  if (!mul_ok(per_thread, (size_t)(threads < 1 ? 1 : threads), &total)) return SIZE_MAX;
   return total;
 }

@@ -106,4 +106,25 @@ import Testing
       dilation_w: 1, groups: 1)
     #expect(isn_conv2d_workspace(&dense, 1) <= isn_im2col_budget() + 1152 * 8)
   }
+
+  /// A session plans its workspace for its largest batch and then runs smaller ones; a
+  /// smaller batch splits the work into other blocks, so the size must cover them all.
+  /// (DenseNet's first layer, transposed over samples × 3 classes, once overflowed here.)
+  @Test func workspaceCoversSmallerBatches() {
+    var planned = isn_conv_geometry(
+      batch: 6, in_channels: 3, in_h: 64, in_w: 64, out_channels: 16, out_h: 32, out_w: 32,
+      kernel_h: 7, kernel_w: 7, stride_h: 2, stride_w: 2, pad_h: 3, pad_w: 3, dilation_h: 1,
+      dilation_w: 1, groups: 1)
+    let count = isn_conv2d_workspace(&planned, Int32(workspaceThreads))
+    let dy = [Float](repeating: 0.5, count: 6 * 16 * 32 * 32)
+    let weight = [Float](repeating: 0.25, count: 16 * 3 * 7 * 7)
+    for batch in 1...6 {
+      var g = planned
+      g.batch = Int32(batch)
+      var ws = [Float](repeating: sentinel, count: count + 64)
+      var dx = [Float](repeating: 0, count: 6 * 3 * 64 * 64)
+      isn_conv2d_transpose(&g, dy, 16 * 32 * 32, weight, &dx, 3 * 64 * 64, &ws)
+      #expect(ws[count...].allSatisfy { $0.bitPattern == sentinel.bitPattern }, "batch \(batch) wrote past the workspace planned for 6")
+    }
+  }
 }

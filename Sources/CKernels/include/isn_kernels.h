@@ -41,7 +41,8 @@ typedef struct {
 size_t isn_im2col_budget(void);
 
 /// Floats of scratch memory `isn_conv2d` and `isn_conv2d_transpose` need for `threads`
-/// threads (0 when the convolution needs none, e.g. 1x1 stride 1 without padding).
+/// threads, enough for every batch from 1 to g->batch (a smaller batch may split the work
+/// otherwise); 0 when the convolution needs none, e.g. 1x1 stride 1 without padding.
 size_t isn_conv2d_workspace(const isn_conv_geometry *g, int threads);
 
 /// y = conv(x, weight) + bias, then max(y, 0) when `relu` is nonzero.
