@@ -56,6 +56,7 @@ let package = Package(
       name: "isnetc",
       dependencies: [
         "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO", "CKernels", "Visualization", "Datasets", "Evaluation",
+        "Training", "SeededRandom",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Helpers shared by the test targets: repository paths, golden files, model compilation.

@@ -50,7 +50,15 @@ public struct Objective: Sendable {
   /// Forward, loss, and backward: the session then holds every parameter's gradient.
   public func step(_ session: TrainingSession, _ batch: Batch, backward: Bool = true) throws -> StepResult {
     let outputs = try session.forward(batch.images, samples: batch.samples)
-    let logits = outputs[0]
+    let channels = session.graph[session.graph.inputIDs[0]].type.dims[0]
+    let (result, seeds) = try loss(logits: outputs[0], heatmaps: outputs.count > 1 ? outputs[1] : nil, batch: batch, channels: channels, gradient: backward)
+    if backward { try session.backward(seeds: seeds) }
+    return result
+  }
+
+  /// The ISNet loss of a batch's logits [B, K] and heatmaps [B, K, C, H, W] (nil for a
+  /// classifier without LRP block), and, when `gradient`, the adjoints of the outputs.
+  public func loss(logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool) throws -> (StepResult, seeds: [[Float]]) {
     let classes = logits.count / batch.samples
     let classification: (loss: Double, gradient: [Double])
     switch kind {
@@ -62,26 +70,24 @@ public struct Objective: Sendable {
     }
     var heatmap: (loss: Double, gradient: [Double]?) = (0, nil)
     var background = 0.0
-    let heatmaps = outputs.count > 1 ? outputs[1] : nil
     if let heatmaps, heatmapWeight > 0 {
       guard let masks = batch.masks else { throw RuntimeError("the heatmap loss (P > 0) needs masks") }
-      let channels = session.graph[session.graph.inputIDs[0]].type.dims[0]
-      heatmap = heatmapLoss.evaluate(
-        heatmaps: heatmaps.map(Double.init), masks: masks.map(Double.init), batch: batch.samples, classes: classes,
-        channels: channels, gradient: backward)
-      background = heatmapLoss.meanBackground(heatmaps: heatmaps.map(Double.init), masks: masks.map(Double.init), batch: batch.samples, classes: classes, channels: channels)
+      let (maps, maskValues) = (heatmaps.map(Double.init), masks.map(Double.init))
+      heatmap = heatmapLoss.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: classes, channels: channels, gradient: gradient)
+      background = heatmapLoss.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: classes, channels: channels)
     }
     let p = heatmapWeight
     let total = isnetLoss(classification: classification.loss, heatmap: heatmap.loss, weight: p)
-    if backward {
-      var seeds = [classification.gradient.map { Float((1 - p) * $0) }]
+    var seeds: [[Float]] = []
+    if gradient {
+      seeds = [classification.gradient.map { Float((1 - p) * $0) }]
       if let heatmaps {
         seeds.append(heatmap.gradient.map { $0.map { Float(p * $0) } } ?? [Float](repeating: 0, count: heatmaps.count))
       }
-      try session.backward(seeds: seeds)
     }
-    return StepResult(
+    let result = StepResult(
       total: total, classificationLoss: classification.loss, heatmapLoss: heatmap.loss, logits: logits,
       heatmaps: heatmaps, meanBackground: background)
+    return (result, seeds)
   }
 }

@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
     abstract: "Measure how fast the deployment graph (or the LRP block) runs on this machine.",
     discussion: """
       Runs the deployment graph (with --lrp: the classifier and its LRP block, every \
-      class's heatmap) on seeded random inputs in the model's range: a warm-up, \
+      class's heatmap; with --train: whole training steps, --P setting the heatmap loss's \
+      weight) on seeded random inputs in the model's range: a warm-up, \
       then --iterations timed runs. Prints the median milliseconds per batch and per image, \
       images per second, GFLOP/s (2 × multiply-accumulates of convolutions and linear \
       layers), the planned activation memory and the process's peak resident memory. \
@@ -46,8 +47,15 @@ struct Bench: ParsableCommand {
   @Flag(help: "Run the classifier with its LRP block: logits and every class's heatmap.")
   var lrp = false
 
+  @Flag(help: "Time training steps instead: forward, loss, backward and the optimizer's update.")
+  var train = false
+
+  @Option(name: .customLong("P"), help: "With --train: the heatmap loss's weight (0: the standard classifier, no LRP block).")
+  var heatmapWeight = 0.7
+
   func run() throws {
     let classifier = try modelOptions.compile()
+    if train { return try runTrainingSteps(classifier) }
     let graph: Graph
     do {
       graph = lrp ? try classifier.withLRPBlock() : classifier.deploymentGraph()

@@ -14,13 +14,15 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case deploy
   case memory
   case lrp
+  case grad
 
   static let help: ArgumentHelp = """
     ir: the graph's stable text form; dot: Graphviz, the classifier beside its LRP block; summary: per-layer shapes, parameters \
     and multiply-accumulates with totals; params: the parameter table; deploy: the pruned \
     deployment graph (no dropout, batch norms folded, ReLUs fused); memory: the static \
     memory plan of the deployment graph for --batch samples; lrp: the classifier with its LRP \
-    block (outputs: logits and heatmaps).
+    block (outputs: logits and heatmaps); grad: the reverse-mode program that training runs over \
+    the classifier and its LRP block (one line per adjoint step, `d` value and `v` LRP-view adjoints).
     """
 }
 
@@ -77,6 +79,12 @@ struct Compile: ParsableCommand {
         text = try graph.withLRPBlock(LRPOptions(epsilon: epsilon)).text
       } catch {
         throw fail("\(modelOptions.model): cannot derive the LRP block: \(error)")
+      }
+    case .grad:
+      do {
+        text = try graph.withLRPBlock(LRPOptions(epsilon: epsilon)).reverseMode().text
+      } catch {
+        throw fail("\(modelOptions.model): cannot derive the training program: \(error)")
       }
     case .memory:
       let deployed = graph.deploymentGraph()

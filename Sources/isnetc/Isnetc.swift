@@ -10,11 +10,11 @@ struct Isnetc: ParsableCommand {
       static graph with every shape inferred and every parameter named as torchvision names \
       it, derives the ISNet LRP block (docs/lrp.md) and the pruned deployment graph, and \
       runs them on the CPU: `compile` prints graphs, `run` classifies, `heatmap` explains, \
-      `eval` measures a classifier on a dataset folder, `make-dataset` writes the synthetic \
+      `train` trains an ISNet or a standard classifier, `eval` measures a classifier on a dataset folder, `make-dataset` writes the synthetic \
       background-bias benchmark, `init` writes initial weights and `bench` times the runtime.
       """,
     version: "0.1.0",
-    subcommands: [Compile.self, Run.self, Heatmap.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
+    subcommands: [Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
   )
 
   static func main() {

@@ -25,6 +25,12 @@ final class Progress {
     FileHandle.standardError.write(Data(line.utf8))
   }
 
+  /// Ends the bar's line so that a message can be printed below it.
+  func interrupt() {
+    guard enabled else { return }
+    FileHandle.standardError.write(Data("\n".utf8))
+  }
+
   func finish() {
     guard enabled else { return }
     FileHandle.standardError.write(Data("\n".utf8))

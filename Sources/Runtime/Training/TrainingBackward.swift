@@ -151,7 +151,7 @@ extension TrainingSession {
         var sumG = [Double](repeating: 0, count: dims[0]), sumGX = sumG
         isn_channel_sums(g, x, Int32(n), Int32(dims[0]), spatial, &sumG, &sumGX)
         for c in 0..<dims[0] {
-          dw[c] += Float((sumGX[c] - Double(stats.mean[c]) * sumG[c]) * Double(stats.inverseStdUnbiased[c]))
+          dw[c] += Float((sumGX[c] - Double(stats.viewMean[c]) * sumG[c]) * Double(stats.inverseStdUnbiased[c]))
         }
       }
     case .batchNormTranspose:

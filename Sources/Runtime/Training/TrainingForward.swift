@@ -74,20 +74,23 @@ extension TrainingSession {
     let m = Double(samples * spatial)
     let gamma = parameter("\(name).weight"), beta = parameter("\(name).bias")
     let runningMean = parameter("\(name).running_mean"), runningVar = parameter("\(name).running_var")
-    var stats = NormStatistics(mean: mean, inverseStd: mean, inverseStdUnbiased: mean)
+    let frozen = lrpStatisticsFrozen ? normStatistics[id.index] : nil
+    var stats = NormStatistics(mean: mean, inverseStd: mean, viewMean: frozen?.viewMean ?? mean, inverseStdUnbiased: mean)
     var scale = mean, shift = mean, viewScale = mean, viewShift = mean
     for c in 0..<channels {
       let unbiased = Double(variance[c]) * m / max(m - 1, 1)
       let inverse = 1 / (Double(variance[c]) + a.epsilon).squareRoot()
-      let inverseUnbiased = 1 / (unbiased + a.epsilon).squareRoot()
+      let inverseUnbiased = frozen.map { Double($0.inverseStdUnbiased[c]) } ?? 1 / (unbiased + a.epsilon).squareRoot()
       stats.inverseStd[c] = Float(inverse)
       stats.inverseStdUnbiased[c] = Float(inverseUnbiased)
       scale[c] = Float(Double(gamma[c]) * inverse)
       shift[c] = Float(Double(beta[c]) - Double(mean[c]) * Double(gamma[c]) * inverse)
       viewScale[c] = Float(Double(gamma[c]) * inverseUnbiased)
-      viewShift[c] = Float(Double(beta[c]) - Double(mean[c]) * Double(gamma[c]) * inverseUnbiased)
-      runningMean[c] = Float((1 - a.momentum) * Double(runningMean[c]) + a.momentum * Double(mean[c]))
-      runningVar[c] = Float((1 - a.momentum) * Double(runningVar[c]) + a.momentum * unbiased)
+      viewShift[c] = Float(Double(beta[c]) - Double(stats.viewMean[c]) * Double(gamma[c]) * inverseUnbiased)
+      if updatesRunningStatistics {
+        runningMean[c] = Float((1 - a.momentum) * Double(runningMean[c]) + a.momentum * Double(mean[c]))
+        runningVar[c] = Float((1 - a.momentum) * Double(runningVar[c]) + a.momentum * unbiased)
+      }
     }
     normStatistics[id.index] = stats
     let count = perSample(id)
@@ -186,7 +189,7 @@ extension TrainingSession {
       let s = Double(gamma[o]) * Double(stats.inverseStdUnbiased[o])
       scale[o] = Float(s)
       for i in o * perOutput..<(o + 1) * perOutput { w[i] = Float(Double(w[i]) * s) }
-      b[o] = Float((Double(b[o]) - Double(stats.mean[o])) * s + Double(beta[o]))
+      b[o] = Float((Double(b[o]) - Double(stats.viewMean[o])) * s + Double(beta[o]))
     }
     return (w, b, scale)
   }

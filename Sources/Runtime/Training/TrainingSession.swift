@@ -40,6 +40,12 @@ public final class TrainingSession {
   public private(set) var samples = 0
   /// The step's dropout seed.
   public var dropoutSeed: UInt64 = 0
+  /// Whether a forward updates the batch norms' running statistics (off to measure a
+  /// batch, e.g. for `E auto`, without changing the model).
+  public var updatesRunningStatistics = true
+  /// Keeps the statistics the LRP block fuses from the previous forward: the detachment
+  /// made literal, so finite differences see the function the gradients differentiate.
+  var lrpStatisticsFrozen = false
 
   struct Buffer {
     let pointer: UnsafeMutablePointer<Float>
@@ -56,6 +62,8 @@ public final class TrainingSession {
     var mean: [Float]
     /// 1/sqrt(biased var + eps): the forward's normalisation.
     var inverseStd: [Float]
+    /// The mean the LRP block fuses: the batch's, unless `lrpStatisticsFrozen`.
+    var viewMean: [Float]
     /// 1/sqrt(unbiased var + eps): the LRP block's (the reference fuses torch.var's).
     var inverseStdUnbiased: [Float]
   }

@@ -63,7 +63,7 @@ extension TrainingSession {
     for o in 0..<out {
       var sum = 0.0
       for i in o * perOutput..<(o + 1) * perOutput { sum += Double(dWeight[i]) * Double(weight[i]) }
-      sum += Double(dBias[o]) * (Double(bias?[o] ?? 0) - Double(stats.mean[o]))
+      sum += Double(dBias[o]) * (Double(bias?[o] ?? 0) - Double(stats.viewMean[o]))
       dw[o] += Float(sum * Double(stats.inverseStdUnbiased[o]))
     }
   }

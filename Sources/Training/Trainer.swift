@@ -1,0 +1,320 @@
+/// The training loop (paper section 4.11): seeded shuffling, the paper's augmentation on
+/// image and mask alike, the ISNet loss through classifier and LRP block, the optimizer,
+/// a validation pass in evaluation mode after every epoch, and an atomic checkpoint per
+/// epoch (Checkpoint.swift) keeping the best by validation loss.
+///
+/// Deterministic: the order of epoch e, the augmentation of each sample and every dropout
+/// mask derive from (seed, epoch, sample, step) alone, so a run resumed from its checkpoint
+/// after epoch e takes the same steps, bit for bit, as one that never stopped (for the
+/// same thread count).
+///
+/// A NaN or infinite loss or gradient stops the run with an error naming the step; the
+/// last checkpoint (the previous epoch's) is left as it was.
+
+import Foundation
+import GraphIR
+import LRPTransform
+import Runtime
+import SeededRandom
+
+/// One sample: the image [C, H, W] at the model's input size and range, its mask [H, W]
+/// (1 = foreground) when the source has masks, its class.
+public struct TrainingSample: Sendable {
+  public var image: [Float]
+  public var mask: [Float]?
+  public var label: Int
+  public init(image: [Float], mask: [Float]?, label: Int) {
+    self.image = image
+    self.mask = mask
+    self.label = label
+  }
+}
+
+/// Where samples come from (a dataset folder, in `isnetc train`).
+public protocol SampleSource {
+  var count: Int { get }
+  /// A name for messages (the file name).
+  func name(_ index: Int) -> String
+  func load(_ index: Int) throws -> TrainingSample
+}
+
+public struct StepReport: Sendable {
+  public var epoch: Int
+  public var epochs: Int
+  public var batch: Int
+  public var batches: Int
+  public var step: Int
+  public var result: StepResult
+  public var gradientNorm: Double
+  public var imagesPerSecond: Double
+}
+
+public enum TrainingEvent {
+  case autoScale(meanBackground: Double, scale: Double)
+  case skipped(name: String, reason: String)
+  case step(StepReport)
+  case validating(epoch: Int)
+  case epoch(EpochRecord, isBest: Bool)
+}
+
+public struct TrainingFailure: Error, Sendable, CustomStringConvertible {
+  public var description: String
+  init(_ description: String) { self.description = description }
+}
+
+public final class Trainer {
+  public private(set) var state: RunState
+  public let session: TrainingSession
+  let classifier: Graph
+  /// The graph the session trains: the classifier with its LRP block when P > 0.
+  let trained: Graph
+  let optimizer: Optimizer
+  let objective: Objective
+  let train: SampleSource
+  let validation: SampleSource?
+  let directory: String
+  /// Training samples that failed to load (reported once, then left out).
+  private var unreadable: Set<Int> = []
+  private var skippedThisEpoch = 0
+
+  /// A new run in `directory` (created if needed).
+  public convenience init(
+    classifier: Graph, settings: TrainingSettings, weights: WeightTable, weightsSource: String,
+    train: SampleSource, validation: SampleSource?, directory: String, trainData: String? = nil, validationData: String? = nil
+  ) throws {
+    let state = RunState(
+      model: classifier.name, settings: settings, heatmapScale: settings.heatmapScale, initialMeanBackground: nil,
+      epochsDone: 0, optimizerSteps: 0, history: [], bestEpoch: nil, bestLoss: nil,
+      bestCriterion: validation == nil ? "training loss" : "validation loss", trainData: trainData, validationData: validationData)
+    try self.init(classifier: classifier, state: state, weights: weights, weightsSource: weightsSource, optimizerState: [:], train: train, validation: validation, directory: directory)
+  }
+
+  /// Continues the run whose checkpoint is in `directory`; `epochs` raises its total.
+  public static func resume(classifier: Graph, directory: String, train: SampleSource, validation: SampleSource?, epochs: Int?) throws -> Trainer {
+    var (state, weights, optimizerState) = try Checkpoint.read(directory: directory)
+    guard state.model == classifier.name else {
+      throw TrainingFailure("\(directory): the run trained model '\(state.model)', not '\(classifier.name)'")
+    }
+    if let epochs { state.settings.epochs = epochs }
+    return try Trainer(
+      classifier: classifier, state: state, weights: weights, weightsSource: "\(directory)/\(Checkpoint.fileName)",
+      optimizerState: optimizerState, train: train, validation: validation, directory: directory)
+  }
+
+  init(
+    classifier: Graph, state: RunState, weights: WeightTable, weightsSource: String, optimizerState: WeightTable,
+    train: SampleSource, validation: SampleSource?, directory: String
+  ) throws {
+    if let problem = state.settings.problems.first { throw TrainingFailure(problem) }
+    let settings = state.settings
+    self.state = state
+    self.classifier = classifier
+    self.train = train
+    self.validation = validation
+    self.directory = directory
+    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.heatmapWeight)
+    let program: AdjointProgram
+    do { program = try trained.reverseMode() } catch { throw TrainingFailure("\(classifier.name): cannot differentiate: \(error)") }
+    session = try TrainingSession(program: program, weights: weights, weightsSource: weightsSource, batchSize: settings.batchSize, threads: settings.threads)
+    optimizer = Optimizer(settings: settings.optimizer)
+    try optimizer.restore(optimizerState, steps: state.optimizerSteps, source: weightsSource)
+    try optimizer.validate(against: session, source: weightsSource)
+    objective = Objective(
+      heatmapWeight: settings.heatmapWeight, heatmapLoss: HeatmapLoss(scale: state.heatmapScale ?? 1, stabilizer: settings.heatmapStabilizer),
+      kind: classifier.outputKind)
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+  }
+
+  /// The classifier with its LRP block (P > 0), or alone (P = 0: the standard classifier).
+  public static func trainingGraph(_ classifier: Graph, heatmapWeight: Double) throws -> Graph {
+    guard heatmapWeight > 0 else { return classifier }
+    do { return try classifier.withLRPBlock() } catch { throw TrainingFailure("\(classifier.name): cannot derive the LRP block: \(error)") }
+  }
+
+  var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
+
+  // MARK: - The loop
+
+  public func run(_ report: (TrainingEvent) -> Void) throws -> RunState {
+    let settings = state.settings
+    if settings.heatmapWeight > 0, state.heatmapScale == nil {
+      let background = try initialMeanBackground(report)
+      state.initialMeanBackground = background
+      state.heatmapScale = background / settings.autoScaleDivisor
+      guard let scale = state.heatmapScale, scale > 0, scale.isFinite else {
+        throw TrainingFailure("E auto: the initial mean background sum is \(background); give E explicitly")
+      }
+      report(.autoScale(meanBackground: background, scale: scale))
+    }
+    var objective = self.objective
+    objective.heatmapLoss.scale = state.heatmapScale ?? 1
+    while state.epochsDone < settings.epochs {
+      let epoch = state.epochsDone + 1
+      let start = ContinuousClock.now
+      skippedThisEpoch = 0
+      let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
+      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0)
+      for (index, indices) in batches.enumerated() {
+        let stepStart = ContinuousClock.now
+        guard let batch = try makeBatch(indices, epoch: epoch, augment: settings.augment, report) else { continue }
+        let step = state.optimizerSteps + 1
+        session.dropoutSeed = settings.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
+        let result = try objective.step(session, batch)
+        let place = "step \(step) (epoch \(epoch), batch \(index + 1) of \(batches.count))"
+        guard result.total.isFinite else {
+          throw TrainingFailure("\(place): the loss is not finite (classification \(result.classificationLoss), heatmap \(result.heatmapLoss)); stopped, the last checkpoint in \(directory) is kept")
+        }
+        let norm: Double
+        do {
+          norm = try optimizer.step(session)
+        } catch let error as NonFiniteGradient {
+          throw TrainingFailure("\(place): \(error); stopped, the last checkpoint in \(directory) is kept")
+        }
+        state.optimizerSteps = optimizer.steps
+        let n = Double(batch.samples)
+        sums.total += result.total * n
+        sums.classification += result.classificationLoss * n
+        sums.heatmap += result.heatmapLoss * n
+        sums.correct += Self.correct(result.logits, batch.labels)
+        sums.samples += batch.samples
+        sums.steps += 1
+        let seconds = (ContinuousClock.now - stepStart).seconds
+        report(.step(StepReport(epoch: epoch, epochs: settings.epochs, batch: index + 1, batches: batches.count, step: step, result: result, gradientNorm: norm, imagesPerSecond: n / max(seconds, 1e-9))))
+      }
+      guard sums.samples > 0 else { throw TrainingFailure("epoch \(epoch): no training sample could be read") }
+      let samples = Double(sums.samples)
+      var record = EpochRecord(
+        epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
+        trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: skippedThisEpoch)
+      if validation != nil {
+        report(.validating(epoch: epoch))
+        let v = try validate(objective)
+        (record.validationLoss, record.validationClassificationLoss, record.validationHeatmapLoss, record.validationAccuracy) = v
+      }
+      record.seconds = (ContinuousClock.now - start).seconds
+      let criterion = record.validationLoss ?? record.trainLoss
+      let isBest = criterion.isFinite && (state.bestLoss.map { criterion < $0 } ?? true)
+      if isBest { (state.bestEpoch, state.bestLoss) = (epoch, criterion) }
+      state.history.append(record)
+      state.epochsDone = epoch
+      try Checkpoint.write(directory: directory, state: state, weights: session.weights, optimizerState: optimizer.state, isBest: isBest)
+      report(.epoch(record, isBest: isBest))
+    }
+    return state
+  }
+
+  /// E auto: the initial model's mean background sum u over the first training batches
+  /// (with augmentation, batch statistics, running statistics untouched).
+  func initialMeanBackground(_ report: (TrainingEvent) -> Void) throws -> Double {
+    let settings = state.settings
+    session.updatesRunningStatistics = false
+    defer { session.updatesRunningStatistics = true }
+    var sum = 0.0, count = 0
+    for indices in Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: 1).prefix(settings.autoScaleBatches) {
+      guard let batch = try makeBatch(indices, epoch: 1, augment: settings.augment, report), let masks = batch.masks else { continue }
+      let outputs = try session.forward(batch.images, samples: batch.samples)
+      let classes = outputs[0].count / batch.samples
+      sum += objective.heatmapLoss.meanBackground(
+        heatmaps: outputs[1].map(Double.init), masks: masks.map(Double.init), batch: batch.samples, classes: classes, channels: inputDims[0])
+      count += 1
+    }
+    guard count > 0 else { throw TrainingFailure("E auto: no training batch could be read") }
+    return sum / Double(count)
+  }
+
+  /// Loss and accuracy on the validation set in evaluation mode (running statistics, no
+  /// dropout), as the deployed model would run.
+  func validate(_ objective: Objective) throws -> (Double?, Double?, Double?, Double?) {
+    guard let validation else { return (nil, nil, nil, nil) }
+    let settings = state.settings
+    let graph = settings.heatmapWeight > 0 ? trained : classifier.deploymentGraph()
+    let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
+    var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
+    var start = 0
+    while start < validation.count {
+      let indices = Array(start..<min(start + settings.batchSize, validation.count))
+      start += indices.count
+      var samples: [TrainingSample] = []
+      for i in indices {
+        do { samples.append(try validation.load(i)) } catch { throw TrainingFailure("validation: \(validation.name(i)): \(error)") }
+      }
+      let batch = try Self.assemble(samples, needsMasks: settings.heatmapWeight > 0, names: indices.map { validation.name($0) })
+      let logits = try inference.run(batch.images, samples: batch.samples)
+      let heatmaps = settings.heatmapWeight > 0 ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
+      let (result, _) = try objective.loss(logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false)
+      let n = Double(batch.samples)
+      sums.total += result.total * n
+      sums.classification += result.classificationLoss * n
+      sums.heatmap += result.heatmapLoss * n
+      sums.correct += Self.correct(logits, batch.labels)
+      sums.samples += batch.samples
+    }
+    let n = Double(max(sums.samples, 1))
+    return (sums.total / n, sums.classification / n, sums.heatmap / n, Double(sums.correct) / n)
+  }
+
+  // MARK: - Batches
+
+  /// Epoch `epoch`'s batches of sample indices: a seeded shuffle, cut into `size`s; a last
+  /// batch of one sample is dropped (batch statistics need two).
+  public static func batches(count: Int, size: Int, seed: UInt64, epoch: Int) -> [[Int]] {
+    var order = Array(0..<count)
+    var random = SplitMix64(seed: seed ^ 0x5DEE_CE66_D1CE_4E5B ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15))
+    for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, random.int(0...i)) }
+    return stride(from: 0, to: count, by: size).map { Array(order[$0..<min($0 + size, count)]) }.filter { $0.count >= 2 }
+  }
+
+  /// Loads and augments a batch; unreadable samples are reported once and left out.
+  func makeBatch(_ indices: [Int], epoch: Int, augment: Bool, _ report: (TrainingEvent) -> Void) throws -> Batch? {
+    let dims = inputDims
+    let augmentation = Augmentation.paper(size: dims[2])
+    var samples: [TrainingSample] = []
+    var names: [String] = []
+    for index in indices where !unreadable.contains(index) {
+      var sample: TrainingSample
+      do {
+        sample = try train.load(index)
+      } catch {
+        unreadable.insert(index)
+        skippedThisEpoch += 1
+        report(.skipped(name: train.name(index), reason: "\(error)"))
+        continue
+      }
+      if augment {
+        let p = augmentation.parameters(seed: state.settings.seed, epoch: epoch, sample: index)
+        let moved = Augmentation.apply(p, image: sample.image, channels: dims[0], height: dims[1], width: dims[2], mask: sample.mask ?? [])
+        sample.image = moved.image
+        if sample.mask != nil { sample.mask = moved.mask }
+      }
+      samples.append(sample)
+      names.append(train.name(index))
+    }
+    guard samples.count >= 2 else { return nil }
+    return try Self.assemble(samples, needsMasks: state.settings.heatmapWeight > 0, names: names)
+  }
+
+  static func assemble(_ samples: [TrainingSample], needsMasks: Bool, names: [String]) throws -> Batch {
+    var masks: [Float]? = nil
+    if needsMasks {
+      var all: [Float] = []
+      for (sample, name) in zip(samples, names) {
+        guard let mask = sample.mask else { throw TrainingFailure("\(name): no mask (the heatmap loss, P > 0, needs one per sample)") }
+        all += mask
+      }
+      masks = all
+    }
+    return Batch(images: samples.flatMap(\.image), masks: masks, labels: samples.map(\.label), samples: samples.count)
+  }
+
+  static func correct(_ logits: [Float], _ labels: [Int]) -> Int {
+    let classes = logits.count / max(labels.count, 1)
+    return labels.indices.filter { s in
+      let row = logits[s * classes..<(s + 1) * classes]
+      return row.indices.max { row[$0] < row[$1] }! - s * classes == labels[s]
+    }.count
+  }
+}
+
+extension Duration {
+  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,61 @@
+import CKernels
+import Foundation
+import GraphIR
+import Runtime
+import SeededRandom
+import Training
+
+extension Bench {
+  /// `isnetc bench --train`: the median time of a whole training step (training-mode
+  /// forward through classifier and LRP block, the ISNet loss, the reverse-mode program,
+  /// SGD with momentum and clipping) on seeded random images, masks and labels.
+  func runTrainingSteps(_ classifier: Graph) throws {
+    let session: TrainingSession
+    let graph: Graph
+    do {
+      graph = try Trainer.trainingGraph(classifier, heatmapWeight: heatmapWeight)
+      let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
+      session = try TrainingSession(program: try graph.reverseMode(), weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
+    } catch {
+      throw fail(error)
+    }
+    let dims = classifier[classifier.inputIDs[0]].type.dims
+    let classes = classifier[classifier.outputs[0]].type.dims[0]
+    var random = SplitMix64(seed: seed &+ 1)
+    let images = (0..<(batch * dims.reduce(1, *))).map { _ in Float(random.unit()) }
+    // A centred foreground square covering half of each side.
+    let (h, w) = (dims[1], dims[2])
+    let mask = (0..<batch).flatMap { _ in (0..<(h * w)).map { i -> Float in abs(i / w - h / 2) < h / 4 && abs(i % w - w / 2) < w / 4 ? 1 : 0 } }
+    let labels = (0..<batch).map { _ in random.int(0...(classes - 1)) }
+    let objective = Objective(heatmapWeight: heatmapWeight, heatmapLoss: HeatmapLoss(scale: 10), kind: classifier.outputKind)
+    let optimizer = Optimizer(settings: OptimizerSettings())
+    let data = Batch(images: images, masks: mask, labels: labels, samples: batch)
+    func step() throws -> Double {
+      let start = ContinuousClock.now
+      _ = try objective.step(session, data)
+      try optimizer.step(session)
+      let d = ContinuousClock.now - start
+      return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+    var times: [Double] = []
+    do {
+      _ = try step()
+      for _ in 0..<max(1, iterations) { times.append(try step()) }
+    } catch {
+      throw fail(error)
+    }
+    let median = times.sorted()[times.count / 2]
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let peakMiB = Double(usage.ru_maxrss) / 1024
+    let what = heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image)" : "standard classifier step (P 0)"
+    if json {
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
+        classifier.name, batch, threads, heatmapWeight, median, median * 1e3 / Double(batch), peakMiB, String(cString: isn_blas_core())))
+    } else {
+      print("\(classifier.name) \(what), batch \(batch), \(threads) threads, input \(classifier[classifier.inputIDs[0]].type): median of \(times.count) steps")
+      print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))
+      print("  OpenBLAS kernels: \(String(cString: isn_blas_core()))")
+    }
+  }
+}

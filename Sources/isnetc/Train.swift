@@ -1,0 +1,257 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+import ImageIO
+import Runtime
+import Training
+
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train an ISNet (or, with --P 0, the standard classifier) on a dataset folder.",
+    discussion: """
+      Minimises (1 − P)·L_C + P·L_H (paper section 4.3): cross-entropy (BCE for multi-label \
+      models) and the heatmap loss, which penalises the LRP block's relevance outside each \
+      image's mask. The gradient flows through the classifier and its LRP block. Defaults are \
+      the paper's: SGD with momentum 0.99, learning rate 1e-3, gradient-norm clipping at 1, no \
+      weight decay, batch 10, augmentation (translation, rotation ±40°, flips) applied to \
+      image and mask alike.
+
+      --E auto sets E to the initial model's mean background sum over the first batches \
+      (auto/D divides it by D; the paper's rule of thumb is D = 10 to 100, which on the chest \
+      benchmark collapsed to chance: docs/training.md).
+
+      Every epoch writes RUN/checkpoint.safetensors (weights, optimizer state, run state), \
+      RUN/weights.safetensors, RUN/run.json and, when the validation loss improves, \
+      RUN/best.safetensors, each atomically. --resume RUN continues a run bit for bit.
+
+      Examples:
+        isnetc train models/tiny.isnet --data data/train --val data/test-biased --P 0.7 --E auto --epochs 20 --out run/
+        isnetc train models/tiny.isnet --resume run/ --epochs 30
+      """
+  )
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(help: ArgumentHelp("The training dataset folder (images/, masks/, labels.csv).", valueName: "DIR"))
+  var data: String?
+
+  @Option(help: ArgumentHelp("A validation dataset folder: evaluated after every epoch, picks the best checkpoint.", valueName: "DIR"))
+  var val: String?
+
+  @Option(help: "Initial weights (safetensors); default: torchvision-style initialization from --seed.")
+  var weights: String?
+
+  @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 trains the standard classifier.")
+  var heatmapWeight = 0.7
+
+  @Option(name: .customLong("E"), help: "The heatmap loss's E: a number, auto, or auto/D.")
+  var heatmapScale: HeatmapScaleOption = .auto(divisor: 1)
+
+  @Option(help: "Batches that E auto averages over.")
+  var autoBatches = 5
+
+  @Option(help: "Epochs (with --resume: the run's new total).")
+  var epochs: Int?
+
+  @Option(help: "Samples per step.")
+  var batch = 10
+
+  @Option(help: "Optimizer: sgd or adam.")
+  var optimizer: OptimizerKind = .sgd
+
+  @Option(help: "Learning rate.")
+  var lr = 1e-3
+
+  @Option(help: "SGD momentum.")
+  var momentum = 0.99
+
+  @Option(help: "Clip the gradient's global L2 norm to this (0: no clipping).")
+  var clip = 1.0
+
+  @Option(help: "Weight decay (L2); the paper uses none.")
+  var weightDecay = 0.0
+
+  @Flag(help: "Train without augmentation.")
+  var noAugment = false
+
+  @Option(help: "Seed for initialization, shuffling, augmentation and dropout.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads for the kernels.")
+  var threads = 2
+
+  @Option(help: ArgumentHelp("The run directory for checkpoints.", valueName: "RUN"))
+  var out: String?
+
+  @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint.", valueName: "RUN"))
+  var resume: String?
+
+  @Flag(help: "Pad images to a square with zeros before resizing (the paper's preprocessing).")
+  var padSquare = false
+
+  @Flag(help: "Equalize each image's histogram before resizing.")
+  var equalize = false
+
+  func validate() throws {
+    if resume == nil {
+      guard data != nil else { throw ValidationError("--data is needed (or --resume RUN)") }
+      guard out != nil else { throw ValidationError("--out RUN is needed (or --resume RUN)") }
+    } else if out != nil {
+      throw ValidationError("--resume continues in its own directory; drop --out")
+    }
+    if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+  }
+
+  func run() throws {
+    let classifier = try modelOptions.compile()
+    if weightDecay > 0 {
+      printError("warning: weight decay drives the ISNet towards the zero solution, whose heatmaps are empty (paper section 4.11); the paper trains without it")
+    }
+    let trainer: Trainer
+    do {
+      if let resume {
+        let (state, _, _) = try Checkpoint.read(directory: resume)
+        guard let trainData = data ?? state.trainData else { throw TrainingInputError("\(resume): the run does not say its data; give --data") }
+        let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess)
+        let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess) }
+        trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs)
+        print("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
+      } else {
+        let settings = self.settings
+        let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess)
+        let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess) }
+        let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
+        trainer = try Trainer(
+          classifier: classifier, settings: settings, weights: table, weightsSource: weights ?? "initial weights", train: train,
+          validation: validation, directory: out!, trainData: data, validationData: val)
+      }
+    } catch let error as ExitCode {
+      throw error
+    } catch {
+      throw fail(error)
+    }
+    let directory = resume ?? out!
+    var progress: Progress?
+    let final: RunState
+    do {
+      final = try trainer.run { event in
+        switch event {
+        case .autoScale(let background, let scale):
+          print(String(format: "E auto: initial mean background sum %.4g, E = %.4g", background, scale))
+        case .skipped(let name, let reason):
+          progress?.interrupt()
+          printError("warning: skipping \(name): \(reason)")
+        case .step(let r):
+          if r.batch == 1 { progress = Progress(total: r.batches, label: "epoch \(r.epoch)/\(r.epochs)") }
+          progress?.update(r.batch, detail: String(format: "L_C %.4f  L_H %.4f  %.1f img/s", r.result.classificationLoss, r.result.heatmapLoss, r.imagesPerSecond))
+        case .validating:
+          progress?.finish()
+          progress = nil
+        case .epoch(let record, let isBest):
+          progress?.finish()
+          progress = nil
+          print(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest))
+        }
+      }
+    } catch {
+      progress?.finish()
+      throw fail(error)
+    }
+    if let best = final.bestEpoch {
+      print("done: \(directory)/best.safetensors is epoch \(best) (\(final.bestCriterion) \(String(format: "%.4f", final.bestLoss ?? .nan))); \(directory)/weights.safetensors is the last")
+    }
+  }
+
+  var preprocess: PreprocessOptions { PreprocessOptions(padToSquare: padSquare, equalizeHistogram: equalize) }
+
+  var settings: TrainingSettings {
+    var scale: Double?, divisor = 1.0
+    switch heatmapScale {
+    case .value(let e): scale = e
+    case .auto(let d): divisor = d
+    }
+    return TrainingSettings(
+      heatmapWeight: heatmapWeight, heatmapScale: scale, autoScaleDivisor: divisor, autoScaleBatches: autoBatches,
+      epochs: epochs ?? 10, batchSize: batch,
+      optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, momentum: momentum, weightDecay: weightDecay, clipNorm: clip > 0 ? clip : nil),
+      seed: seed, augment: !noAugment, threads: threads)
+  }
+
+  static func describe(_ r: EpochRecord, epochs: Int, isBest: Bool) -> String {
+    var line = String(format: "epoch %d/%d: train loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f)", r.epoch, epochs, r.trainLoss, r.trainClassificationLoss, r.trainHeatmapLoss, r.trainAccuracy)
+    if let v = r.validationLoss {
+      line += String(format: ", validation loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f)", v, r.validationClassificationLoss ?? .nan, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
+    }
+    line += String(format: ", %.1f s", r.seconds)
+    if r.skippedSamples > 0 { line += ", \(r.skippedSamples) unreadable samples skipped" }
+    return line + (isBest ? "  [best]" : "")
+  }
+}
+
+/// `--E`: a positive number, `auto` or `auto/D`.
+enum HeatmapScaleOption: ExpressibleByArgument {
+  case value(Double)
+  case auto(divisor: Double)
+
+  init?(argument: String) {
+    if argument == "auto" {
+      self = .auto(divisor: 1)
+    } else if argument.hasPrefix("auto/"), let d = Double(argument.dropFirst(5)), d > 0, d.isFinite {
+      self = .auto(divisor: d)
+    } else if let e = Double(argument), e > 0, e.isFinite {
+      self = .value(e)
+    } else {
+      return nil
+    }
+  }
+}
+
+extension OptimizerKind: ExpressibleByArgument {}
+
+struct TrainingInputError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// A dataset folder as training reads it: images at the model's input size and range,
+/// masks binarised (1 = foreground; masks stored as 0/255 or 0/1 both work).
+final class FolderSamples: SampleSource {
+  let folder: DatasetFolder
+  let dims: [Int]
+  let range: ClosedRange<Float>
+  let options: PreprocessOptions
+  let needsMasks: Bool
+
+  init(directory: String, graph: Graph, needsMasks: Bool, options: PreprocessOptions) throws {
+    folder = try DatasetFolder(directory: directory)
+    let input = graph[graph.inputIDs[0]]
+    dims = input.type.dims
+    guard dims.count == 3 else { throw TrainingInputError("model input \(input.type) is not an image") }
+    if case .input(let r) = input.op { range = Float(r.low)...Float(r.high) } else { range = 0...1 }
+    self.options = options
+    self.needsMasks = needsMasks
+    let classes = graph[graph.outputs[0]].type.dims[0]
+    if let bad = folder.entries.first(where: { $0.label >= classes }) {
+      throw TrainingInputError("\(directory)/labels.csv: '\(bad.file)' has label \(bad.label); the model has \(classes) classes")
+    }
+    if needsMasks, !folder.hasMasks {
+      throw TrainingInputError("\(directory): no masks/ folder; the heatmap loss (P > 0) needs a mask per image (or train with --P 0)")
+    }
+  }
+
+  var count: Int { folder.entries.count }
+  func name(_ index: Int) -> String { folder.imagePath(folder.entries[index]) }
+
+  func load(_ index: Int) throws -> TrainingSample {
+    let entry = folder.entries[index]
+    let image = try loadImage(path: folder.imagePath(entry), channels: dims[0], height: dims[1], width: dims[2], range: range, options: options)
+    var mask: [Float]?
+    if needsMasks {
+      let raw = try folder.mask(entry, height: dims[1], width: dims[2])
+      // A 0/1 mask reads as 0 and 1/255: its threshold is half of 1/255.
+      let threshold: Float = (raw.max() ?? 0) <= 1.5 / 255 ? 0.5 / 255 : 0.5
+      mask = raw.map { $0 > threshold ? 1 : 0 }
+    }
+    return TrainingSample(image: image, mask: mask, label: entry.label)
+  }
+}
