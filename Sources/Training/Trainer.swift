@@ -75,7 +75,6 @@ public final class Trainer {
   let directory: String
   /// Training samples that failed to load (reported once, then left out).
   private var unreadable: Set<Int> = []
-  private var skippedThisEpoch = 0
 
   /// A new run in `directory` (created if needed).
   public convenience init(
@@ -151,7 +150,6 @@ public final class Trainer {
     while state.epochsDone < settings.epochs {
       let epoch = state.epochsDone + 1
       let start = ContinuousClock.now
-      skippedThisEpoch = 0
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
       var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0)
       for (index, indices) in batches.enumerated() {
@@ -185,7 +183,7 @@ public final class Trainer {
       let samples = Double(sums.samples)
       var record = EpochRecord(
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
-        trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: skippedThisEpoch)
+        trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: unreadable.count)
       if validation != nil {
         report(.validating(epoch: epoch))
         let v = try validate(objective)
@@ -276,7 +274,6 @@ public final class Trainer {
         sample = try train.load(index)
       } catch {
         unreadable.insert(index)
-        skippedThisEpoch += 1
         report(.skipped(name: train.name(index), reason: "\(error)"))
         continue
       }

@@ -72,6 +72,7 @@ public struct EpochRecord: Sendable, Codable, Equatable {
   public var validationHeatmapLoss: Double?
   public var validationAccuracy: Double?
   public var seconds: Double
+  /// Training samples left out because they could not be read.
   public var skippedSamples: Int
 }
 

@@ -20,4 +20,11 @@ import TestSupport
     let parsed = try Graph(parsing: graph.text)
     #expect(parsed == graph)
   }
+
+  /// The training program (`isnetc compile --emit grad`): reverse mode over classifier and
+  /// LRP block, with the LRP view's separate adjoints where batch norms are fused.
+  @Test(arguments: ["tiny", "vgg_small", "resnet18"]) func trainingProgramMatchesGolden(_ model: String) throws {
+    let program = try compileModel(model, classes: 3).withLRPBlock().reverseMode()
+    try assertGolden(program.text, at: "Tests/LRPTransformTests/Golden/\(model).grad")
+  }
 }

@@ -50,13 +50,18 @@ extension TrainingSession {
         offset += piece
       }
     case .add:
-      isn_add(pointer(node.inputs[0]), count, pointer(node.inputs[1]), count, Int32(n), count, 0, y, count)
-      for extra in node.inputs.dropFirst(2) { isn_add(y, count, pointer(extra), count, Int32(n), count, 0, y, count) }
+      add(node.inputs.map(pointer), into: y, count: count)
+      if let view = lrpViews[id.index] { add(node.inputs.map(zValue), into: view.pointer, count: count) }
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
       .sliceChannels, .zbPreactivation, .zbRelevance:
       lrpForward(id)
     }
+  }
+
+  private func add(_ terms: [UnsafeMutablePointer<Float>], into y: UnsafeMutablePointer<Float>, count: Int) {
+    isn_add(terms[0], count, terms[1], count, Int32(samples), count, 0, y, count)
+    for extra in terms.dropFirst(2) { isn_add(y, count, extra, count, Int32(samples), count, 0, y, count) }
   }
 
   /// Batch statistics in double, y = γ·(x − μ)/σ + β, the running statistics updated with
@@ -95,7 +100,7 @@ extension TrainingSession {
     normStatistics[id.index] = stats
     let count = perSample(id)
     isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, 0, pointer(id), count)
-    if let view = normViews[id.index] {
+    if let view = lrpViews[id.index] {
       isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view.pointer, count)
     }
   }

@@ -27,8 +27,10 @@ public final class TrainingSession {
   var normStatistics: [Int: NormStatistics] = [:]
   /// The batch-norm node of each name (the LRP block reads statistics by name).
   let normNodes: [String: Int]
-  /// Batch norms whose value the LRP block reads as an ε-rule z: their LRP view's value.
-  var normViews: [Int: Buffer] = [:]
+  /// Values the LRP block reads as an ε-rule z where its view differs from the forward's:
+  /// batch norms (the view normalises by the unbiased variance) and the residual adds that
+  /// sum them. Elsewhere the view equals the value.
+  var lrpViews: [Int: Buffer] = [:]
   var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
   var dropoutMasks: [Int: UnsafeMutablePointer<UInt8>] = [:]
   /// Zᴮ layers' gradients with respect to their folded weights W' and bias b', computed
@@ -116,9 +118,7 @@ public final class TrainingSession {
         dropoutMasks[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
       case .lrpEpsilonDivide:
         let z = node.inputs[1]
-        if case .batchNorm = graph[z].op, normViews[z.index] == nil {
-          normViews[z.index] = Buffer(count: batchSize * (graph[z].type.elementCount ?? 0))
-        }
+        allocateView(z)
       default: break
       }
     }
@@ -132,7 +132,7 @@ public final class TrainingSession {
     for buffer in gradientBuffers.values { buffer.pointer.deallocate() }
     for buffer in values { buffer?.pointer.deallocate() }
     for buffer in adjoints.values { buffer.pointer.deallocate() }
-    for buffer in normViews.values { buffer.pointer.deallocate() }
+    for buffer in lrpViews.values { buffer.pointer.deallocate() }
     for pointer in argmax.values { pointer.deallocate() }
     for pointer in dropoutMasks.values { pointer.deallocate() }
     workspace.pointer.deallocate()
@@ -220,9 +220,25 @@ public final class TrainingSession {
   func adjoint(_ ref: AdjointRef) -> UnsafeMutablePointer<Float> { adjoints[ref]!.pointer }
   func perSample(_ node: NodeID) -> Int { graph[node].type.elementCount ?? 0 }
 
-  /// The value the LRP block reads as z: a batch norm's LRP view, otherwise the value.
+  /// Gives `node` (and what it sums) a view buffer when its view differs from its value.
+  private func allocateView(_ node: NodeID) {
+    guard lrpViews[node.index] == nil, Self.viewDiffers(node, in: graph) else { return }
+    lrpViews[node.index] = Buffer(count: batchSize * (graph[node].type.elementCount ?? 0))
+    if case .add = graph[node].op { for input in graph[node].inputs { allocateView(input) } }
+  }
+
+  /// Whether the LRP view of `node` has other numbers than its value in training mode.
+  static func viewDiffers(_ node: NodeID, in graph: Graph) -> Bool {
+    switch graph[node].op {
+    case .batchNorm: true
+    case .add: graph[node].inputs.contains { viewDiffers($0, in: graph) }
+    default: false
+    }
+  }
+
+  /// The value the LRP block reads as z: its LRP view where that differs, else the value.
   func zValue(_ node: NodeID) -> UnsafeMutablePointer<Float> {
-    normViews[node.index]?.pointer ?? pointer(node)
+    lrpViews[node.index]?.pointer ?? pointer(node)
   }
 
   /// Statistics of the batch norm named `name` from the last forward.

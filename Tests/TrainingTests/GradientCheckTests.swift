@@ -1,0 +1,155 @@
+import GraphIR
+import LRPTransform
+import Testing
+import TestSupport
+
+@testable import Runtime
+@testable import Training
+
+/// The reverse-mode program against central finite differences of the training-mode
+/// forward, on small models whose ops together cover every op's derivative (classifier
+/// ops and LRP-block ops): a DenseNet (concatenations, channel slices, batch-norm
+/// transposes, max unpooling, global average pooling, dropout, Zᴮ with a folded batch
+/// norm), a ResNet (residual adds, flatten, Zᴮ with a bias) and a VGG net (average pooling,
+/// linear layers with biases inside the ε-rule).
+///
+/// The loss is a fixed random linear function of the logits and heatmaps, L = ⟨r, logits⟩
+/// + ⟨q, heatmaps⟩, so ∂L/∂outputs = (r, q). For each parameter tensor θ and a random
+/// direction v, (L(θ + hv) − L(θ − hv)) / 2h must equal ⟨∇θ L, v⟩.
+///
+/// The LRP block's detachments are made literal for the finite differences: the batch
+/// statistics it fuses are frozen at the unperturbed forward's (`lrpStatisticsFrozen`),
+/// which is what the gradient differentiates. Biases and batch-norm shifts are detached in
+/// the block yet still shift its z, so with heatmaps seeded only weights and γ are compared;
+/// with only the logits seeded (the standard classifier's loss) every parameter is.
+///
+/// Float32 forward passes: each difference is taken at six step sizes (1e-3 to 1e-5) and the best
+/// agreement counts, so a ReLU gate or an ε-rule sign crossed by the larger steps does not
+/// fail the check while a wrong derivative, wrong at every step, does.
+@Suite struct GradientCheckTests {
+  static let models: [String: String] = [
+    "densenet": """
+      isnet 1;
+      import "densenet_blocks.isnet";
+      model m(input: f32[3, 12, 12] in [0, 1], classes: int = 3) {
+        x = conv(input, out: 6, k: 3, pad: 1, bias: false) @ "conv0"; x = bn(x) @ "norm0"; x = relu(x);
+        x = maxpool(x, k: 3, stride: 2, pad: 1);
+        x = dense_block(x, layers: 2, growth: 3, bn_size: 2) @ "denseblock1";
+        x = transition(x, out: 6) @ "transition1";
+        x = dense_block(x, layers: 1, growth: 3, bn_size: 2) @ "denseblock2";
+        x = bn(x) @ "norm5"; x = relu(x); x = global_avgpool(x); x = dropout(x, p: 0.25);
+        return linear(x, out: classes) @ "classifier";
+      }
+      """,
+    "resnet": """
+      isnet 1;
+      model m(input: f32[3, 10, 10] in [-1, 1], classes: int = 3) {
+        x = conv(input, out: 5, k: 3, pad: 1) @ "conv1"; x = relu(x);
+        h = conv(x, out: 5, k: 3, pad: 1, bias: false) @ "conv2"; h = bn(h) @ "bn2"; h = relu(h);
+        h = conv(h, out: 5, k: 3, pad: 1, bias: false) @ "conv3"; h = bn(h) @ "bn3";
+        x = relu(add(h, x));
+        x = adaptive_avgpool(x, out: 2); x = flatten(x);
+        return linear(x, out: classes) @ "fc";
+      }
+      """,
+    "vgg": """
+      isnet 1;
+      model m(input: f32[3, 8, 8] in [0, 1], classes: int = 3) {
+        x = conv(input, out: 4, k: 3, pad: 1) @ "conv0"; x = relu(x); x = avgpool(x, k: 2);
+        x = conv(x, out: 5, k: 3, pad: 1) @ "conv1"; x = relu(x); x = maxpool(x, k: 2);
+        x = flatten(x); x = linear(x, out: 6) @ "fc1"; x = relu(x);
+        return linear(x, out: classes) @ "fc2";
+      }
+      """,
+  ]
+
+  struct Setup {
+    var session: TrainingSession
+    var input: [Float]
+    var seeds: [[Float]]
+    var samples: Int
+  }
+
+  func setup(_ kind: String, heatmaps: Bool) throws -> Setup {
+    let blocks = try Repository.read("models/densenet_blocks.isnet")
+    let compilation = compileSources(["m.isnet": Self.models[kind]!, "densenet_blocks.isnet": blocks])
+    let classifier = try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
+    // A larger ε keeps the ε-rule's 1/z' smooth enough for differences in float32.
+    let graph = heatmaps ? try classifier.withLRPBlock(LRPOptions(epsilon: 0.1)) : classifier
+    var random = SplitMix64(seed: 7)
+    var weights = Initialization.weights(for: classifier, seed: 3)
+    // Non-trivial γ, β and biases, so that every role's derivative matters.
+    for parameter in classifier.parameters where parameter.role == .weight || parameter.role == .bias {
+      if classifier[parameter.owner].op.kind == .batchNorm || parameter.role == .bias {
+        let base: Float = parameter.role == .weight ? 1 : 0
+        weights[parameter.name]!.values = (0..<parameter.elementCount).map { _ in base + random.float(-0.3, 0.3) }
+      }
+    }
+    let samples = 3
+    let session = try TrainingSession(program: try graph.reverseMode(), weights: weights, weightsSource: kind, batchSize: samples, threads: 2)
+    session.dropoutSeed = 11
+    session.updatesRunningStatistics = false
+    let inputType = graph[graph.inputIDs[0]]
+    guard case .input(let range) = inputType.op else { throw RuntimeError("no input range") }
+    let input = (0..<(samples * inputType.type.elementCount!)).map { _ in random.float(Float(range.low), Float(range.high)) }
+    let seeds = graph.outputs.map { output in (0..<(samples * graph[output].type.elementCount!)).map { _ in random.float(-1, 1) } }
+    return Setup(session: session, input: input, seeds: seeds, samples: samples)
+  }
+
+  func loss(_ s: Setup) throws -> Double {
+    let outputs = try s.session.forward(s.input, samples: s.samples)
+    return zip(outputs, s.seeds).reduce(0.0) { total, pair in
+      zip(pair.0, pair.1).reduce(total) { $0 + Double($1.0) * Double($1.1) }
+    }
+  }
+
+  /// (parameter, analytic ⟨∇L, v⟩, best finite difference, error) per tensor; the error is
+  /// relative to the larger of the two, or to 1% of the model's largest ⟨∇L, v⟩ (float32
+  /// differences cannot resolve much smaller derivatives).
+  func check(_ kind: String, heatmaps: Bool) throws -> [(String, Double, Double, Double)] {
+    let s = try setup(kind, heatmaps: heatmaps)
+    _ = try loss(s)
+    s.session.lrpStatisticsFrozen = true
+    _ = try loss(s)
+    try s.session.backward(seeds: s.seeds)
+    let gradients = s.session.gradients
+    let graph = s.session.graph
+    var random = SplitMix64(seed: 99)
+    var rows: [(String, Double, [Double])] = []
+    for parameter in graph.parameters where gradients[parameter.name] != nil {
+      let isShift = parameter.role == .bias
+      if heatmaps && isShift { continue }
+      let pointer = s.session.parameter(parameter.name)
+      let count = parameter.elementCount
+      let original = Array(UnsafeBufferPointer(start: pointer, count: count))
+      let scale = max(original.map { abs(Double($0)) }.max() ?? 0, 0.1)
+      let direction = (0..<count).map { _ in random.unit() < 0.5 ? -scale : scale }
+      let analytic = zip(gradients[parameter.name]!, direction).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+      var differences: [Double] = []
+      for h in [1e-3, 3e-4, 1e-4, 5e-5, 2e-5, 1e-5] {
+        func shifted(_ sign: Double) throws -> Double {
+          for i in 0..<count { pointer[i] = Float(Double(original[i]) + sign * h * direction[i]) }
+          return try loss(s)
+        }
+        differences.append((try shifted(1) - (try shifted(-1))) / (2 * h))
+      }
+      for i in 0..<count { pointer[i] = original[i] }
+      rows.append((parameter.name, analytic, differences))
+    }
+    let floor = 1e-2 * (rows.map { abs($0.1) }.max() ?? 0)
+    return rows.map { name, analytic, differences in
+      let errors = differences.map { abs($0 - analytic) / max(abs(analytic), abs($0), floor) }
+      let best = errors.indices.min { errors[$0] < errors[$1] }!
+      return (name, analytic, differences[best], errors[best])
+    }
+  }
+
+  @Test(arguments: ["densenet", "resnet", "vgg"], [false, true])
+  func gradientsMatchFiniteDifferences(_ kind: String, heatmaps: Bool) throws {
+    let rows = try check(kind, heatmaps: heatmaps)
+    #expect(rows.count >= 4)
+    for (name, analytic, difference, error) in rows {
+      #expect(error <= 2e-2, "\(kind)\(heatmaps ? " with heatmaps" : ""): \(name): gradient·v \(analytic), finite difference \(difference)")
+    }
+  }
+}

@@ -1,0 +1,169 @@
+import Datasets
+import Foundation
+import GraphIR
+import Runtime
+import TensorFiles
+import Testing
+import TestSupport
+
+@testable import Training
+
+/// The training loop: determinism, bit-exact resume, the best checkpoint, E auto, and what
+/// it does with bad data (unreadable samples skipped and named, a NaN stopping the run with
+/// the last checkpoint intact).
+@Suite struct TrainerTests {
+  /// Synthetic chest images at the model's input size, 3 channels.
+  final class ChestSamples: SampleSource {
+    let samples: [TrainingSample]
+    var unreadable: Set<Int> = []
+    var poisoned: Set<Int> = []
+
+    init(count: Int, seed: UInt64, size: Int) {
+      let task = SyntheticChest(resolution: size)
+      samples = (0..<count).map { i in
+        let s = task.sample(label: i % 3, shapes: .matching, seed: seed &+ UInt64(i))
+        return TrainingSample(image: s.image + s.image + s.image, mask: s.mask, label: s.label)
+      }
+    }
+    var count: Int { samples.count }
+    func name(_ index: Int) -> String { "sample\(index).png" }
+    func load(_ index: Int) throws -> TrainingSample {
+      if unreadable.contains(index) { throw RuntimeError("sample\(index).png: not a PNG or JPEG file") }
+      var sample = samples[index]
+      if poisoned.contains(index) { sample.image = sample.image.map { _ in .nan } }
+      return sample
+    }
+  }
+
+  static let model = """
+    isnet 1;
+    import "densenet_blocks.isnet";
+    model small(input: f32[3, 32, 32] in [0, 1], classes: int = 3) {
+      x = conv(input, out: 8, k: 3, stride: 2, pad: 1, bias: false) @ "conv0"; x = bn(x) @ "norm0"; x = relu(x);
+      x = dense_block(x, layers: 2, growth: 4, bn_size: 2) @ "denseblock1";
+      x = bn(x) @ "norm5"; x = relu(x); x = global_avgpool(x); x = dropout(x, p: 0.2);
+      return linear(x, out: classes) @ "classifier";
+    }
+    """
+
+  func classifier() throws -> Graph {
+    let blocks = try Repository.read("models/densenet_blocks.isnet")
+    let compilation = compileSources(["m.isnet": Self.model, "densenet_blocks.isnet": blocks])
+    return try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
+  }
+
+  func settings(epochs: Int, p: Double = 0.7) -> TrainingSettings {
+    TrainingSettings(heatmapWeight: p, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: 2)
+  }
+
+  func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "isnetc-trainer-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  func train(_ settings: TrainingSettings, data: ChestSamples, directory: String, validation: ChestSamples? = nil) throws -> (RunState, [TrainingEvent]) {
+    let graph = try classifier()
+    let trainer = try Trainer(
+      classifier: graph, settings: settings, weights: Initialization.weights(for: graph, seed: 1), weightsSource: "initial",
+      train: data, validation: validation, directory: directory)
+    var events: [TrainingEvent] = []
+    let state = try trainer.run { events.append($0) }
+    return (state, events)
+  }
+
+  func checkpointBits(_ directory: String) throws -> [String: [UInt32]] {
+    let (_, weights, optimizer) = try Checkpoint.read(directory: directory)
+    var bits: [String: [UInt32]] = [:]
+    for (name, tensor) in weights { bits[name] = tensor.values.map(\.bitPattern) }
+    for (name, tensor) in optimizer { bits["optimizer." + name] = tensor.values.map(\.bitPattern) }
+    return bits
+  }
+
+  @Test func sameSeedSameBitsAndResumeContinuesExactly() throws {
+    let data = ChestSamples(count: 10, seed: 1, size: 32)
+    let straight = temporaryDirectory(), resumed = temporaryDirectory(), again = temporaryDirectory()
+    let (state, events) = try train(settings(epochs: 2), data: data, directory: straight)
+    #expect(state.epochsDone == 2 && state.history.count == 2)
+    #expect(state.optimizerSteps == 6)  // 10 samples in batches of 4, 4 and 2, twice
+    #expect(events.contains { if case .autoScale = $0 { true } else { false } })
+    _ = try train(settings(epochs: 2), data: data, directory: again)
+    #expect(try checkpointBits(straight) == (try checkpointBits(again)), "two runs with one seed differ")
+
+    _ = try train(settings(epochs: 1), data: data, directory: resumed)
+    let trainer = try Trainer.resume(classifier: try classifier(), directory: resumed, train: data, validation: nil, epochs: 2)
+    let resumedState = try trainer.run { _ in }
+    #expect(resumedState.epochsDone == 2)
+    #expect(resumedState.heatmapScale == state.heatmapScale)
+    #expect(try checkpointBits(straight) == (try checkpointBits(resumed)), "a resumed run differs from one that never stopped")
+    #expect(resumedState.history == state.history.enumerated().map { i, r in
+      var r = r
+      r.seconds = resumedState.history[i].seconds
+      return r
+    })
+    let weights = try WeightFiles.load(path: "\(straight)/weights.safetensors")
+    #expect(weights.count == (try classifier()).parameters.count)
+  }
+
+  @Test func autoScaleIsTheInitialMeanBackgroundOverTheDivisor() throws {
+    let data = ChestSamples(count: 8, seed: 2, size: 32)
+    var s = settings(epochs: 1)
+    let (one, _) = try train(s, data: data, directory: temporaryDirectory())
+    s.autoScaleDivisor = 10
+    let (ten, _) = try train(s, data: data, directory: temporaryDirectory())
+    let background = try #require(one.initialMeanBackground)
+    #expect(background > 0)
+    #expect(one.heatmapScale == background)
+    #expect(ten.initialMeanBackground == background)
+    #expect(abs(ten.heatmapScale! - background / 10) <= 1e-12 * background)
+  }
+
+  @Test func standardClassifierTrainsWithoutMasksAndKeepsTheBestByValidationLoss() throws {
+    let data = ChestSamples(count: 8, seed: 3, size: 32)
+    let validation = ChestSamples(count: 5, seed: 40, size: 32)
+    let directory = temporaryDirectory()
+    let (state, _) = try train(settings(epochs: 3, p: 0), data: data, directory: directory, validation: validation)
+    #expect(state.heatmapScale == nil)
+    let losses = state.history.map { $0.validationLoss! }
+    #expect(state.bestLoss == losses.min())
+    #expect(state.bestEpoch == losses.firstIndex(of: losses.min()!)! + 1)
+    let best = try SafetensorsFile(path: "\(directory)/best.safetensors").metadata["epoch"]
+    #expect(best == state.bestEpoch.map(String.init))
+  }
+
+  @Test func unreadableSamplesAreSkippedAndNamed() throws {
+    let data = ChestSamples(count: 9, seed: 4, size: 32)
+    data.unreadable = [3]
+    let (state, events) = try train(settings(epochs: 2), data: data, directory: temporaryDirectory())
+    let skipped = events.compactMap { if case .skipped(let name, let reason) = $0 { "\(name): \(reason)" } else { nil } }
+    #expect(skipped == ["sample3.png: sample3.png: not a PNG or JPEG file"])
+    #expect(state.history.map(\.skippedSamples) == [1, 1])
+    #expect(state.epochsDone == 2)
+  }
+
+  @Test func nanStopsTheRunNamingTheStepAndKeepsTheLastCheckpoint() throws {
+    let data = ChestSamples(count: 8, seed: 5, size: 32)
+    let directory = temporaryDirectory()
+    _ = try train(settings(epochs: 1), data: data, directory: directory)
+    let before = try checkpointBits(directory)
+    data.poisoned = Set(0..<8)
+    let trainer = try Trainer.resume(classifier: try classifier(), directory: directory, train: data, validation: nil, epochs: 2)
+    #expect {
+      _ = try trainer.run { _ in }
+    } throws: { error in
+      "\(error)".contains("step 3 (epoch 2, batch 1 of 2)") && "\(error)".contains("not finite")
+    }
+    #expect(try checkpointBits(directory) == before)
+    #expect(try Checkpoint.read(directory: directory).state.epochsDone == 1)
+  }
+
+  @Test func badSettingsAreRejectedByName() throws {
+    var s = settings(epochs: 1)
+    s.batchSize = 1
+    s.heatmapWeight = 1.5
+    #expect(s.problems.contains { $0.contains("at least 2 samples") })
+    #expect(s.problems.contains { $0.contains("P must be in [0, 1]") })
+    #expect(throws: TrainingFailure.self) { try train(s, data: ChestSamples(count: 4, seed: 1, size: 32), directory: temporaryDirectory()) }
+  }
+}
+
