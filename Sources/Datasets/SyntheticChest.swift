@@ -28,7 +28,15 @@ public struct SyntheticChest: Sendable {
 
   public static let classNames = ["normal", "nodules", "haze"]
   public var resolution: Int
-  public init(resolution: Int = 64) { self.resolution = resolution }
+  /// Scales the class signal (the nodules' and the haze's contrast): lower is subtler.
+  public var signal: Double
+  /// The background shape's side as a fraction of the image's: larger is a stronger bias.
+  public var shapeSize: Double
+  public init(resolution: Int = 64, signal: Double = 1, shapeSize: Double = 0.125) {
+    self.resolution = resolution
+    self.signal = signal
+    self.shapeSize = shapeSize
+  }
 
   public struct Sample: Sendable, Equatable {
     public var label: Int
@@ -72,10 +80,10 @@ public struct SyntheticChest: Sendable {
         let lung = lungs[r.int(0...1)]
         let (angle, radius) = (r.uniform(0, 6.28), r.uniform(0, 0.7))
         let (x0, y0) = (lung.x + cos(angle) * radius * lung.rx, lung.y + sin(angle) * radius * lung.ry)
-        blob(&image, mask: mask, x: x0, y: y0, sigma: s * 0.025, amplitude: 0.22)
+        blob(&image, mask: mask, x: x0, y: y0, sigma: s * 0.025, amplitude: 0.22 * signal)
       }
     case 2:
-      let strength = r.uniform(0.12, 0.18)
+      let strength = r.uniform(0.12, 0.18) * signal
       for y in 0..<n {
         for x in 0..<n where mask[y * n + x] > 0 {
           // Haze grows towards the lower lungs.
@@ -135,7 +143,7 @@ public struct SyntheticChest: Sendable {
   /// The class-coded shape (filled, bright) at a random place clear of the lungs.
   private func drawShape(_ shape: Int, on image: inout [Float], mask: [Float], r: inout SplitMix64) {
     let n = resolution
-    let size = max(4, n / 8)
+    let size = max(4, Int((Double(n) * shapeSize).rounded()))
     for _ in 0..<50 {
       let (x0, y0) = (r.int(0...(n - size)), r.int(0...(n - size)))
       var pixels: [(Int, Int)] = []

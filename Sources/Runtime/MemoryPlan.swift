@@ -129,26 +129,35 @@ public struct MemoryPlan: Sendable {
     allocate()
   }
 
-  /// Greedy by size: largest buffers first, each at the lowest 64-byte-aligned offset
-  /// clear of every placed buffer whose lifetime overlaps.
   private mutating func allocate() {
-    let order = buffers.indices.sorted { (buffers[$0].floats, -$0) > (buffers[$1].floats, -$1) }
+    let (offsets, arena) = Self.pack(buffers.map { (floats: $0.floats, first: $0.firstStep, last: $0.lastStep) })
+    for index in buffers.indices { buffers[index].arenaOffset = offsets[index] }
+    arenaFloats = arena
+  }
+
+  /// Greedy by size: largest intervals first, each at the lowest 64-byte-aligned offset
+  /// clear of every placed one whose lifetime (first...last step) overlaps. Returns each
+  /// interval's offset and the arena's size, in floats.
+  static func pack(_ intervals: [(floats: Int, first: Int, last: Int)]) -> (offsets: [Int], arenaFloats: Int) {
+    let order = intervals.indices.sorted { (intervals[$0].floats, -$0) > (intervals[$1].floats, -$1) }
+    var offsets = [Int](repeating: 0, count: intervals.count)
     var placed: [Int] = []
+    var arena = 0
     for index in order {
-      let buffer = buffers[index]
-      let overlapping = placed.filter {
-        buffers[$0].firstStep <= buffer.lastStep && buffer.firstStep <= buffers[$0].lastStep
-      }.map { (start: buffers[$0].arenaOffset, end: buffers[$0].arenaOffset + buffers[$0].floats) }
+      let interval = intervals[index]
+      let overlapping = placed.filter { intervals[$0].first <= interval.last && interval.first <= intervals[$0].last }
+        .map { (start: offsets[$0], end: offsets[$0] + intervals[$0].floats) }
         .sorted { $0.start < $1.start }
       var offset = 0
       for range in overlapping {
-        if offset + buffer.floats <= range.start { break }
-        offset = max(offset, Self.aligned(range.end))
+        if offset + interval.floats <= range.start { break }
+        offset = max(offset, aligned(range.end))
       }
-      buffers[index].arenaOffset = offset
-      arenaFloats = max(arenaFloats, offset + buffer.floats)
+      offsets[index] = offset
+      arena = max(arena, offset + interval.floats)
       placed.append(index)
     }
+    return (offsets, arena)
   }
 
   static func aligned(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }

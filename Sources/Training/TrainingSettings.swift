@@ -48,6 +48,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     if let e = heatmapScale, !(e > 0) { found.append("E must be positive, got \(e)") }
     if !(autoScaleDivisor > 0) { found.append("the E auto divisor must be positive, got \(autoScaleDivisor)") }
     if autoScaleBatches < 1 { found.append("E auto needs at least 1 batch") }
+    if !(heatmapStabilizer > 0 && heatmapStabilizer < 1) { found.append("the stabilizer e must be in (0, 1), got \(heatmapStabilizer)") }
     if epochs < 1 { found.append("epochs must be at least 1, got \(epochs)") }
     if batchSize < 2 { found.append("the batch must hold at least 2 samples (batch statistics), got \(batchSize)") }
     if !(optimizer.learningRate > 0) { found.append("the learning rate must be positive, got \(optimizer.learningRate)") }

@@ -48,13 +48,16 @@ extension Bench {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let peakMiB = Double(usage.ru_maxrss) / 1024
+    let arenaMiB = Double(session.memoryPlan.arenaFloats) * 4 / 1_048_576
+    let unplannedMiB = Double(session.memoryPlan.unplannedFloats) * 4 / 1_048_576
     let what = heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image)" : "standard classifier step (P 0)"
     if json {
-      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
-        classifier.name, batch, threads, heatmapWeight, median, median * 1e3 / Double(batch), peakMiB, String(cString: isn_blas_core())))
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
+        classifier.name, batch, threads, heatmapWeight, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))
     } else {
       print("\(classifier.name) \(what), batch \(batch), \(threads) threads, input \(classifier[classifier.inputIDs[0]].type): median of \(times.count) steps")
       print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))
+      print(String(format: "  planned arena %.1f MiB (values, LRP views and adjoints; %.1f MiB without reuse)", arenaMiB, unplannedMiB))
       print("  OpenBLAS kernels: \(String(cString: isn_blas_core()))")
     }
   }

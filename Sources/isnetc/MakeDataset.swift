@@ -11,8 +11,9 @@ struct MakeDataset: ParsableCommand {
       chest: a chest-X-ray-like task (gray images, two lung-shaped foreground regions, 3 \
       classes: normal, nodules, haze; the class lives only inside the lungs) with a \
       class-coded shape in the background (triangle, square, circle) to tempt a \
-      classifier into a shortcut. Splits: train and test-biased (the shape of the \
-      image's class), test-clean (no shape), test-swapped (the next class's shape).
+      classifier into a shortcut. Splits: train, val and test-biased (the shape of the \
+      image's class), test-clean (no shape), test-swapped (the next class's shape). val \
+      is drawn like train: model selection sees only biased data, as it would in practice.
 
       Layout, per split: SPLIT/images/NAME.png, SPLIT/masks/NAME.png (255 = foreground) \
       and SPLIT/labels.csv (`file,label`, the label a class index; classes.txt beside the \
@@ -31,22 +32,32 @@ struct MakeDataset: ParsableCommand {
   @Option(help: "Seed of every image.")
   var seed: UInt64 = 0
 
-  @Option(help: "Training images; each test split gets a quarter as many (at least 3).")
+  @Option(help: "Training images; val and each test split get a quarter as many (at least 3).")
   var size = 600
 
   @Option(help: "Image side in pixels.")
   var resolution = 64
 
+  @Option(help: "Strength of the class signal inside the lungs (1: the default contrast; lower is subtler).")
+  var signal = 1.0
+
+  @Option(help: "Side of the background shape as a fraction of the image's (larger: a stronger bias).")
+  var shapeSize = 0.125
+
   func validate() throws {
     guard size >= 3 else { throw ValidationError("--size must be at least 3, got \(size)") }
+    guard shapeSize > 0, shapeSize <= 0.3 else { throw ValidationError("--shape-size must be in (0, 0.3], got \(shapeSize)") }
+    guard signal > 0, signal.isFinite else { throw ValidationError("--signal must be positive, got \(signal)") }
     guard (16...1024).contains(resolution) else { throw ValidationError("--resolution must be between 16 and 1024, got \(resolution)") }
   }
 
   func run() throws {
-    let task = SyntheticChest(resolution: resolution)
+    let task = SyntheticChest(resolution: resolution, signal: signal, shapeSize: shapeSize)
     let splits: [(name: String, shapes: SyntheticChest.Shapes, count: Int)] = [
       ("train", .matching, size), ("test-biased", .matching, max(3, size / 4)),
       ("test-clean", .none, max(3, size / 4)), ("test-swapped", .swapped, max(3, size / 4)),
+      // Last, so that adding it left the other splits' seeds, and bytes, as they were.
+      ("val", .matching, max(3, size / 4)),
     ]
     let total = splits.reduce(0) { $0 + $1.count }
     let progress = Progress(total: total, label: "writing")

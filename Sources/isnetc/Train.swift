@@ -50,6 +50,9 @@ struct Train: ParsableCommand {
   @Option(help: "Batches that E auto averages over.")
   var autoBatches = 5
 
+  @Option(help: "The heatmap loss's stabilizer e: H / sqrt(Var(H) + e), f clamped to 1 − e.")
+  var stabilizer = 1e-4
+
   @Option(help: "Epochs (with --resume: the run's new total).")
   var epochs: Int?
 
@@ -115,7 +118,7 @@ struct Train: ParsableCommand {
         let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess)
         let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess) }
         trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs)
-        print("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
+        Self.say("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
       } else {
         let settings = self.settings
         let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess)
@@ -137,7 +140,7 @@ struct Train: ParsableCommand {
       final = try trainer.run { event in
         switch event {
         case .autoScale(let background, let scale):
-          print(String(format: "E auto: initial mean background sum %.4g, E = %.4g", background, scale))
+          Self.say(String(format: "E auto: initial mean background sum %.4g, E = %.4g", background, scale))
         case .skipped(let name, let reason):
           progress?.interrupt()
           printError("warning: skipping \(name): \(reason)")
@@ -150,7 +153,7 @@ struct Train: ParsableCommand {
         case .epoch(let record, let isBest):
           progress?.finish()
           progress = nil
-          print(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest))
+          Self.say(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest))
         }
       }
     } catch {
@@ -158,8 +161,13 @@ struct Train: ParsableCommand {
       throw fail(error)
     }
     if let best = final.bestEpoch {
-      print("done: \(directory)/best.safetensors is epoch \(best) (\(final.bestCriterion) \(String(format: "%.4f", final.bestLoss ?? .nan))); \(directory)/weights.safetensors is the last")
+      Self.say("done: \(directory)/best.safetensors is epoch \(best) (\(final.bestCriterion) \(String(format: "%.4f", final.bestLoss ?? .nan))); \(directory)/weights.safetensors is the last")
     }
+  }
+
+  /// One line on standard output, unbuffered: a log file shows each epoch as it ends.
+  static func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
   }
 
   var preprocess: PreprocessOptions { PreprocessOptions(padToSquare: padSquare, equalizeHistogram: equalize) }
@@ -172,7 +180,7 @@ struct Train: ParsableCommand {
     }
     return TrainingSettings(
       heatmapWeight: heatmapWeight, heatmapScale: scale, autoScaleDivisor: divisor, autoScaleBatches: autoBatches,
-      epochs: epochs ?? 10, batchSize: batch,
+      heatmapStabilizer: stabilizer, epochs: epochs ?? 10, batchSize: batch,
       optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, momentum: momentum, weightDecay: weightDecay, clipNorm: clip > 0 ? clip : nil),
       seed: seed, augment: !noAugment, threads: threads)
   }

@@ -51,7 +51,7 @@ extension TrainingSession {
       }
     case .add:
       add(node.inputs.map(pointer), into: y, count: count)
-      if let view = lrpViews[id.index] { add(node.inputs.map(zValue), into: view.pointer, count: count) }
+      if let view = lrpViews[id.index] { add(node.inputs.map(zValue), into: view, count: count) }
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
       .sliceChannels, .zbPreactivation, .zbRelevance:
@@ -101,7 +101,7 @@ extension TrainingSession {
     let count = perSample(id)
     isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, 0, pointer(id), count)
     if let view = lrpViews[id.index] {
-      isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view.pointer, count)
+      isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view, count)
     }
   }
 

@@ -19,10 +19,13 @@ public final class TrainingSession {
   let parameterBuffers: [String: Buffer]
   /// Gradients of the trainable parameters, by name (`program.gradients`).
   let gradientBuffers: [String: Buffer]
-  /// Forward values by node index (nil for nodes that hold none).
-  var values: [Buffer?]
-  /// Adjoints by node index and stream.
-  var adjoints: [AdjointRef: Buffer] = [:]
+  /// The static plan of values, views and adjoints (TrainingMemoryPlan) and its arena.
+  public let memoryPlan: TrainingMemoryPlan
+  let arena: Buffer
+  /// Forward values by node index, in the arena.
+  let values: [UnsafeMutablePointer<Float>]
+  /// Adjoints by node and stream, in the arena.
+  let adjoints: [AdjointRef: UnsafeMutablePointer<Float>]
   /// Per batch-norm node: the batch's statistics from the last forward.
   var normStatistics: [Int: NormStatistics] = [:]
   /// The batch-norm node of each name (the LRP block reads statistics by name).
@@ -30,7 +33,7 @@ public final class TrainingSession {
   /// Values the LRP block reads as an ε-rule z where its view differs from the forward's:
   /// batch norms (the view normalises by the unbiased variance) and the residual adds that
   /// sum them. Elsewhere the view equals the value.
-  var lrpViews: [Int: Buffer] = [:]
+  let lrpViews: [Int: UnsafeMutablePointer<Float>]
   var argmax: [Int: UnsafeMutablePointer<Int32>] = [:]
   var dropoutMasks: [Int: UnsafeMutablePointer<UInt8>] = [:]
   /// Zᴮ layers' gradients with respect to their folded weights W' and bias b', computed
@@ -94,12 +97,12 @@ public final class TrainingSession {
     for name in program.gradients { gradientBuffers[name] = Buffer(count: parameterBuffers[name]!.count) }
     self.gradientBuffers = gradientBuffers
     var normNodes: [String: Int] = [:]
-    values = []
     var workspaceFloats = 1
     var scratchFloats = 1
+    var views: Set<Int> = []
     for (index, node) in graph.nodes.enumerated() {
       let count = batchSize * (node.type.elementCount ?? 0)
-      values.append(Buffer(count: count))
+      if case .lrpEpsilonDivide = node.op { Self.addView(node.inputs[1], in: graph, to: &views) }
       scratchFloats = max(scratchFloats, 3 * count)
       if case .batchNorm = node.op, let name = node.name { normNodes[name] = index }
       for geometry in Self.convolutions(of: node, in: graph, batch: batchSize) {
@@ -116,23 +119,22 @@ public final class TrainingSession {
         argmax[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
       case .dropout:
         dropoutMasks[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
-      case .lrpEpsilonDivide:
-        let z = node.inputs[1]
-        allocateView(z)
       default: break
       }
     }
-    for ref in program.adjoints {
-      adjoints[ref] = Buffer(count: batchSize * (graph[ref.node].type.elementCount ?? 0))
-    }
+    let plan = TrainingMemoryPlan(program: program, batchSize: batchSize, views: views)
+    memoryPlan = plan
+    let arena = Buffer(count: plan.arenaFloats)
+    self.arena = arena
+    values = graph.nodes.indices.map { arena.pointer + plan.offsets[.value($0)]! }
+    lrpViews = Dictionary(uniqueKeysWithValues: views.map { ($0, arena.pointer + plan.offsets[.view($0)]!) })
+    adjoints = Dictionary(uniqueKeysWithValues: program.adjoints.map { ($0, arena.pointer + plan.offsets[.adjoint($0)]!) })
   }
 
   deinit {
     for buffer in parameterBuffers.values { buffer.pointer.deallocate() }
     for buffer in gradientBuffers.values { buffer.pointer.deallocate() }
-    for buffer in values { buffer?.pointer.deallocate() }
-    for buffer in adjoints.values { buffer.pointer.deallocate() }
-    for buffer in lrpViews.values { buffer.pointer.deallocate() }
+    arena.pointer.deallocate()
     for pointer in argmax.values { pointer.deallocate() }
     for pointer in dropoutMasks.values { pointer.deallocate() }
     workspace.pointer.deallocate()
@@ -182,7 +184,7 @@ public final class TrainingSession {
     }
     isn_set_threads(Int32(threads))
     self.samples = samples
-    input.withUnsafeBufferPointer { values[inputID.index]!.pointer.update(from: $0.baseAddress!, count: input.count) }
+    input.withUnsafeBufferPointer { values[inputID.index].update(from: $0.baseAddress!, count: input.count) }
     for index in graph.nodes.indices { runForward(NodeID(index)) }
     return graph.outputs.map { value(of: $0) }
   }
@@ -190,7 +192,7 @@ public final class TrainingSession {
   /// The value of `node` from the last forward, `samples` × its size.
   public func value(of node: NodeID) -> [Float] {
     let count = samples * (graph[node].type.elementCount ?? 0)
-    return Array(UnsafeBufferPointer(start: values[node.index]!.pointer, count: count))
+    return Array(UnsafeBufferPointer(start: values[node.index], count: count))
   }
 
   /// Back-propagates the loss's adjoints of the outputs (`seeds[i]` for `graph.outputs[i]`,
@@ -200,7 +202,6 @@ public final class TrainingSession {
       throw RuntimeError("backward needs \(program.seeds.count) output adjoints, got \(seeds.count)")
     }
     isn_set_threads(Int32(threads))
-    for buffer in adjoints.values { buffer.zero() }
     for buffer in gradientBuffers.values { buffer.zero() }
     foldedGradients = [:]
     for (seed, node) in zip(seeds, program.seeds) {
@@ -209,22 +210,26 @@ public final class TrainingSession {
         throw RuntimeError("adjoint of output \(node) has \(seed.count) values, expected \(expected)")
       }
       let target = adjoints[AdjointRef(node, .value)]!
-      seed.withUnsafeBufferPointer { isn_accumulate($0.baseAddress, expected, target.pointer) }
+      seed.withUnsafeBufferPointer { target.update(from: $0.baseAddress!, count: expected) }
     }
-    for step in program.steps { runAdjoint(step) }
+    // An adjoint's storage held other data until its first write: zero it then.
+    for (j, step) in program.steps.enumerated() {
+      for ref in memoryPlan.firstWrites[j] ?? [] { adjoints[ref]!.update(repeating: 0, count: samples * perSample(ref.node)) }
+      runAdjoint(step)
+    }
   }
 
   // MARK: - Shared helpers
 
-  func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> { values[node.index]!.pointer }
-  func adjoint(_ ref: AdjointRef) -> UnsafeMutablePointer<Float> { adjoints[ref]!.pointer }
+  func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> { values[node.index] }
+  func adjoint(_ ref: AdjointRef) -> UnsafeMutablePointer<Float> { adjoints[ref]! }
   func perSample(_ node: NodeID) -> Int { graph[node].type.elementCount ?? 0 }
 
-  /// Gives `node` (and what it sums) a view buffer when its view differs from its value.
-  private func allocateView(_ node: NodeID) {
-    guard lrpViews[node.index] == nil, Self.viewDiffers(node, in: graph) else { return }
-    lrpViews[node.index] = Buffer(count: batchSize * (graph[node].type.elementCount ?? 0))
-    if case .add = graph[node].op { for input in graph[node].inputs { allocateView(input) } }
+  /// Gives `node` (and what it sums) a view when its view differs from its value.
+  static func addView(_ node: NodeID, in graph: Graph, to views: inout Set<Int>) {
+    guard !views.contains(node.index), viewDiffers(node, in: graph) else { return }
+    views.insert(node.index)
+    if case .add = graph[node].op { for input in graph[node].inputs { addView(input, in: graph, to: &views) } }
   }
 
   /// Whether the LRP view of `node` has other numbers than its value in training mode.
@@ -238,7 +243,7 @@ public final class TrainingSession {
 
   /// The value the LRP block reads as z: its LRP view where that differs, else the value.
   func zValue(_ node: NodeID) -> UnsafeMutablePointer<Float> {
-    lrpViews[node.index]?.pointer ?? pointer(node)
+    lrpViews[node.index] ?? pointer(node)
   }
 
   /// Statistics of the batch norm named `name` from the last forward.
