@@ -135,6 +135,8 @@ struct Train: ParsableCommand {
     }
     let directory = resume ?? out!
     var progress: Progress?
+    let runStart = Date()
+    var stepsThisRun = 0
     let final: RunState
     do {
       final = try trainer.run { event in
@@ -146,7 +148,10 @@ struct Train: ParsableCommand {
           printError("warning: skipping \(name): \(reason)")
         case .step(let r):
           if r.batch == 1 { progress = Progress(total: r.batches, label: "epoch \(r.epoch)/\(r.epochs)") }
-          progress?.update(r.batch, detail: String(format: "L_C %.4f  L_H %.4f  %.1f img/s", r.result.classificationLoss, r.result.heatmapLoss, r.imagesPerSecond))
+          stepsThisRun += 1
+          // The whole run's time left, at this run's mean step time (validation excluded).
+          let left = Double((r.epochs - r.epoch) * r.batches + r.batches - r.batch) * Date().timeIntervalSince(runStart) / Double(stepsThisRun)
+          progress?.update(r.batch, detail: String(format: "L_C %.4f  L_H %.4f  %.1f img/s  run ETA %dm%02ds", r.result.classificationLoss, r.result.heatmapLoss, r.imagesPerSecond, Int(left) / 60, Int(left) % 60))
         case .validating:
           progress?.finish()
           progress = nil
