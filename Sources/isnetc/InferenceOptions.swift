@@ -19,11 +19,7 @@ struct InferenceOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Class names, one per line, for tables, JSON and pictures.", valueName: "FILE"))
   var labels: String?
 
-  @Flag(help: "Pad images to a square with zeros before resizing (the paper's preprocessing).")
-  var padSquare = false
-
-  @Flag(help: "Equalize each image's histogram before resizing.")
-  var equalize = false
+  @OptionGroup var preprocessing: PreprocessingFlags
 
   func validate() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -31,7 +27,7 @@ struct InferenceOptions: ParsableArguments {
   }
 
   func reader(for graph: Graph) -> InputReader {
-    InputReader(graph: graph, options: PreprocessOptions(padToSquare: padSquare, equalizeHistogram: equalize))
+    InputReader(graph: graph, options: preprocessing.options)
   }
 
   func session(for graph: Graph) throws -> InferenceSession {
@@ -56,6 +52,17 @@ struct InferenceOptions: ParsableArguments {
     }
     return names
   }
+}
+
+/// How images are prepared before resizing (shared by inference and training).
+struct PreprocessingFlags: ParsableArguments {
+  @Flag(help: "Pad images to a square with zeros before resizing (the paper's preprocessing).")
+  var padSquare = false
+
+  @Flag(help: "Equalize each image's histogram before resizing.")
+  var equalize = false
+
+  var options: PreprocessOptions { PreprocessOptions(padToSquare: padSquare, equalizeHistogram: equalize) }
 }
 
 /// The options of the LRP block and of the heatmap files.

@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
       RUN/best.safetensors, each atomically. --resume RUN continues a run bit for bit.
 
       Examples:
-        isnetc train models/tiny.isnet --data data/train --val data/test-biased --P 0.7 --E auto --epochs 20 --out run/
+        isnetc train models/tiny.isnet --data data/train --val data/val --P 0.7 --E auto --epochs 20 --out run/
         isnetc train models/tiny.isnet --resume run/ --epochs 30
       """
   )
@@ -53,7 +53,7 @@ struct Train: ParsableCommand {
   @Option(help: "The heatmap loss's stabilizer e: H / sqrt(Var(H) + e), f clamped to 1 − e.")
   var stabilizer = 1e-4
 
-  @Option(help: "Epochs (with --resume: the run's new total).")
+  @Option(help: "Epochs, 10 by default (with --resume: the run's new total).")
   var epochs: Int?
 
   @Option(help: "Samples per step.")
@@ -89,11 +89,7 @@ struct Train: ParsableCommand {
   @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint.", valueName: "RUN"))
   var resume: String?
 
-  @Flag(help: "Pad images to a square with zeros before resizing (the paper's preprocessing).")
-  var padSquare = false
-
-  @Flag(help: "Equalize each image's histogram before resizing.")
-  var equalize = false
+  @OptionGroup var preprocessing: PreprocessingFlags
 
   func validate() throws {
     if resume == nil {
@@ -175,7 +171,7 @@ struct Train: ParsableCommand {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
   }
 
-  var preprocess: PreprocessOptions { PreprocessOptions(padToSquare: padSquare, equalizeHistogram: equalize) }
+  var preprocess: PreprocessOptions { preprocessing.options }
 
   var settings: TrainingSettings {
     var scale: Double?, divisor = 1.0
@@ -215,6 +211,13 @@ enum HeatmapScaleOption: ExpressibleByArgument {
       self = .value(e)
     } else {
       return nil
+    }
+  }
+
+  var defaultValueDescription: String {
+    switch self {
+    case .value(let e): "\(e)"
+    case .auto(let d): d == 1 ? "auto" : "auto/\(d)"
     }
   }
 }
