@@ -189,7 +189,9 @@ public final class TrainingSession {
     return graph.outputs.map { value(of: $0) }
   }
 
-  /// The value of `node` from the last forward, `samples` × its size.
+  /// The value of `node` from the last forward, `samples` × its size. The memory plan reuses
+  /// storage: outputs hold until `backward` runs, other values only until the arena
+  /// lends their buffer on (after their last read in the step).
   public func value(of node: NodeID) -> [Float] {
     let count = samples * (graph[node].type.elementCount ?? 0)
     return Array(UnsafeBufferPointer(start: values[node.index], count: count))
