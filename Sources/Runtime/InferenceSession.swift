@@ -139,7 +139,7 @@ public final class InferenceSession {
         let start = ContinuousClock.now
         step.run(samples)
         let elapsed = ContinuousClock.now - start
-        stepSeconds[step.node.index] += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        stepSeconds[step.node.index] += elapsed.seconds
       }
     } else {
       for step in steps { step.run(samples) }

@@ -69,7 +69,6 @@ public final class Trainer {
   /// The graph the session trains: the classifier with its LRP block when P > 0.
   let trained: Graph
   let optimizer: Optimizer
-  let objective: Objective
   let train: SampleSource
   let validation: SampleSource?
   let directory: String
@@ -118,9 +117,6 @@ public final class Trainer {
     optimizer = Optimizer(settings: settings.optimizer)
     try optimizer.restore(optimizerState, steps: state.optimizerSteps, source: weightsSource)
     try optimizer.validate(against: session, source: weightsSource)
-    objective = Objective(
-      heatmapWeight: settings.heatmapWeight, heatmapLoss: HeatmapLoss(scale: state.heatmapScale ?? 1, stabilizer: settings.heatmapStabilizer),
-      kind: classifier.outputKind)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
   }
 
@@ -131,6 +127,15 @@ public final class Trainer {
   }
 
   var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
+
+  /// The ISNet loss with the run's E (1 until E auto has chosen it: the mean background
+  /// sum it measures does not depend on E).
+  var objective: Objective {
+    Objective(
+      heatmapWeight: state.settings.heatmapWeight,
+      heatmapLoss: HeatmapLoss(scale: state.heatmapScale ?? 1, stabilizer: state.settings.heatmapStabilizer),
+      kind: classifier.outputKind)
+  }
 
   // MARK: - The loop
 
@@ -145,8 +150,7 @@ public final class Trainer {
       }
       report(.autoScale(meanBackground: background, scale: scale))
     }
-    var objective = self.objective
-    objective.heatmapLoss.scale = state.heatmapScale ?? 1
+    let objective = self.objective
     while state.epochsDone < settings.epochs {
       let epoch = state.epochsDone + 1
       let start = ContinuousClock.now
@@ -312,6 +316,3 @@ public final class Trainer {
   }
 }
 
-extension Duration {
-  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

@@ -84,7 +84,7 @@ struct Bench: ParsableCommand {
       let start = ContinuousClock.now
       _ = try session.run(values, samples: batch)
       let d = ContinuousClock.now - start
-      times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+      times.append(d.seconds)
     }
     let median = times.sorted()[times.count / 2]
     let flops = 2 * Double(graph.nodes.indices.reduce(0) { total, i in
