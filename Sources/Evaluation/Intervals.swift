@@ -15,7 +15,10 @@ public func wilsonInterval(successes: Int, trials: Int, z: Double = normal95) ->
   let z2 = z * z
   let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
   let half = z * ((p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()) / (1 + z2 / n)
-  return max(0, centre - half)...min(1, centre + half)
+  // At 0 or all successes the bound is exactly 0 or 1; rounding would leave ~1e-17.
+  let low = successes == 0 ? 0 : max(0, centre - half)
+  let high = successes == trials ? 1 : min(1, centre + half)
+  return low...high
 }
 
 /// A seeded percentile-bootstrap interval of `statistic` over resampled sample indices

@@ -12,15 +12,48 @@ import Foundation
 /// The gradient is written out by hand (the loss is a few reductions): with Hn = H / s,
 /// G = ∂L/∂Hn and μ the mean of H, ∂L/∂H = G / s − (Σ G ⊙ H) / s³ · (H − μ) / (N − 1).
 /// |x|' is sign(x) with sign(0) = 0, and a clamped f passes no gradient, as in PyTorch.
+///
+/// `.meanAbsolute` replaces step 1's divisor by the mean of |H| (see `Normalization`).
 public struct HeatmapLoss: Sendable {
+  /// How step 1 divides the heatmaps before the background sum.
+  public enum Normalization: String, Sendable, Codable, CaseIterable {
+    /// sqrt(Var(H) + e), the paper's (section 4.3). Where the heatmaps' variance is far
+    /// below e (small images, small relevance), the divisor is ≈ sqrt(e), a constant: the
+    /// loss then falls with the heatmaps' overall size, which the "zero solution" exploits.
+    /// Where e is negligible it rewards sparse maps, wherever the sparse relevance lies.
+    case standardDeviation = "std"
+    /// mean(|H|) over the whole tensor (0/0 = 0): u is then the background's share of |H|,
+    /// scaled by the number of elements per map, independent of the heatmaps' size and of
+    /// how spiky they are. It keeps the paper's stated aims — undo relevance absorption,
+    /// do not shift zero — without a stabiliser to dominate.
+    case meanAbsolute = "mean-abs"
+  }
+
   /// E: the background sum at which the loss reaches −log(1/2).
   public var scale: Double
   /// e: the variance stabiliser and the clamp margin.
   public var stabilizer: Double
+  public var normalization: Normalization
 
-  public init(scale: Double = 10, stabilizer: Double = 1e-4) {
+  public init(scale: Double = 10, stabilizer: Double = 1e-4, normalization: Normalization = .standardDeviation) {
     self.scale = scale
     self.stabilizer = stabilizer
+    self.normalization = normalization
+  }
+
+  /// The divisor of step 1 and the mean of H (the standard deviation's centre).
+  func divisor(_ heatmaps: [Double]) -> (s: Double, mean: Double) {
+    let n = heatmaps.count
+    let mean = heatmaps.reduce(0, +) / Double(n)
+    switch normalization {
+    case .standardDeviation:
+      let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
+      return ((variance + stabilizer).squareRoot(), mean)
+    case .meanAbsolute:
+      let meanAbsolute = heatmaps.reduce(0) { $0 + abs($1) } / Double(n)
+      // All-zero heatmaps: 0/0 = 0, as the stabiliser makes it in the paper's form.
+      return (meanAbsolute > 0 ? meanAbsolute : 1, mean)
+    }
   }
 
   /// `heatmaps`: [B, K, C, H, W] flattened; `masks`: [B, C, H, W] or [B, H, W] (then
@@ -35,9 +68,7 @@ public struct HeatmapLoss: Sendable {
     func background(_ b: Int, _ i: Int) -> Double {
       1 - masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)]
     }
-    let mean = heatmaps.reduce(0, +) / Double(n)
-    let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
-    let s = (variance + stabilizer).squareRoot()
+    let (s, mean) = divisor(heatmaps)
     var loss = 0.0
     var du = [Double](repeating: 0, count: batch * classes)  // ∂L/∂u
     let terms = Double(batch * classes)
@@ -69,8 +100,15 @@ public struct HeatmapLoss: Sendable {
         }
       }
     }
-    let coefficient = gh / (s * s * s) / Double(max(n - 1, 1))
-    return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
+    switch normalization {
+    case .standardDeviation:
+      let coefficient = gh / (s * s * s) / Double(max(n - 1, 1))
+      return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
+    case .meanAbsolute:
+      // ∂s/∂H = sign(H) / n.
+      let coefficient = gh / (s * s) / Double(n)
+      return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] > 0 ? 1 : (heatmaps[$0] < 0 ? -1 : 0)) })
+    }
   }
 
   /// The mean over samples and classes of u, the background sum of the normalised |H|
@@ -80,9 +118,7 @@ public struct HeatmapLoss: Sendable {
     let perClass = n / (batch * classes)
     let plane = perClass / channels
     let maskPerSample = masks.count / batch
-    let mean = heatmaps.reduce(0, +) / Double(n)
-    let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
-    let s = (variance + stabilizer).squareRoot()
+    let s = divisor(heatmaps).s
     var total = 0.0
     for b in 0..<batch {
       for k in 0..<classes {

@@ -133,7 +133,8 @@ public final class Trainer {
   var objective: Objective {
     Objective(
       heatmapWeight: state.settings.heatmapWeight,
-      heatmapLoss: HeatmapLoss(scale: state.heatmapScale ?? 1, stabilizer: state.settings.heatmapStabilizer),
+      heatmapLoss: HeatmapLoss(
+        scale: state.heatmapScale ?? 1, stabilizer: state.settings.heatmapStabilizer, normalization: state.settings.heatmapNormalization),
       kind: classifier.outputKind)
   }
 

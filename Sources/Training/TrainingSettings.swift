@@ -14,6 +14,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var autoScaleBatches: Int
   /// e in the heatmap loss (normalisation and clamp).
   public var heatmapStabilizer: Double
+  /// Step 1 of the heatmap loss; nil (runs stored before the choice existed) is the paper's.
+  public var storedHeatmapNormalization: HeatmapLoss.Normalization?
+  public var heatmapNormalization: HeatmapLoss.Normalization { storedHeatmapNormalization ?? .standardDeviation }
   public var epochs: Int
   public var batchSize: Int
   public var optimizer: OptimizerSettings
@@ -23,9 +26,14 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var augment: Bool
   public var threads: Int
 
+  enum CodingKeys: String, CodingKey {
+    case heatmapWeight, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, epochs, batchSize, optimizer, seed, augment, threads
+    case storedHeatmapNormalization = "heatmapNormalization"
+  }
+
   public init(
     heatmapWeight: Double = 0.7, heatmapScale: Double? = nil, autoScaleDivisor: Double = 1, autoScaleBatches: Int = 5,
-    heatmapStabilizer: Double = 1e-4, epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(),
+    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .standardDeviation, epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(),
     seed: UInt64 = 0, augment: Bool = true, threads: Int = 2
   ) {
     self.heatmapWeight = heatmapWeight
@@ -33,6 +41,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     self.autoScaleDivisor = autoScaleDivisor
     self.autoScaleBatches = autoScaleBatches
     self.heatmapStabilizer = heatmapStabilizer
+    self.storedHeatmapNormalization = heatmapNormalization
     self.epochs = epochs
     self.batchSize = batchSize
     self.optimizer = optimizer

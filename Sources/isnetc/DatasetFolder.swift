@@ -3,13 +3,16 @@ import ImageIO
 
 /// A dataset folder as `isnetc make-dataset` writes it (and as training reads it):
 /// `images/NAME`, optional `masks/NAME` (1 or 255 = foreground) and `labels.csv` with a
-/// header naming at least `file` and `label` columns (label: a class index), optionally
-/// `split`. Errors name the file and line.
+/// header naming at least `file` and `label` columns, optionally `split`. A label is a
+/// class index; a multi-label folder lists a sample's labels separated by `;` (none: an
+/// empty cell). Errors name the file and line.
 struct DatasetFolder {
   struct Entry {
     var file: String
-    var label: Int
+    var labels: [Int]
     var split: String?
+    /// The class of a single-label sample (`requireSingleLabels` checked there is one).
+    var label: Int { labels[0] }
   }
 
   let directory: String
@@ -33,15 +36,35 @@ struct DatasetFolder {
       guard cells.count == header.count else {
         throw InputError("\(csvPath):\(number + 1): \(cells.count) fields, the header has \(header.count)")
       }
-      guard let label = Int(cells[labelColumn]), label >= 0 else {
-        throw InputError("\(csvPath):\(number + 1): label '\(cells[labelColumn])' is not a class index")
+      let cell = cells[labelColumn]
+      let parts = cell.isEmpty ? [] : cell.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      var labels: [Int] = []
+      for part in parts {
+        guard let label = Int(part), label >= 0 else {
+          throw InputError("\(csvPath):\(number + 1): label '\(cell)' is not a class index (or indices separated by ';')")
+        }
+        if !labels.contains(label) { labels.append(label) }
       }
-      entries.append(Entry(file: cells[fileColumn], label: label, split: splitColumn.map { cells[$0] }))
+      entries.append(Entry(file: cells[fileColumn], labels: labels, split: splitColumn.map { cells[$0] }))
     }
     guard !entries.isEmpty else { throw InputError("\(csvPath): no samples") }
     self.entries = entries
     var isDirectory: ObjCBool = false
     hasMasks = FileManager.default.fileExists(atPath: "\(directory)/masks", isDirectory: &isDirectory) && isDirectory.boolValue
+  }
+
+  /// Checks that every sample has exactly one label below `classes` (single-label use).
+  func requireSingleLabels(classes: Int) throws {
+    if let bad = entries.first(where: { $0.labels.count != 1 }) {
+      throw InputError("\(directory)/labels.csv: '\(bad.file)' has \(bad.labels.count) labels; a single-label (softmax) model needs exactly one per sample")
+    }
+    try requireLabels(below: classes)
+  }
+
+  func requireLabels(below classes: Int) throws {
+    if let bad = entries.first(where: { $0.labels.contains { $0 >= classes } }) {
+      throw InputError("\(directory)/labels.csv: '\(bad.file)' has label \(bad.labels.max()!); the model has \(classes) classes")
+    }
   }
 
   func imagePath(_ entry: Entry) -> String { "\(directory)/images/\(entry.file)" }

@@ -7,16 +7,25 @@ import Runtime
 
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Evaluate a single-label classifier on a dataset folder.",
+    abstract: "Evaluate a classifier on a dataset folder.",
     discussion: """
-      Prints the confusion matrix; per class precision, recall, specificity and F1 with \
-      95% Wilson intervals; accuracy, balanced accuracy and macro F1; the AUC (macro \
-      one-vs-one, Hand and Till) with a 95% bootstrap interval and per class one-vs-rest \
-      AUCs with DeLong intervals. When the folder has masks, the LRP block runs too and \
-      the background relevance fraction is reported: the share of each class's |R| \
-      outside the mask, averaged over samples (the ISNet drives it towards 0).
+      Single-label (softmax) models: the confusion matrix; per class precision, recall, \
+      specificity and F1 with 95% Wilson intervals; accuracy, balanced accuracy and macro \
+      F1; the AUC (macro one-vs-one, Hand and Till) with a 95% bootstrap interval and per \
+      class one-vs-rest AUCs with DeLong intervals.
 
-      The folder layout is that of `isnetc make-dataset` (images/, masks/, labels.csv).
+      Multi-label (sigmoid) models: each label at its threshold (--thresholds): TP, FP, \
+      FN, TN, precision, recall, specificity (Wilson intervals), F1, the AUC (DeLong) and \
+      the threshold that would maximise F1 on these data; exact-match accuracy, macro \
+      averages and the macro AUC with a bootstrap interval. Choose thresholds on a \
+      validation folder, then pass them for the test folder.
+
+      When the folder has masks, the LRP block runs too and the background relevance \
+      fraction is reported: the share of each class's |R| outside the mask, averaged over \
+      samples (the ISNet drives it towards 0).
+
+      The folder layout is that of `isnetc make-dataset` (images/, masks/, labels.csv; a \
+      multi-label folder lists a sample's labels separated by ';').
       """
   )
 
@@ -29,6 +38,11 @@ struct Eval: ParsableCommand {
   @Option(help: "Bootstrap resamples for the AUC interval.")
   var resamples = 1000
 
+  @Option(
+    parsing: .upToNextOption,
+    help: ArgumentHelp("Multi-label models: one probability threshold for every label, or one per label.", valueName: "T"))
+  var thresholds: [Double] = [0.5]
+
   @Flag(help: "Print JSON instead of tables.")
   var json = false
 
@@ -36,9 +50,7 @@ struct Eval: ParsableCommand {
     let dataset: DatasetFolder
     do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
     let classifier = try modelOptions.compile()
-    guard classifier.outputKind == .softmax else {
-      throw fail("\(modelOptions.model): eval supports single-label (softmax) models; this one is multi-label")
-    }
+    let kind = classifier.outputKind
     let graph: Graph
     do {
       graph = dataset.hasMasks ? try classifier.withLRPBlock() : classifier.deploymentGraph()
@@ -47,8 +59,12 @@ struct Eval: ParsableCommand {
     }
     let classes = graph[graph.outputs[0]].type.dims[0]
     let names = try inference.classNames(count: classes)
-    if let bad = dataset.entries.first(where: { $0.label >= classes }) {
-      throw fail("\(data)/labels.csv: '\(bad.file)' has label \(bad.label); the model has \(classes) classes")
+    do {
+      if kind == .softmax { try dataset.requireSingleLabels(classes: classes) } else { try dataset.requireLabels(below: classes) }
+    } catch { throw fail(error) }
+    let labelThresholds = thresholds.count == 1 ? Array(repeating: thresholds[0], count: classes) : thresholds
+    guard labelThresholds.count == classes, labelThresholds.allSatisfy({ (0...1).contains($0) }) else {
+      throw fail("--thresholds: give one probability in [0, 1] or one per label (\(classes)), got \(thresholds.count): \(thresholds)")
     }
     let session = try inference.session(for: graph)
     let reader = inference.reader(for: graph)
@@ -63,7 +79,7 @@ struct Eval: ParsableCommand {
         let inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
         let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
         for i in batch.indices {
-          let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: .softmax)
+          let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: kind)
           probabilities.append(scores.probabilities)
         }
         if dataset.hasMasks {
@@ -86,9 +102,19 @@ struct Eval: ParsableCommand {
       progress.update(start)
     }
     progress.finish()
-    let report = EvaluationReport(
-      classNames: names, truth: dataset.entries.map(\.label), probabilities: probabilities,
-      backgroundFractions: dataset.hasMasks ? background : nil, resamples: resamples)
-    print(json ? report.json : report.table, terminator: "")
+    let fractions = dataset.hasMasks ? background : nil
+    switch kind {
+    case .softmax:
+      let report = EvaluationReport(
+        classNames: names, truth: dataset.entries.map(\.label), probabilities: probabilities,
+        backgroundFractions: fractions, resamples: resamples)
+      print(json ? report.json : report.table, terminator: "")
+    case .sigmoid:
+      let truth = dataset.entries.map { entry in (0..<classes).map { entry.labels.contains($0) } }
+      let report = MultiLabelReport(
+        labelNames: names, truth: truth, probabilities: probabilities, thresholds: labelThresholds,
+        backgroundFractions: fractions, resamples: resamples)
+      print(json ? report.json : report.table, terminator: "")
+    }
   }
 }

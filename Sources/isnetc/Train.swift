@@ -53,6 +53,9 @@ struct Train: ParsableCommand {
   @Option(help: "The heatmap loss's stabilizer e: H / sqrt(Var(H) + e), f clamped to 1 − e.")
   var stabilizer = 1e-4
 
+  @Option(help: "The heatmaps' divisor before the background sum: std (sqrt(Var(H) + e), the paper's) or mean-abs (mean |H|: u measures the background's share of the relevance).")
+  var heatmapNorm: HeatmapLoss.Normalization = .standardDeviation
+
   @Option(help: "Epochs, 10 by default (with --resume: the run's new total).")
   var epochs: Int?
 
@@ -181,7 +184,7 @@ struct Train: ParsableCommand {
     }
     return TrainingSettings(
       heatmapWeight: heatmapWeight, heatmapScale: scale, autoScaleDivisor: divisor, autoScaleBatches: autoBatches,
-      heatmapStabilizer: stabilizer, epochs: epochs ?? 10, batchSize: batch,
+      heatmapStabilizer: stabilizer, heatmapNormalization: heatmapNorm, epochs: epochs ?? 10, batchSize: batch,
       optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, momentum: momentum, weightDecay: weightDecay, clipNorm: clip > 0 ? clip : nil),
       seed: seed, augment: !noAugment, threads: threads)
   }
@@ -223,6 +226,7 @@ enum HeatmapScaleOption: ExpressibleByArgument {
 }
 
 extension OptimizerKind: ExpressibleByArgument {}
+extension HeatmapLoss.Normalization: ExpressibleByArgument {}
 
 struct TrainingInputError: Error, CustomStringConvertible {
   var description: String
@@ -247,9 +251,7 @@ final class FolderSamples: SampleSource {
     self.options = options
     self.needsMasks = needsMasks
     let classes = graph[graph.outputs[0]].type.dims[0]
-    if let bad = folder.entries.first(where: { $0.label >= classes }) {
-      throw TrainingInputError("\(directory)/labels.csv: '\(bad.file)' has label \(bad.label); the model has \(classes) classes")
-    }
+    do { try folder.requireSingleLabels(classes: classes) } catch { throw TrainingInputError("\(error)") }
     if needsMasks, !folder.hasMasks {
       throw TrainingInputError("\(directory): no masks/ folder; the heatmap loss (P > 0) needs a mask per image (or train with --P 0)")
     }

@@ -53,16 +53,39 @@ import TestSupport
     let (batch, classes, channels, plane) = (2, 3, 2, 6)
     let h = (0..<(batch * classes * channels * plane)).map { _ in Double(r.float(-1, 1)) }
     let masks = (0..<(batch * plane)).map { _ in r.int(0...1) == 1 ? 1.0 : 0.0 }
-    // E small enough that f stays below the clamp, large enough to matter.
-    let loss = HeatmapLoss(scale: 3, stabilizer: 1e-4)
-    let analytic = loss.evaluate(heatmaps: h, masks: masks, batch: batch, classes: classes, channels: channels, gradient: true).gradient!
-    expectGradient(analytic, at: h, coordinates: Array(stride(from: 0, to: h.count, by: 5))) {
-      loss.evaluate(heatmaps: $0, masks: masks, batch: batch, classes: classes, channels: channels, gradient: false).loss
+    for normalization in HeatmapLoss.Normalization.allCases {
+      // E small enough that f stays below the clamp, large enough to matter.
+      let loss = HeatmapLoss(scale: normalization == .meanAbsolute ? 30 : 3, stabilizer: 1e-4, normalization: normalization)
+      let analytic = loss.evaluate(heatmaps: h, masks: masks, batch: batch, classes: classes, channels: channels, gradient: true).gradient!
+      expectGradient(analytic, at: h, coordinates: Array(stride(from: 0, to: h.count, by: 5))) {
+        loss.evaluate(heatmaps: $0, masks: masks, batch: batch, classes: classes, channels: channels, gradient: false).loss
+      }
     }
+    let loss = HeatmapLoss(scale: 3, stabilizer: 1e-4)
     // Foreground-only relevance is not penalised... but it still moves the variance, so
     // its gradient is small, not zero; a heatmap wholly inside the mask has zero loss.
     let inside = loss.evaluate(heatmaps: h, masks: [Double](repeating: 1, count: masks.count), batch: batch, classes: classes, channels: channels, gradient: true)
     #expect(inside.loss == 0 && inside.gradient!.allSatisfy { $0 == 0 })
+  }
+
+  /// mean-abs: u is the background's share of |H| times the elements per map (one map
+  /// here), whatever the heatmaps' scale; the paper's form at this scale is not.
+  @Test func meanAbsoluteNormalizationMeasuresTheShare() {
+    let h: [Double] = [1e-4, -3e-4, 2e-4, -4e-4]  // one map of 4 pixels
+    let mask: [Double] = [1, 1, 0, 0]  // background: the last two, 6e-4 of 1e-3
+    let shareLoss = HeatmapLoss(scale: 1, normalization: .meanAbsolute)
+    let u = shareLoss.meanBackground(heatmaps: h, masks: mask, batch: 1, classes: 1, channels: 1)
+    #expect(abs(u - 0.6 * 4) < 1e-12)
+    let scaled = shareLoss.meanBackground(heatmaps: h.map { $0 * 1000 }, masks: mask, batch: 1, classes: 1, channels: 1)
+    #expect(abs(scaled - u) < 1e-12)
+    // The stabiliser dominates Var(H) ≈ 1e-7 here, so the paper's u grows with the scale.
+    let paper = HeatmapLoss(scale: 1)
+    let small = paper.meanBackground(heatmaps: h, masks: mask, batch: 1, classes: 1, channels: 1)
+    let large = paper.meanBackground(heatmaps: h.map { $0 * 1000 }, masks: mask, batch: 1, classes: 1, channels: 1)
+    #expect(large > 10 * small)
+    // All-zero heatmaps: zero loss and gradient, not NaN.
+    let zero = shareLoss.evaluate(heatmaps: [0, 0, 0, 0], masks: mask, batch: 1, classes: 1, channels: 1, gradient: true)
+    #expect(zero.loss == 0 && zero.gradient!.allSatisfy { $0 == 0 })
   }
 
   @Test func crossEntropyGradient() {
