@@ -54,19 +54,11 @@ public struct EvaluationReport: Sendable {
     meanBackgroundFraction = backgroundFractions.flatMap { fractions in mean(fractions.compactMap(mean)) }
   }
 
-  private static func number(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
-  /// A value and its interval, or "-" when the value is undefined.
-  private static func cell(_ v: Double?, _ r: ClosedRange<Double>?) -> String {
-    v == nil ? "-" : "\(number(v)) \(interval(r))"
-  }
-  private static func interval(_ r: ClosedRange<Double>?) -> String {
-    r.map { String(format: "[%.3f, %.3f]", $0.lowerBound, $0.upperBound) } ?? "-"
-  }
 
   public var table: String {
     let names = rows.map(\.name)
     let width = max(10, names.map(\.count).max() ?? 0)
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    let pad = ReportFormat.pad
     var out = "confusion matrix (rows: true class, columns: predicted)\n"
     out += pad("", width) + "  " + names.map { pad($0, 8) }.joined(separator: " ") + "\n"
     for (k, row) in matrix.counts.enumerated() {
@@ -75,23 +67,23 @@ public struct EvaluationReport: Sendable {
     out += "\n" + pad("class", width) + "  support  precision [95% CI]        recall [95% CI]           specificity [95% CI]      F1     AUC [95% CI]              background |R|\n"
     for r in rows {
       out += pad(r.name, width) + "  " + pad(String(r.support), 7) + "  "
-        + pad(Self.cell(r.precision, r.precisionInterval), 25) + " "
-        + pad(Self.cell(r.recall, r.recallInterval), 25) + " "
-        + pad(Self.cell(r.specificity, r.specificityInterval), 25) + " "
-        + pad(Self.number(r.f1), 6) + " " + pad(Self.cell(r.auc, r.aucInterval), 25) + " "
-        + Self.number(r.backgroundFraction) + "\n"
+        + pad(ReportFormat.cell(r.precision, r.precisionInterval), 25) + " "
+        + pad(ReportFormat.cell(r.recall, r.recallInterval), 25) + " "
+        + pad(ReportFormat.cell(r.specificity, r.specificityInterval), 25) + " "
+        + pad(ReportFormat.number(r.f1), 6) + " " + pad(ReportFormat.cell(r.auc, r.aucInterval), 25) + " "
+        + ReportFormat.number(r.backgroundFraction) + "\n"
     }
-    out += "\naccuracy           \(Self.number(matrix.accuracy)) \(Self.interval(accuracyInterval))\n"
-    out += "balanced accuracy  \(Self.number(matrix.balancedAccuracy))\n"
-    out += "macro F1           \(Self.number(matrix.macroF1))\n"
-    out += "macro AUC (OvO)    \(Self.number(macroAUC)) \(Self.interval(macroAUCInterval))\n"
-    if let meanBackgroundFraction { out += "background |R|     \(Self.number(meanBackgroundFraction)) (mean over classes)\n" }
+    out += "\naccuracy           \(ReportFormat.number(matrix.accuracy)) \(ReportFormat.interval(accuracyInterval))\n"
+    out += "balanced accuracy  \(ReportFormat.number(matrix.balancedAccuracy))\n"
+    out += "macro F1           \(ReportFormat.number(matrix.macroF1))\n"
+    out += "macro AUC (OvO)    \(ReportFormat.number(macroAUC)) \(ReportFormat.interval(macroAUCInterval))\n"
+    if let meanBackgroundFraction { out += "background |R|     \(ReportFormat.number(meanBackgroundFraction)) (mean over classes)\n" }
     return out
   }
 
   public var json: String {
-    func value(_ v: Double?) -> Any { v ?? NSNull() }
-    func range(_ r: ClosedRange<Double>?) -> Any { r.map { [$0.lowerBound, $0.upperBound] } ?? NSNull() }
+    func value(_ v: Double?) -> Any { ReportFormat.json(v) }
+    func range(_ r: ClosedRange<Double>?) -> Any { ReportFormat.json(r) }
     let classRows: [[String: Any]] = rows.map { r in
       [
         "name": r.name, "support": r.support, "precision": value(r.precision), "precision_ci": range(r.precisionInterval),
@@ -106,7 +98,6 @@ public struct EvaluationReport: Sendable {
       "macro_auc": value(macroAUC), "macro_auc_ci": range(macroAUCInterval),
       "background_fraction": value(meanBackgroundFraction), "samples": matrix.total,
     ]
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-    return String(decoding: data, as: UTF8.self) + "\n"
+    return ReportFormat.text(object)
   }
 }

@@ -83,40 +83,35 @@ public struct MultiLabelReport: Sendable {
     rows.isEmpty ? 0 : rows.reduce(0) { $0 + ($1[keyPath: metric] ?? 0) } / Double(rows.count)
   }
 
-  private static func number(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
-  private static func interval(_ r: ClosedRange<Double>?) -> String {
-    r.map { String(format: "[%.3f, %.3f]", $0.lowerBound, $0.upperBound) } ?? "-"
-  }
-  private static func cell(_ v: Double?, _ r: ClosedRange<Double>?) -> String { v == nil ? "-" : "\(number(v)) \(interval(r))" }
 
   public var table: String {
     let width = max(10, rows.map(\.name.count).max() ?? 0)
-    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    let pad = ReportFormat.pad
     var out = pad("label", width)
       + "  support  threshold  TP     FP     FN     TN     precision [95% CI]        recall [95% CI]           "
       + "specificity [95% CI]      F1     AUC [95% CI]              best-F1 threshold  background |R|\n"
     for r in rows {
       let m = r.matrix
-      out += pad(r.name, width) + "  " + pad(String(r.support), 7) + "  " + pad(Self.number(r.threshold), 9) + "  "
+      out += pad(r.name, width) + "  " + pad(String(r.support), 7) + "  " + pad(ReportFormat.number(r.threshold), 9) + "  "
         + [m.truePositives(1), m.falsePositives(1), m.falseNegatives(1), m.trueNegatives(1)].map { pad(String($0), 6) }.joined(separator: " ")
-        + " " + pad(Self.cell(r.precision, r.precisionInterval), 25) + " " + pad(Self.cell(r.recall, r.recallInterval), 25) + " "
-        + pad(Self.cell(r.specificity, r.specificityInterval), 25) + " " + pad(Self.number(r.f1), 6) + " "
-        + pad(Self.cell(r.auc, r.aucInterval), 25) + " " + pad(Self.number(r.bestF1Threshold), 18) + " "
-        + Self.number(r.backgroundFraction) + "\n"
+        + " " + pad(ReportFormat.cell(r.precision, r.precisionInterval), 25) + " " + pad(ReportFormat.cell(r.recall, r.recallInterval), 25) + " "
+        + pad(ReportFormat.cell(r.specificity, r.specificityInterval), 25) + " " + pad(ReportFormat.number(r.f1), 6) + " "
+        + pad(ReportFormat.cell(r.auc, r.aucInterval), 25) + " " + pad(ReportFormat.number(r.bestF1Threshold), 18) + " "
+        + ReportFormat.number(r.backgroundFraction) + "\n"
     }
-    out += "\nexact match        \(Self.number(samples == 0 ? nil : Double(exactMatches) / Double(samples))) \(Self.interval(exactMatchInterval))\n"
-    out += "macro precision    \(Self.number(macroPrecision))\n"
-    out += "macro recall       \(Self.number(macroRecall))\n"
-    out += "macro specificity  \(Self.number(macroSpecificity))\n"
-    out += "macro F1           \(Self.number(macroF1))\n"
-    out += "macro AUC          \(Self.number(macroAUC)) \(Self.interval(macroAUCInterval))\n"
-    if let meanBackgroundFraction { out += "background |R|     \(Self.number(meanBackgroundFraction)) (mean over labels)\n" }
+    out += "\nexact match        \(ReportFormat.number(samples == 0 ? nil : Double(exactMatches) / Double(samples))) \(ReportFormat.interval(exactMatchInterval))\n"
+    out += "macro precision    \(ReportFormat.number(macroPrecision))\n"
+    out += "macro recall       \(ReportFormat.number(macroRecall))\n"
+    out += "macro specificity  \(ReportFormat.number(macroSpecificity))\n"
+    out += "macro F1           \(ReportFormat.number(macroF1))\n"
+    out += "macro AUC          \(ReportFormat.number(macroAUC)) \(ReportFormat.interval(macroAUCInterval))\n"
+    if let meanBackgroundFraction { out += "background |R|     \(ReportFormat.number(meanBackgroundFraction)) (mean over labels)\n" }
     return out
   }
 
   public var json: String {
-    func value(_ v: Double?) -> Any { v ?? NSNull() }
-    func range(_ r: ClosedRange<Double>?) -> Any { r.map { [$0.lowerBound, $0.upperBound] } ?? NSNull() }
+    func value(_ v: Double?) -> Any { ReportFormat.json(v) }
+    func range(_ r: ClosedRange<Double>?) -> Any { ReportFormat.json(r) }
     let labelRows: [[String: Any]] = rows.map { r in
       [
         "name": r.name, "support": r.support, "threshold": r.threshold,
@@ -133,8 +128,7 @@ public struct MultiLabelReport: Sendable {
       "macro_specificity": macroSpecificity, "macro_f1": macroF1, "macro_auc": value(macroAUC),
       "macro_auc_ci": range(macroAUCInterval), "background_fraction": value(meanBackgroundFraction),
     ]
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-    return String(decoding: data, as: UTF8.self) + "\n"
+    return ReportFormat.text(object)
   }
 }
 
