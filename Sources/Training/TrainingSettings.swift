@@ -14,9 +14,13 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var autoScaleBatches: Int
   /// e in the heatmap loss (normalisation and clamp).
   public var heatmapStabilizer: Double
-  /// Step 1 of the heatmap loss; nil (runs stored before the choice existed) is the paper's.
-  public var storedHeatmapNormalization: HeatmapLoss.Normalization?
-  public var heatmapNormalization: HeatmapLoss.Normalization { storedHeatmapNormalization ?? .standardDeviation }
+  /// Step 1 of the heatmap loss.
+  public var heatmapNormalization: HeatmapLoss.Normalization {
+    get { storedHeatmapNormalization ?? .standardDeviation }
+    set { storedHeatmapNormalization = newValue }
+  }
+  /// Absent from runs stored before the choice existed: those used the paper's.
+  private var storedHeatmapNormalization: HeatmapLoss.Normalization?
   public var epochs: Int
   public var batchSize: Int
   public var optimizer: OptimizerSettings

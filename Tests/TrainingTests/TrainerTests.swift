@@ -118,6 +118,29 @@ import TestSupport
     #expect(abs(ten.heatmapScale! - background / 10) <= 1e-12 * background)
   }
 
+  /// The normalisation is part of the stored settings; runs stored before it existed read
+  /// back as the paper's.
+  @Test func heatmapNormalizationIsStoredAndDefaultsToThePapers() throws {
+    var s = settings(epochs: 1)
+    s.heatmapNormalization = .meanAbsolute
+    let encoded = try JSONEncoder().encode(s)
+    #expect(try JSONDecoder().decode(TrainingSettings.self, from: encoded).heatmapNormalization == .meanAbsolute)
+    var object = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+    #expect(object["heatmapNormalization"] as? String == "mean-abs")
+    object["heatmapNormalization"] = nil
+    let older = try JSONSerialization.data(withJSONObject: object)
+    #expect(try JSONDecoder().decode(TrainingSettings.self, from: older).heatmapNormalization == .standardDeviation)
+    // And the trainer's loss uses it: E auto measures the share-based u, which averages to
+    // at most the elements per map (each share is at most 1), and differs from the paper's.
+    let data = ChestSamples(count: 8, seed: 2, size: 32)
+    let (share, _) = try train(s, data: data, directory: temporaryDirectory())
+    #expect(share.settings.heatmapNormalization == .meanAbsolute)
+    let (paper, _) = try train(settings(epochs: 1), data: data, directory: temporaryDirectory())
+    let u = try #require(share.initialMeanBackground)
+    #expect(u > 0 && u <= Double(3 * 32 * 32))
+    #expect(abs(u - paper.initialMeanBackground!) > 1e-3 * u)
+  }
+
   @Test func standardClassifierTrainsWithoutMasksAndKeepsTheBestByValidationLoss() throws {
     let data = ChestSamples(count: 8, seed: 3, size: 32)
     let validation = ChestSamples(count: 5, seed: 40, size: 32)
