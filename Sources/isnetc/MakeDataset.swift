@@ -12,8 +12,10 @@ struct MakeDataset: ParsableCommand {
       classes: normal, nodules, haze; the class lives only inside the lungs) with a \
       class-coded shape in the background (triangle, square, circle) to tempt a \
       classifier into a shortcut. Splits: train, val and test-biased (the shape of the \
-      image's class), test-clean (no shape), test-swapped (the next class's shape). val \
-      is drawn like train: model selection sees only biased data, as it would in practice.
+      image's class), test-clean (no shape), test-swapped (the next class's shape). The \
+      three test splits hold the same images apart from the shape, so their scores differ \
+      by the shape's effect alone. val is drawn like train: model selection sees only \
+      biased data, as it would in practice.
 
       Layout, per split: SPLIT/images/NAME.png, SPLIT/masks/NAME.png (255 = foreground) \
       and SPLIT/labels.csv (`file,label`, the label a class index; classes.txt beside the \
@@ -53,28 +55,22 @@ struct MakeDataset: ParsableCommand {
 
   func run() throws {
     let task = SyntheticChest(resolution: resolution, signal: signal, shapeSize: shapeSize)
-    let splits: [(name: String, shapes: SyntheticChest.Shapes, count: Int)] = [
-      ("train", .matching, size), ("test-biased", .matching, max(3, size / 4)),
-      ("test-clean", .none, max(3, size / 4)), ("test-swapped", .swapped, max(3, size / 4)),
-      // Last, so that adding it left the other splits' seeds, and bytes, as they were.
-      ("val", .matching, max(3, size / 4)),
-    ]
+    let splits = SyntheticChest.splits(trainingSize: size)
     let total = splits.reduce(0) { $0 + $1.count }
     let progress = Progress(total: total, label: "writing")
     var done = 0
     do {
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       try Data((SyntheticChest.classNames.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/classes.txt"), options: .atomic)
-      for (splitIndex, split) in splits.enumerated() {
+      for split in splits {
         let directory = "\(out)/\(split.name)"
         for sub in ["images", "masks"] {
           try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
         }
         var csv = "file,label\n"
         for i in 0..<split.count {
-          let label = i % 3
-          // Test images are not training images with another shape: every split has its own seeds.
-          let sample = task.sample(label: label, shapes: split.shapes, seed: seed &* 1_000_003 &+ UInt64(splitIndex) << 40 &+ UInt64(i))
+          let label = SyntheticChest.label(index: i)
+          let sample = task.sample(label: label, shapes: split.shapes, seed: SyntheticChest.seed(dataset: seed, stream: split.stream, index: i))
           let name = String(format: "%05d.png", i)
           try PNGCodec.write(Image(channels: 1, height: resolution, width: resolution, pixels: sample.image), to: "\(directory)/images/\(name)")
           try PNGCodec.write(Image(channels: 1, height: resolution, width: resolution, pixels: sample.mask), to: "\(directory)/masks/\(name)")

@@ -50,3 +50,29 @@ import Testing
     #expect(shapePixels.allSatisfy { swapped.image[$0] == 1 && swapped.mask[$0] == 0 })
   }
 }
+
+/// The benchmark's splits: paired test splits, separate training and validation streams.
+@Suite struct ChestSplitTests {
+  let task = SyntheticChest(resolution: 64, shapeSize: 0.2)
+
+  @Test func testSplitsAreTheSameImagesApartFromTheShape() throws {
+    let splits = SyntheticChest.splits(trainingSize: 12)
+    #expect(splits.map(\.name) == ["train", "test-biased", "test-clean", "test-swapped", "val"])
+    #expect(splits.map(\.count) == [12, 3, 3, 3, 3])
+    let tests = splits.filter { $0.name.hasPrefix("test-") }
+    #expect(Set(tests.map(\.stream)).count == 1)
+    let others = splits.filter { !$0.name.hasPrefix("test-") }.map(\.stream)
+    #expect(Set(others + [tests[0].stream]).count == 3)  // train, val and the tests apart
+    for index in 0..<3 {
+      let images = tests.map {
+        task.sample(label: SyntheticChest.label(index: index), shapes: $0.shapes, seed: SyntheticChest.seed(dataset: 5, stream: $0.stream, index: index))
+      }
+      // Same lungs (mask and every pixel inside them); the background differs by the shape.
+      #expect(images[0].mask == images[1].mask && images[1].mask == images[2].mask)
+      let inside = images[0].mask.indices.filter { images[0].mask[$0] > 0 }
+      #expect(inside.allSatisfy { images[0].image[$0] == images[1].image[$0] && images[1].image[$0] == images[2].image[$0] })
+      let changed = images[0].image.indices.filter { images[0].image[$0] != images[1].image[$0] }
+      #expect(!changed.isEmpty && changed.count < 64 * 64 / 10)
+    }
+  }
+}
