@@ -73,11 +73,11 @@ public struct EvaluationReport: Sendable {
         + pad(ReportFormat.number(r.f1), 6) + " " + pad(ReportFormat.cell(r.auc, r.aucInterval), 25) + " "
         + ReportFormat.number(r.backgroundFraction) + "\n"
     }
-    out += "\naccuracy           \(ReportFormat.number(matrix.accuracy)) \(ReportFormat.interval(accuracyInterval))\n"
-    out += "balanced accuracy  \(ReportFormat.number(matrix.balancedAccuracy))\n"
-    out += "macro F1           \(ReportFormat.number(matrix.macroF1))\n"
-    out += "macro AUC (OvO)    \(ReportFormat.number(macroAUC)) \(ReportFormat.interval(macroAUCInterval))\n"
-    if let meanBackgroundFraction { out += "background |R|     \(ReportFormat.number(meanBackgroundFraction)) (mean over classes)\n" }
+    out += "\n" + ReportFormat.line("accuracy", matrix.accuracy, accuracyInterval)
+    out += ReportFormat.line("balanced accuracy", matrix.balancedAccuracy)
+    out += ReportFormat.line("macro F1", matrix.macroF1)
+    out += ReportFormat.line("macro AUC (OvO)", macroAUC, macroAUCInterval)
+    if let meanBackgroundFraction { out += ReportFormat.line("background |R|", meanBackgroundFraction, note: "(mean over classes)") }
     return out
   }
 

@@ -99,13 +99,13 @@ public struct MultiLabelReport: Sendable {
         + pad(ReportFormat.cell(r.auc, r.aucInterval), 25) + " " + pad(ReportFormat.number(r.bestF1Threshold), 18) + " "
         + ReportFormat.number(r.backgroundFraction) + "\n"
     }
-    out += "\nexact match        \(ReportFormat.number(samples == 0 ? nil : Double(exactMatches) / Double(samples))) \(ReportFormat.interval(exactMatchInterval))\n"
-    out += "macro precision    \(ReportFormat.number(macroPrecision))\n"
-    out += "macro recall       \(ReportFormat.number(macroRecall))\n"
-    out += "macro specificity  \(ReportFormat.number(macroSpecificity))\n"
-    out += "macro F1           \(ReportFormat.number(macroF1))\n"
-    out += "macro AUC          \(ReportFormat.number(macroAUC)) \(ReportFormat.interval(macroAUCInterval))\n"
-    if let meanBackgroundFraction { out += "background |R|     \(ReportFormat.number(meanBackgroundFraction)) (mean over labels)\n" }
+    out += "\n" + ReportFormat.line("exact match", samples == 0 ? nil : Double(exactMatches) / Double(samples), exactMatchInterval)
+    out += ReportFormat.line("macro precision", macroPrecision)
+    out += ReportFormat.line("macro recall", macroRecall)
+    out += ReportFormat.line("macro specificity", macroSpecificity)
+    out += ReportFormat.line("macro F1", macroF1)
+    out += ReportFormat.line("macro AUC", macroAUC, macroAUCInterval)
+    if let meanBackgroundFraction { out += ReportFormat.line("background |R|", meanBackgroundFraction, note: "(mean over labels)") }
     return out
   }
 

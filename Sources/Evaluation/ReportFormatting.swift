@@ -12,6 +12,12 @@ enum ReportFormat {
   /// A value and its interval, or "-" when the value is undefined.
   static func cell(_ v: Double?, _ r: ClosedRange<Double>?) -> String { v == nil ? "-" : "\(number(v)) \(interval(r))" }
 
+  /// One summary line: the name in a column of 19, the value, then the interval (or "-"
+  /// when it is undefined) for metrics that have one.
+  static func line(_ name: String, _ v: Double?, _ r: ClosedRange<Double>?? = .none, note: String? = nil) -> String {
+    pad(name, 19) + number(v) + (r.map { " " + interval($0) } ?? "") + (note.map { " " + $0 } ?? "") + "\n"
+  }
+
   static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
   static func json(_ v: Double?) -> Any { v ?? NSNull() }
