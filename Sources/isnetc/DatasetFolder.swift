@@ -53,10 +53,11 @@ struct DatasetFolder {
     hasMasks = FileManager.default.fileExists(atPath: "\(directory)/masks", isDirectory: &isDirectory) && isDirectory.boolValue
   }
 
-  /// Checks that every sample has exactly one label below `classes` (single-label use).
-  func requireSingleLabels(classes: Int) throws {
+  /// Checks that every sample has exactly one label below `classes`; `user` says who
+  /// needs that, for the message.
+  func requireSingleLabels(classes: Int, user: String = "a single-label (softmax) model") throws {
     if let bad = entries.first(where: { $0.labels.count != 1 }) {
-      throw InputError("\(directory)/labels.csv: '\(bad.file)' has \(bad.labels.count) labels; a single-label (softmax) model needs exactly one per sample")
+      throw InputError("\(directory)/labels.csv: '\(bad.file)' has \(bad.labels.count) labels; \(user) needs exactly one per sample")
     }
     try requireLabels(below: classes)
   }

@@ -251,7 +251,7 @@ final class FolderSamples: SampleSource {
     self.options = options
     self.needsMasks = needsMasks
     let classes = graph[graph.outputs[0]].type.dims[0]
-    do { try folder.requireSingleLabels(classes: classes) } catch { throw TrainingInputError("\(error)") }
+    do { try folder.requireSingleLabels(classes: classes, user: "training from a folder") } catch { throw TrainingInputError("\(error)") }
     if needsMasks, !folder.hasMasks {
       throw TrainingInputError("\(directory): no masks/ folder; the heatmap loss (P > 0) needs a mask per image (or train with --P 0)")
     }
