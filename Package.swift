@@ -62,9 +62,9 @@ let package = Package(
     // Helpers shared by the test targets: repository paths, golden files, model compilation.
     .target(name: "TestSupport", dependencies: ["GraphIR", "ModelLang", "SeededRandom"], path: "Tests/TestSupport"),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
-    .testTarget(name: "KernelTests", dependencies: ["CKernels"]),
+    .testTarget(name: "KernelTests", dependencies: ["CKernels", "TestSupport"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
-    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom"]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom", "TestSupport"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),

@@ -4,6 +4,7 @@
 import CKernels
 import Foundation
 import Testing
+import TestSupport
 
 /// Fills the gaps between strided samples (and unused workspace); kernels must leave it.
 let sentinel: Float = -12345.5
@@ -39,32 +40,28 @@ let workspaceThreads: Int = {
   return max(2, ProcessInfo.processInfo.activeProcessorCount, env, Int(isn_threads()))
 }()
 
-/// The largest absolute deviation of the strided `actual` from the dense `expected`, and
-/// the largest magnitude in `expected`.
-func deviation(_ actual: [Float], batch: Int, count: Int, stride: Int, _ expected: [Double])
-  -> (error: Double, scale: Double)
-{
-  var err = 0.0
-  var scale = 0.0
+/// Expects each element of the strided `actual` within `bound` times its magnitude: the sum
+/// of the absolute terms that make it (`magnitude`, e.g. the reference run on |x| and |w|:
+/// the measure float32 summation error is relative to), or, where that is not given, the
+/// largest |expected|. `bound` comes from `Float32Bound` (0: exact).
+func expectClose(
+  _ actual: [Float], batch: Int, count: Int, stride: Int, _ expected: [Double],
+  magnitude: [Double]? = nil, bound: Double, _ what: String = "",
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  #expect(actual.count >= (batch - 1) * stride + count, sourceLocation: sourceLocation)
+  let largest = max(expected.map(abs).max() ?? 0, 1e-30)
+  var worst = 0.0, worstIndex = 0
   for n in 0..<batch {
     for i in 0..<count {
       let e = expected[n * count + i]
-      err = max(err, abs(Double(actual[n * stride + i]) - e))
-      scale = max(scale, abs(e))
+      let scale = max(magnitude?[n * count + i] ?? largest, 1e-30)
+      let ratio = abs(Double(actual[n * stride + i]) - e) / scale
+      if ratio > worst { (worst, worstIndex) = (ratio, n * count + i) }
     }
   }
-  return (err, scale)
-}
-
-/// Expects `actual` within `tol` relative to the largest magnitude of `expected`.
-func expectClose(
-  _ actual: [Float], batch: Int, count: Int, stride: Int, _ expected: [Double],
-  tol: Double = 1e-5, _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation
-) {
-  #expect(actual.count >= (batch - 1) * stride + count, sourceLocation: sourceLocation)
-  let (err, scale) = deviation(actual, batch: batch, count: count, stride: stride, expected)
   #expect(
-    err <= tol * max(scale, 1e-30), "\(what): max error \(err), max magnitude \(scale)",
+    worst <= bound, "\(what): error \(worst) of the magnitude at \(worstIndex) exceeds \(bound)",
     sourceLocation: sourceLocation)
 }
 
@@ -136,6 +133,17 @@ struct ConvCase: Sendable, CustomTestStringConvertible {
 
 /// Inputs of one case: strided x and dy, weights, optional bias.
 struct ConvData {
+  /// The same data with every value made non-negative: references run on it give each
+  /// output's Σ|terms|, the magnitude its float32 rounding is relative to.
+  var absolute: ConvData {
+    var a = self
+    a.x = x.map(abs)
+    a.dy = dy.map(abs)
+    a.weight = weight.map(abs)
+    a.bias = bias?.map(abs)
+    return a
+  }
+
   var x: [Float]
   var dy: [Float]
   var weight: [Float]
@@ -196,6 +204,12 @@ func referenceConv(_ c: ConvCase, _ d: ConvData) -> [Double] {
   }
   return y
 }
+
+/// Terms summed into one output of the convolution: each input channel's taps, and the bias.
+func forwardTerms(_ c: ConvCase) -> Int { c.cin / c.groups * c.kh * c.kw + (c.bias ? 1 : 0) }
+
+/// Terms summed into one input position by the transposed convolution (at most).
+func transposeTerms(_ c: ConvCase) -> Int { c.cout / c.groups * c.kh * c.kw }
 
 /// Naive float64 transposed convolution: dense [batch, cin, h, w].
 func referenceConvTranspose(_ c: ConvCase, _ d: ConvData) -> [Double] {

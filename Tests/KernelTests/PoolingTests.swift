@@ -2,6 +2,7 @@
 // pooling against naive loops, on strided batches with odd sizes.
 import CKernels
 import Testing
+import TestSupport
 
 struct PoolCase: Sendable, CustomTestStringConvertible {
   var batch = 3, channels = 5, h = 9, w = 11
@@ -142,7 +143,19 @@ func dense(_ a: [Float], batch: Int, count: Int, stride: Int) -> [Float] {
         }
       }
     }
-    expectClose(dx, batch: p.batch, count: p.inCount, stride: dxStride, expected, "unpool")
+    // Each position sums the windows that pick it: at most kh·kw of them.
+    var magnitude = [Double](repeating: 0, count: p.batch * p.inCount)
+    for n in 0..<p.batch {
+      for c in 0..<p.channels {
+        for o in 0..<plane {
+          let a = Int(arg[(n * p.channels + c) * plane + o])
+          magnitude[n * p.inCount + c * p.h * p.w + a] += abs(Double(dy[n * dyStride + c * plane + o]))
+        }
+      }
+    }
+    expectClose(
+      dx, batch: p.batch, count: p.inCount, stride: dxStride, expected, magnitude: magnitude,
+      bound: Float32Bound.sum(terms: p.kh * p.kw), "unpool")
     expectGapsUntouched(dx, batch: p.batch, count: p.inCount, stride: dxStride, "unpool")
     if p.kh == 3 && p.kw == 3 && p.sh == 2 && p.sw == 2 && p.ph == 1 && p.pw == 1 {
       // Windows (1,1), (1,2), (2,1), (2,2) all pick (3, 3): it receives their sum.
@@ -150,7 +163,8 @@ func dense(_ a: [Float], batch: Int, count: Int, stride: Int) -> [Float] {
         for c in 0..<p.channels {
           let g = { (oh: Int, ow: Int) in dy[n * dyStride + c * plane + oh * p.outW + ow] }
           let sum = g(1, 1) + g(1, 2) + g(2, 1) + g(2, 2)
-          #expect(abs(dx[n * dxStride + c * p.h * p.w + 3 * p.w + 3] - sum) <= 1e-6)
+          let magnitude = abs(g(1, 1)) + abs(g(1, 2)) + abs(g(2, 1)) + abs(g(2, 2))
+          #expect(Double(abs(dx[n * dxStride + c * p.h * p.w + 3 * p.w + 3] - sum)) <= Float32Bound.sum(terms: 4) * Double(magnitude))
         }
       }
     }
@@ -164,26 +178,31 @@ func dense(_ a: [Float], batch: Int, count: Int, stride: Int) -> [Float] {
       x, p.xStride, Int32(p.batch), Int32(p.channels), Int32(p.h), Int32(p.w), Int32(p.kh),
       Int32(p.kw), Int32(p.sh), Int32(p.sw), Int32(p.ph), Int32(p.pw), Int32(p.outH),
       Int32(p.outW), &y, p.yStride)
-    var expected: [Double] = []
+    var expected: [Double] = [], magnitude: [Double] = []
     for n in 0..<p.batch {
       for c in 0..<p.channels {
         for oh in 0..<p.outH {
           for ow in 0..<p.outW {
-            var s = 0.0
+            var s = 0.0, m = 0.0
             for ki in 0..<p.kh {
               for kj in 0..<p.kw {
                 let ih = oh * p.sh - p.ph + ki, iw = ow * p.sw - p.pw + kj
                 if ih >= 0 && ih < p.h && iw >= 0 && iw < p.w {
                   s += Double(x[n * p.xStride + c * p.h * p.w + ih * p.w + iw])
+                  m += abs(Double(x[n * p.xStride + c * p.h * p.w + ih * p.w + iw]))
                 }
               }
             }
             expected.append(s / Double(p.kh * p.kw))
+            magnitude.append(m / Double(p.kh * p.kw))
           }
         }
       }
     }
-    expectClose(y, batch: p.batch, count: p.outCount, stride: p.yStride, expected, "avgpool")
+    // A window's sum and one division.
+    expectClose(
+      y, batch: p.batch, count: p.outCount, stride: p.yStride, expected, magnitude: magnitude,
+      bound: Float32Bound.sum(terms: p.kh * p.kw + 1), "avgpool")
     expectGapsUntouched(y, batch: p.batch, count: p.outCount, stride: p.yStride, "avgpool")
   }
 
@@ -197,21 +216,32 @@ func dense(_ a: [Float], batch: Int, count: Int, stride: Int) -> [Float] {
     isn_adaptive_avgpool2d(
       x, xStride, Int32(batch), Int32(channels), Int32(h), Int32(w), Int32(oh), Int32(ow), &y,
       yStride)
-    var expected: [Double] = []
+    var expected: [Double] = [], magnitude: [Double] = [], window = 0
     for n in 0..<batch {
       for c in 0..<channels {
         for i in 0..<oh {
           let hs = (i * h) / oh, he = ((i + 1) * h + oh - 1) / oh
           for j in 0..<ow {
             let ws = (j * w) / ow, we = ((j + 1) * w + ow - 1) / ow
-            var s = 0.0
-            for r in hs..<he { for q in ws..<we { s += Double(x[n * xStride + c * h * w + r * w + q]) } }
-            expected.append(s / Double((he - hs) * (we - ws)))
+            var s = 0.0, m = 0.0
+            for r in hs..<he {
+              for q in ws..<we {
+                s += Double(x[n * xStride + c * h * w + r * w + q])
+                m += abs(Double(x[n * xStride + c * h * w + r * w + q]))
+              }
+            }
+            let count = (he - hs) * (we - ws)
+            window = max(window, count)
+            expected.append(s / Double(count))
+            magnitude.append(m / Double(count))
           }
         }
       }
     }
-    expectClose(y, batch: batch, count: channels * oh * ow, stride: yStride, expected, "adaptive")
+    // A window's sum and one division.
+    expectClose(
+      y, batch: batch, count: channels * oh * ow, stride: yStride, expected, magnitude: magnitude,
+      bound: Float32Bound.sum(terms: window + 1), "adaptive")
     expectGapsUntouched(y, batch: batch, count: channels * oh * ow, stride: yStride, "adaptive")
   }
 

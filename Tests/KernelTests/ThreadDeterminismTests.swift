@@ -4,6 +4,7 @@
 // its tests from interleaving. Other suites may run meanwhile at either count, which is
 // harmless to them: their workspaces are sized for `workspaceThreads`.
 import CKernels
+import Foundation
 import Testing
 
 /// Runs `body` with 1 thread, then 2, then 2 again, restoring the previous count; returns
@@ -86,5 +87,15 @@ func atThreadCounts<T>(_ body: () -> T) -> [T] {
     #expect(isn_threads() == 2)
     isn_set_threads(0)  // clamped
     #expect(isn_threads() == 1)
+  }
+}
+
+/// The OpenBLAS kernel family in use, and, when `scripts/test-portability` forces one, that
+/// it took effect (OPENBLAS_CORETYPE is ignored by a build without dynamic architecture).
+@Test func blasKernelFamilyIsTheOneRequested() {
+  let core = String(cString: isn_blas_core())
+  print("OpenBLAS kernels: \(core)")
+  if let expected = ProcessInfo.processInfo.environment["ISNETC_EXPECT_BLAS_CORE"] {
+    #expect(core.lowercased() == expected.lowercased())
   }
 }

@@ -113,7 +113,7 @@ import TestSupport
     }
     let graph = try classifier.withLRPBlock(LRPOptions(epsilon: 1e-9))
     let batch = 2
-    let session = try InferenceSession(graph: graph, weights: Self.biasFreeWeights(classifier, &r), weightsSource: "generated", batchSize: batch, threads: 2)
+    let session = try InferenceSession(graph: graph, weights: Self.biasFreeWeights(classifier, &r), weightsSource: "generated", batchSize: batch, threads: testThreads)
     let input = graph[graph.inputIDs[0]]
     guard case .input(let range) = input.op else { return }
     let perSample = input.type.elementCount!
@@ -122,14 +122,23 @@ import TestSupport
     let heatmaps = session.values(of: graph.outputs[1], samples: batch)
     let classes = logits.count / batch
     let largest = logits.map { abs(Double($0)) }.max() ?? 1
+    // Exact conservation; the float32 LRP pass rounds along its longest chain of sums, an
+    // error relative to the magnitude of what it sums: the larger of the largest logit and
+    // the map's Σ|R| (positive and negative relevance cancel in the sum).
+    let bound = Float32Bound.network(graph)
     var worst = 0.0
+    var magnitude = largest
     for b in 0..<batch {
       for k in 0..<classes {
         let start = (b * classes + k) * perSample
-        let sum = heatmaps[start..<(start + perSample)].reduce(0.0) { $0 + Double($1) }
-        worst = max(worst, abs(sum - Double(logits[b * classes + k])))
+        let map = heatmaps[start..<(start + perSample)]
+        let sum = map.reduce(0.0) { $0 + Double($1) }
+        let error = abs(sum - Double(logits[b * classes + k]))
+        let scale = max(largest, map.reduce(0.0) { $0 + abs(Double($1)) })
+        if error / scale > worst / magnitude { (worst, magnitude) = (error, scale) }
       }
     }
-    #expect(worst <= 1e-4 * largest, "\(kind) \(seed): heatmap sums differ from the logits by \(worst) (largest logit \(largest))\n\(source)")
+    print("\(kind) \(seed): conservation error \(worst / magnitude) of the magnitude summed, bound \(bound)")
+    #expect(worst <= bound * magnitude, "\(kind) \(seed): heatmap sums differ from the logits by \(worst) (magnitude summed \(magnitude))\n\(source)")
   }
 }

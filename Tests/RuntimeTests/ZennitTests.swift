@@ -18,13 +18,15 @@ import TestSupport
     let classifier = try compileModel("vgg_small_nobn", options: CompileOptions(classes: 3, inputSize: Pair(32, 32)))
     let graph = try classifier.withLRPBlock(LRPOptions(epsilon: 0.01))
     let batch = reference.info("input")!.shape[0]
-    let session = try InferenceSession(graph: graph, weights: try WeightFiles.load(path: weightsPath), weightsSource: weightsPath, batchSize: batch, threads: 2)
+    let session = try InferenceSession(graph: graph, weights: try WeightFiles.load(path: weightsPath), weightsSource: weightsPath, batchSize: batch, threads: testThreads)
     let logits = try session.run(try reference.floats("input"), samples: batch)
     let heatmaps = session.values(of: graph.outputs[1], samples: batch)
     let logitError = relativeError(logits, try reference.floats("logits"))
     let heatmapError = relativeError(heatmaps, try reference.floats("heatmaps"))
-    print("vgg_small_nobn vs zennit: logits error \(logitError), heatmaps max error relative to the largest |R| \(heatmapError)")
-    #expect(logitError <= 1e-5)
-    #expect(heatmapError <= 1e-4)
+    print("vgg_small_nobn vs zennit: logits error \(logitError) (bound \(Float32Bound.network(classifier))), heatmaps max error relative to the largest |R| \(heatmapError) (bound \(Float32Bound.network(graph)))")
+    // float32 rounding of each graph's longest chain of sums; without batch norms and dense
+    // skips this network's heatmaps are well conditioned.
+    #expect(logitError <= Float32Bound.network(classifier))
+    #expect(heatmapError <= Float32Bound.network(graph))
   }
 }

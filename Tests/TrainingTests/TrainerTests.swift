@@ -53,7 +53,7 @@ import TestSupport
   }
 
   func settings(epochs: Int, p: Double = 0.7) -> TrainingSettings {
-    TrainingSettings(heatmapWeight: p, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: 2)
+    TrainingSettings(heatmapWeight: p, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
   }
 
   func temporaryDirectory() -> String {
