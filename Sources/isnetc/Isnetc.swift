@@ -9,12 +9,12 @@ struct Isnetc: ParsableCommand {
       isnetc reads a model written in the .isnet language (see docs/language.md), builds its \
       static graph with every shape inferred and every parameter named as torchvision names \
       it, derives the ISNet LRP block (docs/lrp.md) and the pruned deployment graph, and \
-      runs them on the CPU: `compile` prints graphs, `run` classifies, `heatmap` explains, \
+      runs them on the CPU: `demo` shows a shipped ISNet beside a standard classifier, `compile` prints graphs, `run` classifies, `heatmap` explains, \
       `train` trains an ISNet or a standard classifier, `eval` measures a classifier on a dataset folder, `make-dataset` writes the synthetic \
       background-bias benchmark, `init` writes initial weights and `bench` times the runtime.
       """,
     version: "0.1.0",
-    subcommands: [Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
+    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
   )
 
   static func main() {
