@@ -45,7 +45,7 @@ let package = Package(
     // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
     .target(name: "Datasets", dependencies: ["SeededRandom"]),
     // Training: the ISNet loss and its gradients (paper section 4.3), optimizers, the loop.
-    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles"]),
+    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles", "Evaluation"]),
     // Classification metrics with confidence intervals, and background relevance.
     .target(name: "Evaluation", dependencies: ["SeededRandom"]),
     // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
