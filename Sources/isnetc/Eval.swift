@@ -54,6 +54,7 @@ struct Eval: ParsableCommand {
   var plot: String?
 
   func run() throws {
+    if let plot { try Pictures.prepare(directory: plot) }
     let dataset: DatasetFolder
     do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
     let classifier = try modelOptions.compile()

@@ -70,12 +70,17 @@ enum Pictures {
     return try write(roc: roc, confusion: confusion, directory: directory)
   }
 
-  private static func write(roc: ROCPlot, confusion: ConfusionPlot, directory: String) throws -> [String] {
+  /// Creates the plot directory (before the evaluation runs, so a bad path fails at once).
+  static func prepare(directory: String) throws {
     do {
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     } catch {
-      throw fail("cannot create the plot directory '\(directory)': \(error.localizedDescription)")
+      throw fail("--plot: cannot create the directory '\(directory)': \(error.localizedDescription)")
     }
+  }
+
+  private static func write(roc: ROCPlot, confusion: ConfusionPlot, directory: String) throws -> [String] {
+    try prepare(directory: directory)
     let paths = ["\(directory)/roc.png", "\(directory)/confusion.png"]
     try PNGCodec.write(canvas: roc.render(), to: paths[0])
     try PNGCodec.write(canvas: confusion.render(), to: paths[1])
