@@ -25,6 +25,8 @@ let package = Package(
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+    // Cairo: the pictures' drawing, with anti-aliased text (FreeType through fontconfig).
+    .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
     // C kernels: OpenMP (LLVM libomp) for parallel loops, OpenBLAS for GEMM. Built at -O3
     // even in debug builds, or tests crawl.
     .target(
@@ -45,11 +47,12 @@ let package = Package(
     // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
     .target(name: "Datasets", dependencies: ["SeededRandom"]),
     // Training: the ISNet loss and its gradients (paper section 4.3), optimizers, the loop.
-    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles"]),
+    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles", "Evaluation"]),
     // Classification metrics with confidence intervals, and background relevance.
     .target(name: "Evaluation", dependencies: ["SeededRandom"]),
-    // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
-    .target(name: "Visualization"),
+    // Pictures: heatmap sheets (the paper's colormap, overlays, colour bars), training
+    // curves, ROC curves and confusion matrices, drawn through Cairo.
+    .target(name: "Visualization", dependencies: ["CCairo"]),
     // Executes graphs on the C kernels with a static memory plan.
     .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "SeededRandom"]),
     .executableTarget(
@@ -65,7 +68,7 @@ let package = Package(
     .testTarget(name: "KernelTests", dependencies: ["CKernels", "TestSupport"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom", "TestSupport"]),
-    .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
+    .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "ImageIO"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     .testTarget(

@@ -11,6 +11,7 @@
 /// A NaN or infinite loss or gradient stops the run with an error naming the step; the
 /// last checkpoint (the previous epoch's) is left as it was.
 
+import Evaluation
 import Foundation
 import GraphIR
 import LRPTransform
@@ -192,7 +193,8 @@ public final class Trainer {
       if validation != nil {
         report(.validating(epoch: epoch))
         let v = try validate(objective)
-        (record.validationLoss, record.validationClassificationLoss, record.validationHeatmapLoss, record.validationAccuracy) = v
+        (record.validationLoss, record.validationClassificationLoss, record.validationHeatmapLoss) = (v.loss, v.classificationLoss, v.heatmapLoss)
+        (record.validationAccuracy, record.validationMacroF1, record.validationBackgroundFraction) = (v.accuracy, v.macroF1, v.backgroundFraction)
       }
       record.seconds = (ContinuousClock.now - start).seconds
       let criterion = record.validationLoss ?? record.trainLoss
@@ -225,14 +227,23 @@ public final class Trainer {
     return sum / Double(count)
   }
 
-  /// Loss and accuracy on the validation set in evaluation mode (running statistics, no
-  /// dropout), as the deployed model would run.
-  func validate(_ objective: Objective) throws -> (Double?, Double?, Double?, Double?) {
-    guard let validation else { return (nil, nil, nil, nil) }
+  /// One validation pass's results.
+  struct Validation {
+    var loss, classificationLoss, heatmapLoss, accuracy, macroF1: Double
+    var backgroundFraction: Double?
+  }
+
+  /// Loss, accuracy, macro F1 and (P > 0) the background relevance fraction on the
+  /// validation set in evaluation mode (running statistics, no dropout), as the deployed
+  /// model would run.
+  func validate(_ objective: Objective) throws -> Validation {
+    guard let validation else { throw TrainingFailure("validation: no validation set") }
     let settings = state.settings
     let graph = settings.heatmapWeight > 0 ? trained : classifier.deploymentGraph()
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
     var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
+    var confusion: ConfusionMatrix?
+    var background: [[Double]] = []
     var start = 0
     while start < validation.count {
       let indices = Array(start..<min(start + settings.batchSize, validation.count))
@@ -251,9 +262,38 @@ public final class Trainer {
       sums.heatmap += result.heatmapLoss * n
       sums.correct += Self.correct(logits, batch.labels)
       sums.samples += batch.samples
+      let classes = logits.count / batch.samples
+      if confusion == nil { confusion = ConfusionMatrix(classes: classes) }
+      for (s, label) in batch.labels.enumerated() where (0..<classes).contains(label) {
+        confusion?.add(truth: label, predicted: Self.argmax(logits[s * classes..<(s + 1) * classes]))
+      }
+      if let heatmaps, let masks = batch.masks {
+        if background.isEmpty { background = Array(repeating: [], count: classes) }
+        Self.addBackgroundFractions(heatmaps, masks: masks, samples: batch.samples, classes: classes, channels: inputDims[0], to: &background)
+      }
     }
     let n = Double(max(sums.samples, 1))
-    return (sums.total / n, sums.classification / n, sums.heatmap / n, Double(sums.correct) / n)
+    let perClass = background.compactMap { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
+    return Validation(
+      loss: sums.total / n, classificationLoss: sums.classification / n, heatmapLoss: sums.heatmap / n,
+      accuracy: Double(sums.correct) / n, macroF1: confusion?.macroF1 ?? 0,
+      backgroundFraction: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count))
+  }
+
+  /// Appends each sample's background relevance fraction to its class's list; `heatmaps`:
+  /// [samples, classes, channels, H, W], `masks`: [samples, H, W]. All-zero maps are left out.
+  static func addBackgroundFractions(_ heatmaps: [Float], masks: [Float], samples: Int, classes: Int, channels: Int, to lists: inout [[Double]]) {
+    let plane = masks.count / samples
+    let perClass = channels * plane
+    for s in 0..<samples {
+      let mask = Array(masks[s * plane..<(s + 1) * plane])
+      for k in 0..<classes {
+        let start = (s * classes + k) * perClass
+        if let f = backgroundRelevanceFraction(heatmap: Array(heatmaps[start..<start + perClass]), channels: channels, mask: mask) {
+          lists[k].append(f)
+        }
+      }
+    }
   }
 
   // MARK: - Batches
@@ -310,10 +350,12 @@ public final class Trainer {
 
   static func correct(_ logits: [Float], _ labels: [Int]) -> Int {
     let classes = logits.count / max(labels.count, 1)
-    return labels.indices.filter { s in
-      let row = logits[s * classes..<(s + 1) * classes]
-      return row.indices.max { row[$0] < row[$1] }! - s * classes == labels[s]
-    }.count
+    return labels.indices.filter { s in argmax(logits[s * classes..<(s + 1) * classes]) == labels[s] }.count
+  }
+
+  /// The index within `row` of its largest value (the first of equals).
+  static func argmax(_ row: ArraySlice<Float>) -> Int {
+    row.indices.max { row[$0] < row[$1] }! - row.startIndex
   }
 }
 

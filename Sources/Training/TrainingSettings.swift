@@ -85,6 +85,11 @@ public struct EpochRecord: Sendable, Codable, Equatable {
   public var validationClassificationLoss: Double?
   public var validationHeatmapLoss: Double?
   public var validationAccuracy: Double?
+  /// The validation set's macro F1 (predicted class: the largest logit).
+  public var validationMacroF1: Double? = nil
+  /// The validation heatmaps' share of |R| outside the masks (P > 0 only): per class the
+  /// mean over samples, then the mean over classes, as `isnetc eval` reports it.
+  public var validationBackgroundFraction: Double? = nil
   public var seconds: Double
   /// Training samples left out because they could not be read.
   public var skippedSamples: Int

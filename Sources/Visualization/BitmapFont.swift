@@ -1,6 +1,7 @@
-/// A 5×7 pixel font for the labels of contact sheets: digits, capital letters (lower case
-/// is drawn as upper case) and common punctuation; other characters draw as '?'.
-/// Each glyph is seven rows of five pixels, '#' set.
+/// A 5×7 pixel font, the fallback for pictures' text when Cairo cannot draw text (no usable
+/// font): digits, capital letters (lower case is drawn as upper case) and common
+/// punctuation; other characters draw as '?'. Each glyph is seven rows of five pixels, '#'
+/// set. Drawn at a whole-pixel scale it stays crisp.
 enum BitmapFont {
   static let glyphWidth = 5
   static let glyphHeight = 7
@@ -49,6 +50,7 @@ enum BitmapFont {
       (".", "..... ..... ..... ..... ..... .##.. .##.."),
       (",", "..... ..... ..... ..... .##.. ..#.. .#..."),
       (":", "..... .##.. .##.. ..... .##.. .##.. ....."),
+      (";", "..... .##.. .##.. ..... .##.. ..#.. .#..."),
       ("-", "..... ..... ..... .###. ..... ..... ....."),
       ("+", "..... ..#.. ..#.. ##### ..#.. ..#.. ....."),
       ("=", "..... ..... ##### ..... ##### ..... ....."),
@@ -61,6 +63,19 @@ enum BitmapFont {
       ("/", "....# ....# ...#. ..#.. .#... #.... #...."),
       ("#", ".#.#. .#.#. ##### .#.#. ##### .#.#. .#.#."),
       ("?", ".###. #...# ....# ...#. ..#.. ..... ..#.."),
+      ("|", "..#.. ..#.. ..#.. ..#.. ..#.. ..#.. ..#.."),
+      ("!", "..#.. ..#.. ..#.. ..#.. ..#.. ..... ..#.."),
+      ("'", "..#.. ..#.. ..... ..... ..... ..... ....."),
+      ("*", "..... ..#.. #.#.# .###. #.#.# ..#.. ....."),
+      ("<", "...#. ..#.. .#... #.... .#... ..#.. ...#."),
+      (">", ".#... ..#.. ...#. ....# ...#. ..#.. .#..."),
+      ("±", "..#.. ..#.. ##### ..#.. ..#.. ..... #####"),
+      ("×", "..... #...# .#.#. ..#.. .#.#. #...# ....."),
+      ("·", "..... ..... ..... ..#.. ..... ..... ....."),
+      ("…", "..... ..... ..... ..... ..... ..... #.#.#"),
+      ("−", "..... ..... ..... .###. ..... ..... ....."),
+      ("≥", ".#... ..#.. ...#. ..#.. .#... ..... #####"),
+      ("ε", "..... ..... .###. #.... ###.. #.... .###."),
     ]
     return Dictionary(uniqueKeysWithValues: table.map { ($0.0, $0.1.split(separator: " ").map(String.init)) })
   }()
@@ -71,20 +86,20 @@ enum BitmapFont {
   }
 }
 
-extension Canvas {
-  /// Draws `text` with its top-left corner at (x, y), each font pixel `scale`×`scale`.
-  public mutating func drawText(_ text: String, x: Int, y: Int, color: RGB = .black, scale: Int = 1) {
-    var left = x
-    for character in text.uppercased() {
-      let rows = BitmapFont.glyphs[character] ?? BitmapFont.glyphs["?"]!
+extension BitmapFont {
+  /// The set font pixels of `text` as (column, row), glyph after glyph `advance` apart.
+  static func pixels(of text: String) -> [(Int, Int)] {
+    var pixels: [(Int, Int)] = []
+    for (index, character) in text.enumerated() {
+      // Upper case of one character can be several ("ß" → "SS"): those draw as '?'.
+      let upper = character.uppercased()
+      let rows = glyphs[character] ?? (upper.count == 1 ? glyphs[Character(upper)] : nil) ?? glyphs["?"]!
       for (row, pattern) in rows.enumerated() {
         for (column, pixel) in pattern.enumerated() where pixel == "#" {
-          for dy in 0..<scale {
-            for dx in 0..<scale { self[left + column * scale + dx, y + row * scale + dy] = color }
-          }
+          pixels.append((index * advance + column, row))
         }
       }
-      left += BitmapFont.advance * scale
     }
+    return pixels
   }
 }

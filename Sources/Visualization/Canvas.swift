@@ -1,8 +1,18 @@
-/// An 8-bit RGB picture being drawn: rows top to bottom, samples interleaved.
+/// An 8-bit RGB picture: rows top to bottom, samples interleaved. Heatmaps and input
+/// images are coloured pixel by pixel here, then placed on a Drawing; a Drawing's result
+/// comes back as one, for the PNG writer.
 public struct Canvas: Sendable, Equatable {
   public let width: Int
   public let height: Int
   public var rgb: [UInt8]
+
+  /// `rgb`: `width * height * 3` bytes.
+  init(width: Int, height: Int, rgb: [UInt8]) {
+    precondition(rgb.count == width * height * 3)
+    self.width = width
+    self.height = height
+    self.rgb = rgb
+  }
 
   public init(width: Int, height: Int, fill: RGB = .white) {
     self.width = width
@@ -26,16 +36,6 @@ public struct Canvas: Sendable, Equatable {
     rgb[pixel * 3] = c.r
     rgb[pixel * 3 + 1] = c.g
     rgb[pixel * 3 + 2] = c.b
-  }
-
-  /// Copies `other` with its top-left corner at (x, y), each pixel drawn as a
-  /// `scale`×`scale` square (small heatmaps stay sharp when enlarged).
-  public mutating func draw(_ other: Canvas, x: Int, y: Int, scale: Int = 1) {
-    for sy in 0..<(other.height * scale) {
-      for sx in 0..<(other.width * scale) {
-        self[x + sx, y + sy] = other[sx / scale, sy / scale]
-      }
-    }
   }
 }
 

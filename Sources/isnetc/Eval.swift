@@ -20,6 +20,10 @@ struct Eval: ParsableCommand {
       averages and the macro AUC with a bootstrap interval. Choose thresholds on a \
       validation folder, then pass them for the test folder.
 
+      --plot DIR draws DIR/roc.png (one ROC curve per class against the rest, or per \
+      label, with its AUC) and DIR/confusion.png (counts, shaded by their share of the \
+      true class; one 2×2 matrix per label for a multi-label model).
+
       When the folder has masks, the LRP block runs too and the background relevance \
       fraction is reported: the share of each class's |R| outside the mask, averaged over \
       samples (the ISNet drives it towards 0).
@@ -46,7 +50,11 @@ struct Eval: ParsableCommand {
   @Flag(help: "Print JSON instead of tables.")
   var json = false
 
+  @Option(help: ArgumentHelp("Also draw DIR/roc.png (ROC curves with their AUCs) and DIR/confusion.png.", valueName: "DIR"))
+  var plot: String?
+
   func run() throws {
+    if let plot { try Pictures.prepare(directory: plot) }
     let dataset: DatasetFolder
     do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
     let classifier = try modelOptions.compile()
@@ -109,12 +117,29 @@ struct Eval: ParsableCommand {
         classNames: names, truth: dataset.entries.map(\.label), probabilities: probabilities,
         backgroundFractions: fractions, resamples: resamples)
       print(json ? report.json : report.table, terminator: "")
+      if let plot {
+        try drawPlots { try Pictures.writeEvaluation(report, truth: dataset.entries.map(\.label), probabilities: probabilities, data: data, directory: plot) }
+      }
     case .sigmoid:
       let truth = dataset.entries.map { entry in (0..<classes).map { entry.labels.contains($0) } }
       let report = MultiLabelReport(
         labelNames: names, truth: truth, probabilities: probabilities, thresholds: labelThresholds,
         backgroundFractions: fractions, resamples: resamples)
       print(json ? report.json : report.table, terminator: "")
+      if let plot {
+        try drawPlots { try Pictures.writeEvaluation(report, truth: truth, probabilities: probabilities, data: data, directory: plot) }
+      }
+    }
+  }
+
+  /// Runs a plot writer, naming the files on standard error (standard output keeps the report).
+  private func drawPlots(_ body: () throws -> [String]) throws {
+    do {
+      printError("plots: " + (try body()).joined(separator: ", "))
+    } catch let error as ExitCode {
+      throw error
+    } catch {
+      throw fail(error)
     }
   }
 }

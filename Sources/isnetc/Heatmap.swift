@@ -8,10 +8,12 @@ struct Heatmap: ParsableCommand {
       Runs the classifier with its LRP block (the ISNet's explanation network: ε-rule, Zᴮ \
       first layer, batch norms fused; see docs/lrp.md) and writes into --out, for every \
       input and explained class: the raw heatmap [C,H,W] (NAME.classK.npy, or one \
-      NAME.heatmaps.safetensors per input) and NAME.classK.png, the paper's picture: the \
-      map summed over channels, divided by its standard deviation, coloured blue (negative) \
-      – white – red (positive) over a range shared by the input's classes. NAME.sheet.png \
-      shows the image beside every explained class's map, labelled with logit and score.
+      NAME.heatmaps.safetensors per input) and NAME.classK.png: the map summed over \
+      channels, coloured blue (negative) – white – red (positive) over ±R, R the 99.5th \
+      percentile of |R| over the input's explained classes (one scale, so they compare), \
+      enlarged to at least 224 pixels a side, with the class, logit, probability and a \
+      colour bar. NAME.sheet.png shows the image beside every explained class's map, \
+      alone and over the image in gray, with the colour bar.
 
       Examples:
         isnetc heatmap models/densenet121.isnet --weights w.safetensors --out maps xray.png

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GraphIR
 import ImageIO
 import TensorFiles
 import Visualization
@@ -11,8 +12,9 @@ enum RawFormat: String, ExpressibleByArgument, CaseIterable {
   case safetensors
 }
 
-/// Writes, for one input, the raw heatmaps of the chosen classes, a PNG per class (the
-/// paper's visualization) and a contact sheet (the image and every chosen class's map).
+/// Writes, for one input, the raw heatmaps of the chosen classes, a picture per class and a
+/// sheet (the image, every chosen class's map alone and over the image, on one colour
+/// scale): Visualization's HeatmapSheet.
 struct HeatmapWriter {
   var directory: String
   var format: RawFormat
@@ -52,22 +54,42 @@ struct HeatmapWriter {
       try SafetensorsWriter.write(tensors, metadata: ["input": sample.name, "classes": classes.map(String.init).joined(separator: ",")], to: path)
       files.append(path)
     }
-    let pictures = classes.map { HeatmapPicture(values: map($0), channels: c, height: h, width: w) }
-    // One range for every class of this input, so their maps compare.
-    let extent = pictures.map(\.extent).max() ?? 0
-    let gray = grayImage(sample.values)
-    var panels = [ContactSheet.Panel(title: "input", caption: "", picture: imageCanvas(sample.values))]
-    for (k, picture) in zip(classes, pictures) {
-      let path = "\(base).class\(k).png"
-      try PNGCodec.write(canvas: picture.render(range: extent, image: overlay ? gray : nil), to: path)
-      files.append(path)
-      let caption = String(format: "logit %.2f p %.2f", scores.logits[k], scores.probabilities[k])
-      panels.append(ContactSheet.Panel(title: "\(k): \(classNames[k])", caption: caption, picture: picture.render(range: extent, image: gray)))
+    let sheet = HeatmapSheet(
+      fileName: sample.name, subtitle: Self.subtitle(scores, classNames: classNames), image: imageCanvas(sample.values),
+      gray: grayImage(sample.values),
+      classes: classes.map { k in
+        HeatmapSheet.ClassMap(
+          title: "\(k): \(classNames[k])", detail: Self.detail(scores, k),
+          picture: HeatmapPicture(values: map(k), channels: c, height: h, width: w))
+      })
+    do {
+      for (index, k) in classes.enumerated() {
+        let path = "\(base).class\(k).png"
+        try PNGCodec.write(canvas: sheet.renderClass(index, overlay: overlay), to: path)
+        files.append(path)
+      }
+      let sheetPath = "\(base).sheet.png"
+      try PNGCodec.write(canvas: sheet.render(), to: sheetPath)
+      files.append(sheetPath)
+    } catch let error as PictureError {
+      throw fail("\(sample.name): \(error); explain fewer classes (--explain top, or a list)")
     }
-    let sheetPath = "\(base).sheet.png"
-    try PNGCodec.write(canvas: ContactSheet(title: sample.name, panels: panels, range: extent).render(), to: sheetPath)
-    files.append(sheetPath)
     return files
+  }
+
+  /// "logit 2.80 · p 0.97 (softmax)": the probability as the model's output kind gives it.
+  static func detail(_ scores: Scores, _ k: Int) -> String {
+    let logit = String(format: "%.2f", scores.logits[k]).replacingOccurrences(of: "-", with: "−")
+    return "logit \(logit) · p \(String(format: "%.2f", scores.probabilities[k])) (\(scores.kind == .softmax ? "softmax" : "sigmoid"))"
+  }
+
+  /// The predicted class (softmax) or labels at p ≥ 0.5 (sigmoid).
+  static func subtitle(_ scores: Scores, classNames: [String]) -> String {
+    let names = scores.predicted.map { "\($0): \(classNames[$0])" }
+    switch scores.kind {
+    case .softmax: return "predicted: " + (names.first ?? "–")
+    case .sigmoid: return "predicted labels (p ≥ 0.5): " + (names.isEmpty ? "none" : names.joined(separator: ", "))
+    }
   }
 
   /// The input as the model saw it, mapped back from its range to [0, 1] and averaged over
@@ -99,12 +121,6 @@ struct HeatmapWriter {
       }
     }
     return canvas
-  }
-}
-
-extension PNGCodec {
-  static func write(canvas: Canvas, to path: String) throws {
-    try write(rgb: canvas.rgb, height: canvas.height, width: canvas.width, to: path)
   }
 }
 

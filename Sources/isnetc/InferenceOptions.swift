@@ -76,7 +76,7 @@ struct HeatmapOptions: ParsableArguments {
   @Option(help: "Raw heatmap files: npy (one per class) or safetensors (one per input).")
   var format: RawFormat = .npy
 
-  @Flag(help: "Lay each class's heatmap PNG over the input image (the contact sheet always does).")
+  @Flag(help: "Lay each class's heatmap PNG over the input image (the sheet shows both).")
   var overlay = false
 
   func validate() throws {

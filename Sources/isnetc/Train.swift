@@ -21,7 +21,8 @@ struct Train: ParsableCommand {
       benchmark collapsed to chance: docs/training.md).
 
       Every epoch writes RUN/checkpoint.safetensors (weights, optimizer state, run state), \
-      RUN/weights.safetensors, RUN/run.json and, when the validation loss improves, \
+      RUN/weights.safetensors, RUN/run.json, RUN/curves.png (loss terms, accuracy and \
+      macro F1, background relevance, per epoch) and, when the validation loss improves, \
       RUN/best.safetensors, each atomically. --resume RUN continues a run bit for bit.
 
       Examples:
@@ -158,6 +159,8 @@ struct Train: ParsableCommand {
           progress?.finish()
           progress = nil
           Self.say(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest))
+          // A picture that cannot be drawn does not stop the run.
+          do { try Pictures.writeCurves(trainer.state, directory: directory) } catch { printError("warning: \(directory)/curves.png: \(error)") }
         }
       }
     } catch {
@@ -192,7 +195,10 @@ struct Train: ParsableCommand {
   static func describe(_ r: EpochRecord, epochs: Int, isBest: Bool) -> String {
     var line = String(format: "epoch %d/%d: train loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f)", r.epoch, epochs, r.trainLoss, r.trainClassificationLoss, r.trainHeatmapLoss, r.trainAccuracy)
     if let v = r.validationLoss {
-      line += String(format: ", validation loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f)", v, r.validationClassificationLoss ?? .nan, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
+      line += String(format: ", validation loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f", v, r.validationClassificationLoss ?? .nan, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
+      if let f1 = r.validationMacroF1 { line += String(format: ", macro F1 %.3f", f1) }
+      if let background = r.validationBackgroundFraction { line += String(format: ", background |R| %.3f", background) }
+      line += ")"
     }
     line += String(format: ", %.1f s", r.seconds)
     if r.skippedSamples > 0 { line += ", \(r.skippedSamples) unreadable samples skipped" }

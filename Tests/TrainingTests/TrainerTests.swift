@@ -152,6 +152,34 @@ import TestSupport
     #expect(state.bestEpoch == losses.firstIndex(of: losses.min()!)! + 1)
     let best = try SafetensorsFile(path: "\(directory)/best.safetensors").metadata["epoch"]
     #expect(best == state.bestEpoch.map(String.init))
+    // Macro F1 is recorded; a standard classifier has no heatmaps, so no background share.
+    #expect(state.history.allSatisfy { ($0.validationMacroF1.map { (0...1).contains($0) } ?? false) && $0.validationBackgroundFraction == nil })
+  }
+
+  /// An ISNet's validation pass also records the heatmaps' share of |R| outside the masks.
+  @Test func isnetValidationRecordsMacroF1AndBackgroundRelevance() throws {
+    let data = ChestSamples(count: 8, seed: 6, size: 32)
+    let validation = ChestSamples(count: 6, seed: 60, size: 32)
+    let (state, _) = try train(settings(epochs: 1), data: data, directory: temporaryDirectory(), validation: validation)
+    let record = try #require(state.history.first)
+    #expect(record.validationMacroF1.map { (0...1).contains($0) } == true)
+    let background = try #require(record.validationBackgroundFraction)
+    #expect(background > 0 && background < 1)
+    // Records written before these fields existed still read.
+    var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? [String: Any])
+    object["validationMacroF1"] = nil
+    object["validationBackgroundFraction"] = nil
+    let older = try JSONDecoder().decode(EpochRecord.self, from: JSONSerialization.data(withJSONObject: object))
+    #expect(older.validationMacroF1 == nil && older.validationLoss == record.validationLoss)
+  }
+
+  /// Per class, one share per sample: |R| outside the mask over all |R|, summed over channels.
+  @Test func backgroundFractionsPerClassAndSample() {
+    // 2 samples, 2 classes, 1 channel, 2 pixels; masks: pixel 0 foreground.
+    let heatmaps: [Float] = [1, 3, /* s0 k1 */ 0, 0, /* s1 k0 */ -2, 2, /* s1 k1 */ 4, 0]
+    var lists: [[Double]] = [[], []]
+    Trainer.addBackgroundFractions(heatmaps, masks: [1, 0, 1, 0], samples: 2, classes: 2, channels: 1, to: &lists)
+    #expect(lists == [[0.75, 0.5], [0]])  // sample 0's class 1 map is all zero: left out
   }
 
   @Test func unreadableSamplesAreSkippedAndNamed() throws {
