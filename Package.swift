@@ -25,6 +25,8 @@ let package = Package(
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+    // libzip reads the zip archives of PyTorch checkpoints.
+    .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
     // C kernels: OpenMP (LLVM libomp) for parallel loops, OpenBLAS for GEMM. Built at -O3
     // even in debug builds, or tests crawl.
     .target(
@@ -36,6 +38,8 @@ let package = Package(
       linkerSettings: [.linkedLibrary(":libomp.so.5"), .linkedLibrary("openblas")]),
     // Tensor files: safetensors (memory-mapped reader, atomic writer) and .npy.
     .target(name: "TensorFiles"),
+    // PyTorch checkpoints (.pth): a pickle interpreter that runs nothing, the zip and legacy formats.
+    .target(name: "TorchCheckpoint", dependencies: ["TensorFiles", "CZip"]),
     // Images: PNG and JPEG decoding, resizing and the paper's preprocessing.
     // setjmp-based C wrappers: libpng and libjpeg report errors by longjmp, which Swift cannot survive.
     .target(
@@ -51,7 +55,7 @@ let package = Package(
     // Pictures of heatmaps: the paper's colormap, overlays, labelled contact sheets.
     .target(name: "Visualization"),
     // Executes graphs on the C kernels with a static memory plan.
-    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "SeededRandom"]),
+    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "TorchCheckpoint", "SeededRandom"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
