@@ -68,6 +68,7 @@ let package = Package(
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
     .testTarget(name: "KernelTests", dependencies: ["CKernels"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
+    .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "TensorFiles", "SeededRandom", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),

@@ -43,18 +43,20 @@ public struct TorchCheckpoint: Sendable {
   /// or byte offset) for anything malformed, truncated or refused.
   public init(path: String) throws(TensorFileError) {
     let (prefix, size) = try Self.peek(path)
-    let unpickled: UnpickledCheckpoint
     if prefix.starts(with: Self.zipMagic) {
-      format = .zip
-      unpickled = try ZipCheckpoint.read(path: path, fileSize: size)
+      try self.init(path: path, format: .zip, unpickled: try ZipCheckpoint.read(path: path, fileSize: size))
     } else if prefix.first == 0x80 {
-      format = .legacy
-      unpickled = try LegacyCheckpoint.read(path: path, bytes: try Self.contents(path))
+      try self.init(path: path, format: .legacy, unpickled: try LegacyCheckpoint.read(path: path, bytes: try Self.contents(path)))
     } else {
       throw TensorFileError(file: path, "not a PyTorch checkpoint: it starts with neither a zip header nor a pickle")
     }
+  }
+
+  /// Finds the state_dict in an unpickled checkpoint and reads its tensors.
+  init(path: String, format: Format, unpickled: UnpickledCheckpoint) throws(TensorFileError) {
     let stateDict = try StateDict(root: unpickled.root, file: path)
     self.path = path
+    self.format = format
     container = stateDict.container
     strippedPrefix = stateDict.strippedPrefix
     tensors = try stateDict.entries.map { (name, reference) throws(TensorFileError) in

@@ -48,7 +48,7 @@ enum ZipCheckpoint {
   }
 
   /// `('storage', storage_type, key, location, numel)`.
-  private static func storageReference(_ id: PickleValue) throws(PickleFailure) -> StorageReference {
+  static func storageReference(_ id: PickleValue) throws(PickleFailure) -> StorageReference {
     guard case .tuple(let fields) = id, fields.count == 5, fields[0].string == "storage" else {
       throw PickleFailure("expected a persistent id ('storage', type, key, location, size), got a \(id.typeName)")
     }
