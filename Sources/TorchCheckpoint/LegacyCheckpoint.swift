@@ -67,15 +67,15 @@ enum LegacyCheckpoint {
       storages[key] = bytes[position..<(position + length)]
       position += length
     }
-    return UnpickledCheckpoint(root: root, storages: storages)
+    return UnpickledCheckpoint(root: root, storages: storages, arena: body.arena)
   }
 
   /// `('storage', storage_type, root_key, location, numel, view_metadata)`, where a view is
   /// `(view_key, offset, size)` in elements of the root storage. Returns the reference and
   /// the root storage's element count.
   private static func storageReference(_ id: PickleValue) throws(PickleFailure) -> (StorageReference, Int) {
-    guard case .tuple(let fields) = id, fields.count == 6, fields[0].string == "storage" else {
-      if case .tuple(let fields) = id, fields.first?.string == "module" {
+    guard case .tuple(let fields, _) = id, fields.count == 6, fields[0].string == "storage" else {
+      if case .tuple(let fields, _) = id, fields.first?.string == "module" {
         throw PickleFailure("the checkpoint holds a whole nn.Module; save its state_dict() instead")
       }
       throw PickleFailure("expected a persistent id ('storage', type, key, location, size, view), got a \(id.typeName)")
@@ -88,7 +88,7 @@ enum LegacyCheckpoint {
     }
     let (total, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
     guard !overflow else { throw PickleFailure("storage '\(key)' claims \(count) elements") }
-    guard case .tuple(let view) = fields[5] else {
+    guard case .tuple(let view, _) = fields[5] else {
       return (StorageReference(key: key, dtype: dtype, byteCount: total, byteOffset: 0), count)
     }
     guard view.count == 3, let offset = view[1].int, let size = view[2].int, offset >= 0, size >= 0, offset <= count,

@@ -25,6 +25,8 @@ struct PickleMachine {
   private var stack: [PickleValue] = []
   private var marks: [Int] = []
   private var memo: [Int: PickleValue] = [:]
+  /// Holds the lists and dicts built here; the values returned must not outlive it.
+  let arena = PickleArena()
   private let persistentLoad: (PickleValue) throws(PickleFailure) -> PickleValue
 
   init(
@@ -96,26 +98,26 @@ struct PickleMachine {
     case .shortBinBytes: stack.append(.bytes(Array(try take(try length(1)))))
     case .binBytes8: stack.append(.bytes(Array(try take(try length(8)))))
 
-    case .emptyTuple: stack.append(.tuple([]))
-    case .tuple: stack.append(.tuple(try popToMark()))
+    case .emptyTuple: stack.append(try tuple([]))
+    case .tuple: stack.append(try tuple(try popToMark()))
     case .tuple1, .tuple2, .tuple3:
       let count = Int(opcode.rawValue - PickleOpcode.tuple1.rawValue) + 1
       var items = [PickleValue]()
       for _ in 0..<count { items.append(try pop()) }
-      stack.append(.tuple(items.reversed()))
-    case .emptyList: stack.append(.list(PickleList()))
-    case .list: stack.append(.list(PickleList(try popToMark())))
+      stack.append(try tuple(items.reversed()))
+    case .emptyList: create(.list(PickleList()))
+    case .list: create(.list(PickleList(try popToMark())))
     case .append:
       let item = try pop()
       try targetList().items.append(item)
     case .appends:
       let items = try popToMark()
       try targetList().items.append(contentsOf: items)
-    case .emptyDict: stack.append(.dict(PickleDict(ordered: false)))
+    case .emptyDict: create(.dict(PickleDict(ordered: false)))
     case .dict:
       let dict = PickleDict(ordered: false)
+      create(.dict(dict))
       try setItems(try popToMark(), into: dict)
-      stack.append(.dict(dict))
     case .setItem:
       let value = try pop()
       let key = try pop()
@@ -144,7 +146,7 @@ struct PickleMachine {
     case .reduce, .newObj:
       let arguments = try pop()
       let callable = try pop()
-      guard case .tuple(let items) = arguments else {
+      guard case .tuple(let items, _) = arguments else {
         throw PickleFailure("expects a tuple of arguments, got \(arguments.typeName)")
       }
       guard case .global(let global) = callable else {
@@ -154,7 +156,7 @@ struct PickleMachine {
         throw PickleFailure("cannot create an instance of \(global.pythonName)")
       }
       switch global.apply(opcode == .newObj ? [] : items) {
-      case .success(let value): stack.append(value)
+      case .success(let value): create(value)
       case .failure(let failure): throw PickleFailure(failure.message)
       }
     case .build:
@@ -237,6 +239,25 @@ struct PickleMachine {
   }
 
   // MARK: The stack, marks and memo
+
+  /// Tuples deeper than this are refused: torch writes depth 3 at most, and releasing a
+  /// deeper structure recurses (lists and dicts need no bound: the arena releases them).
+  static let maxTupleDepth = 100
+
+  private func tuple(_ items: [PickleValue]) throws(PickleFailure) -> PickleValue {
+    var depth = 1
+    for case .tuple(_, let inner) in items { depth = max(depth, inner + 1) }
+    guard depth <= Self.maxTupleDepth else {
+      throw PickleFailure("tuples nested more than \(Self.maxTupleDepth) deep")
+    }
+    return .tuple(items, depth: depth)
+  }
+
+  /// Pushes a value just built; lists and dicts are handed to the arena.
+  private mutating func create(_ value: PickleValue) {
+    arena.hold(value)
+    stack.append(value)
+  }
 
   private var floor: Int { marks.last ?? 0 }
 

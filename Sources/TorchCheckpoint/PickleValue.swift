@@ -2,6 +2,12 @@
 /// floats, strings, bytes, tuples, lists, dicts) plus the few torch objects a state_dict
 /// holds (storages, tensors) and the allow-listed globals. Nothing here can run code: a
 /// "callable" is only a tag that the machine interprets itself.
+///
+/// A hostile pickle can nest containers a million levels deep in a few bytes per level, and
+/// releasing such a structure would recurse as deep and overflow the stack. So tuples carry
+/// their nesting depth (bounded by the machine), and every list and dict is also held by a
+/// `PickleArena`, which empties them all before letting them go: no release ever recurses
+/// through a list or a dict.
 
 import TensorFiles
 
@@ -14,7 +20,8 @@ indirect enum PickleValue {
   case float(Double)
   case string(String)
   case bytes([UInt8])
-  case tuple([PickleValue])
+  /// Items, and the nesting depth of tuples in tuples (1 for a tuple of no tuples).
+  case tuple([PickleValue], depth: Int)
   /// Lists and dicts are shared objects in Python: a memoized one is filled after it is stored.
   case list(PickleList)
   case dict(PickleDict)
@@ -63,10 +70,32 @@ indirect enum PickleValue {
   /// The items of a tuple or a list (torch writes sizes as tuples, strides as tuples or lists).
   var sequence: [PickleValue]? {
     switch self {
-    case .tuple(let items): items
+    case .tuple(let items, _): items
     case .list(let list): list.items
     default: nil
     }
+  }
+}
+
+/// Holds every list and dict a machine creates; when it goes, it empties them first, so
+/// that none is released recursively (see above). Values must not outlive their arena.
+final class PickleArena {
+  private var lists: [PickleList] = []
+  private var dicts: [PickleDict] = []
+
+  /// Registers `value` if it is a list or a dict.
+  func hold(_ value: PickleValue) {
+    switch value {
+    case .list(let list): lists.append(list)
+    case .dict(let dict): dicts.append(dict)
+    default: break
+    }
+  }
+
+  deinit {
+    // Every container is still held here, so emptying one releases nothing recursively.
+    for list in lists { list.items.removeAll() }
+    for dict in dicts { dict.removeAll() }
   }
 }
 
@@ -97,6 +126,12 @@ final class PickleDict {
       break
     }
     entries.append((key, value))
+  }
+
+  func removeAll() {
+    entries.removeAll()
+    stringIndex.removeAll()
+    intIndex.removeAll()
   }
 
   subscript(key: String) -> PickleValue? {

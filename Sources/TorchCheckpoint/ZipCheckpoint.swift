@@ -44,12 +44,12 @@ enum ZipCheckpoint {
       }
       storages[key] = bytes[...]
     }
-    return UnpickledCheckpoint(root: root, storages: storages)
+    return UnpickledCheckpoint(root: root, storages: storages, arena: machine.arena)
   }
 
   /// `('storage', storage_type, key, location, numel)`.
   static func storageReference(_ id: PickleValue) throws(PickleFailure) -> StorageReference {
-    guard case .tuple(let fields) = id, fields.count == 5, fields[0].string == "storage" else {
+    guard case .tuple(let fields, _) = id, fields.count == 5, fields[0].string == "storage" else {
       throw PickleFailure("expected a persistent id ('storage', type, key, location, size), got a \(id.typeName)")
     }
     guard case .global(.storageType(let dtype, _, _)) = fields[1] else {
@@ -67,8 +67,10 @@ enum ZipCheckpoint {
   }
 }
 
-/// What a checkpoint format hands on: the unpickled object and the bytes of each storage key.
+/// What a checkpoint format hands on: the unpickled object, the bytes of each storage key,
+/// and the arena holding the object's lists and dicts (it must live as long as `root`).
 struct UnpickledCheckpoint {
   let root: PickleValue
   let storages: [String: ArraySlice<UInt8>]
+  let arena: PickleArena
 }

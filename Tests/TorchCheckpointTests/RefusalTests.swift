@@ -88,6 +88,31 @@ import Testing
     }
   }
 
+  /// A few bytes per level nest containers arbitrarily deep; releasing them must not recurse.
+  @Test func deeplyNestedContainersAreNoCrash() {
+    let levels = 300_000
+    expectTensorFileError(["byte 102 (TUPLE1): tuples nested more than 100 deep"], file: "hand.pth") {
+      _ = try checkpoint(pickle: [0x80, 0x02, 0x29] + Array(repeating: 0x85, count: levels) + [0x2E])
+    }
+    // Lists: push `levels` empty lists, then APPEND each into the one below it.
+    expectTensorFileError(["the checkpoint holds a list, not a state_dict"], file: "hand.pth") {
+      _ = try checkpoint(pickle: [0x80, 0x02] + Array(repeating: 0x5D, count: levels) + Array(repeating: 0x61, count: levels - 1) + [0x2E])
+    }
+    // Dicts built outside in: {"k": {"k": ...}}, each memoized, filled after it is nested.
+    var pickle: [UInt8] = [0x80, 0x02]
+    for level in 0..<levels {
+      pickle += [0x7D, 0x72] + withUnsafeBytes(of: UInt32(level).littleEndian, Array.init) + [0x30]
+    }
+    for level in 0..<(levels - 1) {
+      pickle += [0x6A] + withUnsafeBytes(of: UInt32(level).littleEndian, Array.init) + [0x8C, 1, 0x6B, 0x6A]
+      pickle += withUnsafeBytes(of: UInt32(level + 1).littleEndian, Array.init) + [0x73, 0x30]
+    }
+    pickle += [0x6A, 0, 0, 0, 0, 0x2E]
+    expectTensorFileError(["no state_dict in the checkpoint: its dict (keys 'k') holds no tensors"], file: "hand.pth") {
+      _ = try checkpoint(pickle: pickle)
+    }
+  }
+
   @Test func stridedTensorsAreGatheredFromHandWrittenPickles() throws {
     // A [3, 2] view with stride [1, 3] at offset 1 of a 7-element storage: elements 1, 4, 2, 5, 3, 6.
     var pickle = PickleWriter()

@@ -48,7 +48,7 @@ func checkpoint(pickle: [UInt8], storages: [String: [UInt8]] = [:]) throws -> To
   }
   let root = try machine.run()
   return try TorchCheckpoint(
-    path: "hand.pth", format: .zip, unpickled: UnpickledCheckpoint(root: root, storages: storages.mapValues { $0[...] }))
+    path: "hand.pth", format: .zip, unpickled: UnpickledCheckpoint(root: root, storages: storages.mapValues { $0[...] }, arena: machine.arena))
 }
 
 /// Writes pickles opcode by opcode (protocol 2, as torch.save does).
