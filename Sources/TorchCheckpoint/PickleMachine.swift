@@ -50,10 +50,11 @@ struct PickleMachine {
       let byte = bytes[position]
       position += 1
       guard let opcode = PickleOpcode(rawValue: byte) else {
-        throw error(at: at, "unknown pickle opcode 0x\(String(byte, radix: 16, uppercase: true))")
+        let hex = String(byte, radix: 16, uppercase: true)
+        throw error(at: at, "unknown pickle opcode 0x\(hex.count == 1 ? "0" : "")\(hex)")
       }
       do {
-        if let result = try step(opcode, at: at) { return result }
+        if let result = try step(opcode) { return result }
       } catch let failure {
         throw error(at: at, "(\(opcode.name)): \(failure.message)")
       }
@@ -61,7 +62,7 @@ struct PickleMachine {
   }
 
   /// Executes one opcode; returns the result at STOP.
-  private mutating func step(_ opcode: PickleOpcode, at: Int) throws(PickleFailure) -> PickleValue? {
+  private mutating func step(_ opcode: PickleOpcode) throws(PickleFailure) -> PickleValue? {
     switch opcode {
     case .proto:
       let version = try littleEndian(1)
