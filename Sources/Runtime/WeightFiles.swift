@@ -2,8 +2,8 @@
 /// values float32. Loading reads safetensors and PyTorch checkpoints (`.pth`, zip or legacy
 /// format, told apart by content, not by extension).
 ///
-/// Loading accepts what torchvision checkpoints hold: `num_batches_tracked` counters
-/// (integers, not parameters) are skipped, and the legacy DenseNet keys of the official
+/// Loading accepts what torchvision checkpoints hold: `num_batches_tracked` counters (not
+/// parameters) are skipped, and the legacy DenseNet keys of the official
 /// ImageNet checkpoints (`denselayer1.norm.1.weight`) are renamed to the current ones
 /// (`denselayer1.norm1.weight`), as torchvision itself does when loading them. Float16,
 /// bfloat16 and float64 tensors are converted to float32, and counted so callers can say so.
@@ -57,7 +57,9 @@ public struct LoadedWeights: Sendable {
 
   /// Adds one stored tensor: counters skipped, legacy names renamed, duplicates refused.
   mutating func add(name: String, dtype: TensorDType, shape: [Int], path: String, values: () throws -> [Float]?) throws {
-    if dtype.isInteger, name.hasSuffix(".num_batches_tracked") {
+    // Counters are int64 in torch, but a careless `.half()` on a whole state_dict makes them
+    // float16; either way they are no parameter of any model.
+    if name.hasSuffix(".num_batches_tracked") {
       skippedCounters += 1
       return
     }

@@ -54,6 +54,20 @@ import TestSupport
     #expect(try WeightFiles.read(path: torchFixture("small.bf16.safetensors")).conversionNotes == ["converted 5 bfloat16 tensors to float32"])
   }
 
+  @Test func countersAreSkippedWhateverTheirType() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("isnetc-counters-\(UUID()).safetensors").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try SafetensorsWriter.write(
+      [
+        SafetensorsEntry(name: "bn.weight", shape: [2], values: .float32([1, 2])),
+        SafetensorsEntry(name: "bn.num_batches_tracked", shape: [], values: .float32([12])),
+        SafetensorsEntry(name: "bn2.num_batches_tracked", shape: [], values: .int64([12])),
+      ], to: path)
+    let loaded = try WeightFiles.read(path: path)
+    #expect(loaded.table == ["bn.weight": HostTensor(shape: [2], values: [1, 2])])
+    #expect(loaded.skippedCounters == 2)
+  }
+
   @Test func refusedCheckpointNamesTheFile() throws {
     let path = torchFixture("malicious.pth")
     #expect(throws: TensorFileError.self) { _ = try WeightFiles.load(path: path) }
