@@ -7,8 +7,8 @@ Usage: scripts/make_torch_fixtures.py [OUT_DIR]   (default: Tests/Fixtures/torch
 and safetensors: `python3 -m venv venv && venv/bin/pip install torch safetensors`)
 
 Every file is described in Tests/Fixtures/torch/README.md. The values are drawn from
-torch.manual_seed(0); torch.save also records a random serialization id, so two runs write
-equal tensors but not equal bytes.
+torch.manual_seed(0), so a second run writes the same bytes, except in the legacy-format
+files, whose storage keys are memory addresses.
 """
 import collections
 import os
@@ -167,6 +167,11 @@ def main():
     torch.save({"state_dict": Payload()}, f"{out}/malicious.legacy.pth", _use_new_zipfile_serialization=False)
     with open(f"{out}/malicious.protocol4.pth", "wb") as f:
         pickle.dump(Payload(), f, protocol=4)
+
+    # Not state_dicts: a whole module (torch.save(model)) and a TorchScript archive.
+    linear = nn.Linear(2, 3)
+    torch.save(linear, f"{out}/whole-model.pth")
+    torch.jit.save(torch.jit.script(linear), f"{out}/torchscript.pt")
 
     print(f"torch {torch.__version__}: wrote", ", ".join(sorted(os.listdir(out))))
 

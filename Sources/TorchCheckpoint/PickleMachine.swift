@@ -303,9 +303,12 @@ struct PickleMachine {
 
   private func resolve(module: String, name: String) throws(PickleFailure) -> PickleValue {
     guard let global = TorchGlobal(module: module, name: name) else {
+      // A class of torch.nn or of the saving script: `torch.save(model)` rather than its state_dict.
+      let wholeModel = module.hasPrefix("torch.nn.") || module == "__main__"
       throw PickleFailure(
         "refuses global '\(module).\(name)': a weights checkpoint needs only collections.OrderedDict, "
-          + "torch's tensor rebuild functions, storage types and dtypes, and isnetc runs nothing from the file")
+          + "torch's tensor rebuild functions, storage types and dtypes, and isnetc runs nothing from the file"
+          + (wholeModel ? " (this one seems to hold a whole model: save model.state_dict() instead)" : ""))
     }
     return .global(global)
   }

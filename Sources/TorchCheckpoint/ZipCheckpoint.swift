@@ -13,13 +13,14 @@ enum ZipCheckpoint {
       name.hasSuffix("/data.pkl") && name.dropLast("/data.pkl".count).allSatisfy { $0 != "/" }
     }
     guard pickles.count == 1, let record = pickles.first else {
-      if archive.names.contains(where: { $0.hasSuffix("/constants.pkl") }) {
-        throw TensorFileError(file: path, "a TorchScript archive (torch.jit.save), not a checkpoint: save the model's state_dict() with torch.save")
-      }
       throw TensorFileError(
         file: path, pickles.isEmpty ? "a zip archive without data.pkl: not a PyTorch checkpoint" : "a zip archive with \(pickles.count) data.pkl records")
     }
     let folder = String(record.dropLast("data.pkl".count))
+    // torch.jit.save writes data.pkl too, beside the model's code and constants.
+    if archive.names.contains(folder + "constants.pkl") {
+      throw TensorFileError(file: path, "a TorchScript archive (torch.jit.save), not a checkpoint: save the model's state_dict() with torch.save")
+    }
     if archive.names.contains(folder + "byteorder") {
       let order = try archive.contents(of: folder + "byteorder")
       guard order == Array("little".utf8) else {

@@ -29,6 +29,17 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: marker))
   }
 
+  @Test func wholeModelsAndTorchScriptAreRefusedWithAHint() {
+    let whole = fixture("whole-model.pth")
+    expectTensorFileError(
+      ["(GLOBAL): refuses global 'torch.nn.modules.linear.Linear'", "save model.state_dict() instead"], file: whole
+    ) { _ = try TorchCheckpoint(path: whole) }
+    let script = fixture("torchscript.pt")
+    expectTensorFileError(["a TorchScript archive (torch.jit.save), not a checkpoint"], file: script) {
+      _ = try TorchCheckpoint(path: script)
+    }
+  }
+
   @Test(arguments: [
     ("builtins", "eval"), ("os", "system"), ("subprocess", "Popen"), ("torch", "load"), ("torch.nn.modules.linear", "Linear"),
     ("numpy.core.multiarray", "_reconstruct"), ("torch._utils", "_rebuild_device_tensor_from_numpy"), ("collections", "Counter"),
@@ -40,9 +51,10 @@ import Testing
     pickle.op(.tuple1)
     pickle.op(.reduce)
     pickle.op(.stop)
-    expectTensorFileError(["data.pkl byte 2 (GLOBAL): refuses global '\(module).\(name)'"], file: "hand.pth") {
+    let error = expectTensorFileError(["data.pkl byte 2 (GLOBAL): refuses global '\(module).\(name)'"], file: "hand.pth") {
       _ = try checkpoint(pickle: pickle.bytes)
     }
+    #expect(error?.message.contains("save model.state_dict() instead") == module.hasPrefix("torch.nn."))
   }
 
   @Test func unknownAndUnsupportedOpcodesAreErrors() {
