@@ -27,6 +27,8 @@ let package = Package(
     .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
     // Cairo: the pictures' drawing, with anti-aliased text (FreeType through fontconfig).
     .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+    // libzip reads the zip archives of PyTorch checkpoints.
+    .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
     // C kernels: OpenMP (LLVM libomp) for parallel loops, OpenBLAS for GEMM. Built at -O3
     // even in debug builds, or tests crawl.
     .target(
@@ -38,6 +40,8 @@ let package = Package(
       linkerSettings: [.linkedLibrary(":libomp.so.5"), .linkedLibrary("openblas")]),
     // Tensor files: safetensors (memory-mapped reader, atomic writer) and .npy.
     .target(name: "TensorFiles"),
+    // PyTorch checkpoints (.pth): a pickle interpreter that runs nothing, the zip and legacy formats.
+    .target(name: "TorchCheckpoint", dependencies: ["TensorFiles", "CZip"]),
     // Images: PNG and JPEG decoding, resizing and the paper's preprocessing.
     // setjmp-based C wrappers: libpng and libjpeg report errors by longjmp, which Swift cannot survive.
     .target(
@@ -54,7 +58,7 @@ let package = Package(
     // curves, ROC curves and confusion matrices, drawn through Cairo.
     .target(name: "Visualization", dependencies: ["CCairo"]),
     // Executes graphs on the C kernels with a static memory plan.
-    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "SeededRandom"]),
+    .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "TorchCheckpoint", "SeededRandom"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
@@ -67,6 +71,7 @@ let package = Package(
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
     .testTarget(name: "KernelTests", dependencies: ["CKernels", "TestSupport"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
+    .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "TensorFiles", "SeededRandom", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom", "TestSupport"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "ImageIO"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),

@@ -82,3 +82,13 @@ func convertToInt64s(_ bytes: UnsafeRawBufferPointer, dtype: TensorDType, count:
   }
   return result
 }
+
+extension TensorDType {
+  /// The first `count` elements of `bytes` (little-endian, this type) as Float32: F32 copied,
+  /// F16, BF16 and F64 converted; nil for types that do not convert (`convertsToFloat32`) or
+  /// when `bytes` holds fewer than `count` elements. For readers of other tensor formats.
+  public func float32Values(_ bytes: UnsafeRawBufferPointer, count: Int) -> [Float]? {
+    guard convertsToFloat32, count >= 0, bytes.count / byteSize >= count else { return nil }
+    return convertToFloats(bytes, dtype: self, count: count)
+  }
+}

@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
 
   @OptionGroup var modelOptions: ModelOptions
 
-  @Option(help: "Weights (safetensors); default: initial weights from --seed.")
+  @Option(help: "Weights (safetensors or a PyTorch .pth checkpoint); default: initial weights from --seed.")
   var weights: String?
 
   @Option(help: "Samples per forward pass.")
@@ -64,7 +64,7 @@ struct Bench: ParsableCommand {
     }
     let session: InferenceSession
     do {
-      let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
+      let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
       session = try InferenceSession(graph: graph, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
     } catch {
       throw fail(error)

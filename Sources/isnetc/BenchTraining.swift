@@ -14,7 +14,7 @@ extension Bench {
     let graph: Graph
     do {
       graph = try Trainer.trainingGraph(classifier, heatmapWeight: heatmapWeight)
-      let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
+      let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
       session = try TrainingSession(program: try graph.reverseMode(), weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
     } catch {
       throw fail(error)

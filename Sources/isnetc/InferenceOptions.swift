@@ -7,7 +7,7 @@ import Runtime
 /// What every command that runs a model on inputs shares: weights, threads, batching,
 /// class names and the image preprocessing.
 struct InferenceOptions: ParsableArguments {
-  @Option(help: "Weights (safetensors) named as the model's parameters.")
+  @Option(help: "Weights named as the model's parameters: safetensors or a PyTorch .pth checkpoint.")
   var weights: String
 
   @Option(help: "Threads for the kernels.")
@@ -33,7 +33,7 @@ struct InferenceOptions: ParsableArguments {
   func session(for graph: Graph) throws -> InferenceSession {
     do {
       return try InferenceSession(
-        graph: graph, weights: try WeightFiles.load(path: weights), weightsSource: weights,
+        graph: graph, weights: try loadWeights(weights), weightsSource: weights,
         batchSize: batch, threads: threads)
     } catch {
       throw fail(error)

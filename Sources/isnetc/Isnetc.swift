@@ -11,10 +11,11 @@ struct Isnetc: ParsableCommand {
       it, derives the ISNet LRP block (docs/lrp.md) and the pruned deployment graph, and \
       runs them on the CPU: `demo` shows a shipped ISNet beside a standard classifier, `compile` prints graphs, `run` classifies, `heatmap` explains, \
       `train` trains an ISNet or a standard classifier, `eval` measures a classifier on a dataset folder, `make-dataset` writes the synthetic \
-      background-bias benchmark, `init` writes initial weights and `bench` times the runtime.
+      background-bias benchmark, `init` writes initial weights, `convert` turns a PyTorch checkpoint into safetensors and \
+      `bench` times the runtime. Wherever --weights is read, a PyTorch .pth checkpoint works too.
       """,
     version: "0.1.0",
-    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
+    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Convert.self, Bench.self, MakeDataset.self]
   )
 
   static func main() {

@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
   @Option(help: ArgumentHelp("A validation dataset folder: evaluated after every epoch, picks the best checkpoint.", valueName: "DIR"))
   var val: String?
 
-  @Option(help: "Initial weights (safetensors); default: torchvision-style initialization from --seed.")
+  @Option(help: "Initial weights (safetensors or a PyTorch .pth checkpoint); default: torchvision-style initialization from --seed.")
   var weights: String?
 
   @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 trains the standard classifier.")
@@ -123,7 +123,7 @@ struct Train: ParsableCommand {
         let settings = self.settings
         let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess)
         let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess) }
-        let table = try weights.map { try WeightFiles.load(path: $0) } ?? Initialization.weights(for: classifier, seed: seed)
+        let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
         trainer = try Trainer(
           classifier: classifier, settings: settings, weights: table, weightsSource: weights ?? "initial weights", train: train,
           validation: validation, directory: out!, trainData: data, validationData: val)
