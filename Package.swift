@@ -81,7 +81,7 @@ let package = Package(
       dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets"]),
     .testTarget(
       name: "RuntimeTests",
-      dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport"]),
+      dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport", "ImageIO", "Evaluation"]),
     .testTarget(
       name: "LRPTransformTests", dependencies: ["LRPTransform", "ModelLang", "GraphIR", "TestSupport"],
       exclude: ["Golden"]),

@@ -14,9 +14,15 @@ struct ColourBar {
     guard scale.range > 0 else { return [(0.5, "0")] }
     let values = [-1.0, -0.5, 0, 0.5, 1].map { $0 * scale.range }
     let labels = values.map { NumberText.short($0) }
-    let needed = labels.reduce(0) { $0 + drawing.textWidth($1, .small) + 12 }
+    // The end labels hang inwards from the bar's ends, the others are centred on their
+    // ticks: the quarter labels fit when they clear both neighbours by a gap.
+    let widths = labels.map { drawing.textWidth($0, .small) }
+    let gap = 6.0
+    let quarterFits =
+      width / 4 - widths[1] / 2 >= widths[0] + gap && width / 4 - widths[1] / 2 - widths[2] / 2 >= gap
+      && width / 4 - widths[3] / 2 >= widths[4] + gap && width / 4 - widths[3] / 2 - widths[2] / 2 >= gap
     return zip([0, 0.25, 0.5, 0.75, 1.0], labels).enumerated().map { i, tick in
-      (tick.0, needed <= width || i % 2 == 0 ? tick.1 : "")
+      (tick.0, quarterFits || i % 2 == 0 ? tick.1 : "")
     }
   }
 

@@ -112,13 +112,13 @@ struct Demo: ParsableCommand {
   func report(_ samples: DatasetFolder, looks: [String: [Look]], models: [(String, String)], names: [String]) {
     let width = max(6, samples.entries.map(\.file.count).max() ?? 0)
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
-    print(pad("sample", width) + "  " + pad("label", 9) + models.map { "  " + pad($0.1 + ": prediction, |R| outside lungs", 44) }.joined())
+    print(pad("sample", width) + "  " + pad("label", 9) + models.map { "  " + pad($0.1 + ": prediction, |R| outside lungs", 52) }.joined())
     for (i, entry) in samples.entries.enumerated() {
       var line = pad(entry.file, width) + "  " + pad(names[entry.label], 9)
       for (run, _) in models {
         let look = looks[run]![i]
         let mark = look.predicted == entry.label ? "" : " (wrong)"
-        line += "  " + pad(String(format: "%@ %.2f%@, %4.1f%%", names[look.predicted], look.probability, mark, 100 * look.background), 44)
+        line += "  " + pad(String(format: "%@ %.2f%@, %4.1f%%", names[look.predicted], look.probability, mark, 100 * look.background), 52)
       }
       print(line)
     }
