@@ -47,7 +47,15 @@ let package = Package(
     .target(
       name: "CImageShim", dependencies: ["CPNG", "CJPEG"],
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
-    .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG"]),
+    // DICOM through DCMTK (C++; a C interface for Swift): monochrome X-rays, uncompressed or
+    // in the JPEG, JPEG-LS and RLE transfer syntaxes DCMTK's codecs decode.
+    .target(
+      name: "CDicom",
+      linkerSettings: [
+        .linkedLibrary("dcmjpls"), .linkedLibrary("dcmjpeg"), .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"),
+        .linkedLibrary("oflog"), .linkedLibrary("ofstd"), .linkedLibrary("stdc++"),
+      ]),
+    .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG", "CDicom"]),
     // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
     .target(name: "Datasets", dependencies: ["SeededRandom"]),
     // Training: the ISNet loss and its gradients (paper section 4.3), optimizers, the loop.

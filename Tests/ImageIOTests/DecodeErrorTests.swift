@@ -34,13 +34,13 @@ import Testing
 
   @Test func textFileNamedPNG() throws {
     let path = try dir.write(Array("hello, this is text\n".utf8), "notes.png")
-    expectImageError("not a PNG or JPEG file (unrecognised signature 68 65 6c 6c", file: path) { _ = try readImage(path: path) }
+    expectImageError("not a PNG, JPEG or DICOM file (unrecognised signature 68 65 6c 6c", file: path) { _ = try readImage(path: path) }
   }
 
   @Test func randomBytes() throws {
     var generator = SystemRandomNumberGenerator()
     let path = try dir.write((0..<1000).map { _ in UInt8.random(in: 1...254, using: &generator) }, "random.jpg")
-    expectImageError("not a PNG or JPEG file", file: path) { _ = try readImage(path: path) }
+    expectImageError("not a PNG, JPEG or DICOM file", file: path) { _ = try readImage(path: path) }
   }
 
   @Test(arguments: [9, 40, 100, 200])
@@ -90,7 +90,7 @@ import Testing
 
   @Test func loadImageNamesTheFile() throws {
     let path = try dir.write(Array("GIF89a....".utf8), "anim.gif")
-    expectImageError("not a PNG or JPEG", file: path) {
+    expectImageError("not a PNG, JPEG or DICOM", file: path) {
       _ = try loadImage(path: path, channels: 3, height: 4, width: 4)
     }
     let good = try dir.write(png, "good.png")
