@@ -28,7 +28,6 @@
 /// The forward values the rules read (a, z, arg-max) are the forward pass's own: in
 /// evaluation mode they equal what the reference recomputes, so nothing is computed twice.
 
-import GraphIR
 
 public struct LRPOptions: Sendable {
   /// The ε of the ε-rule (and of the Zᴮ layer's stabiliser).
