@@ -215,6 +215,11 @@ public final class InferenceSession {
       let x = inputs[0]
       let count = node.type.elementCount ?? 0
       return { samples in isn_relu(x.pointer, x.stride, Int32(samples), count, y, yStride) }
+    case .elementwise(let function):
+      let x = inputs[0]
+      let count = node.type.elementCount ?? 0
+      let kernel = function.kernel
+      return { samples in isn_elementwise(kernel, x.pointer, x.stride, Int32(samples), count, y, yStride) }
     case .maxPool2d(let a), .avgPool2d(let a):
       let x = inputs[0]
       let isMax = node.op.kind == .maxPool2d
