@@ -1,6 +1,8 @@
 // The element-wise functions of one tensor (GraphIR's ElementwiseFunction): one `case` per
 // function in the forward and one in the derivative. Chunked like the other memory-bound
 // kernels (ISN_FOR_EACH_CHUNK), so the results do not depend on the thread count.
+#include <math.h>
+
 #include "isn_internal.h"
 
 void isn_elementwise(isn_elementwise_function f, const float *x, size_t x_stride, int batch,
@@ -12,6 +14,9 @@ void isn_elementwise(isn_elementwise_function f, const float *x, size_t x_stride
     switch (f) {
     case ISN_ELEMENTWISE_NONE:
       for (size_t i = 0; i < len; i++) ys[i] = xs[i];
+      break;
+    case ISN_ELEMENTWISE_SIGMOID:
+      for (size_t i = 0; i < len; i++) ys[i] = 1.0f / (1.0f + expf(-xs[i]));
       break;
     }
   }
@@ -25,6 +30,9 @@ void isn_elementwise_backward(isn_elementwise_function f, const float *v, const 
     switch (f) {
     case ISN_ELEMENTWISE_NONE:
       for (size_t i = 0; i < len; i++) d[i] += g[i];
+      break;
+    case ISN_ELEMENTWISE_SIGMOID:  // v is the output σ
+      for (size_t i = 0; i < len; i++) d[i] += g[i] * vs[i] * (1.0f - vs[i]);
       break;
     }
   }

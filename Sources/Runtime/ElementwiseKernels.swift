@@ -7,6 +7,7 @@ import GraphIR
 extension ElementwiseFunction {
   var kernel: isn_elementwise_function {
     switch self {
+    case .sigmoid: ISN_ELEMENTWISE_SIGMOID
     }
   }
 }

@@ -106,6 +106,7 @@ void isn_channel_moments(const float *x, size_t x_stride, int batch, int channel
 /// ElementwiseKernels.swift maps each to its code here).
 typedef enum {
   ISN_ELEMENTWISE_NONE = 0,
+  ISN_ELEMENTWISE_SIGMOID = 1,
 } isn_elementwise_function;
 
 /// y = f(x) element by element, x and y [batch][count] (y may be x).

@@ -15,12 +15,16 @@
 
 public enum ElementwiseFunction: Sendable, Hashable, CaseIterable {
   // Add a function here, then follow docs/adding-an-op.md.
+  case sigmoid
 }
 
 extension ElementwiseFunction {
   /// Everything GraphIR and the language know of the function.
   public var description: ElementwiseDescription {
     switch self {
+    case .sigmoid:
+      // σ′ = σ·(1 − σ): from the output.
+      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output)
     }
   }
 
