@@ -15,11 +15,12 @@ let package = Package(
   targets: [
     // The seeded generator behind every random draw (weights, datasets, augmentation).
     .target(name: "SeededRandom"),
-    // The static graph: ops, shapes, parameters, text form. Depends on nothing.
+    // The static graph: ops, shapes, parameters, text form, and the passes (deployment, the
+    // LRP derivation of paper sections 4.1 and 4.4–4.7, reverse mode). Depends on nothing.
     .target(name: "GraphIR"),
     // The .isnet language: lexer, parser, elaboration into GraphIR.
     .target(name: "ModelLang", dependencies: ["GraphIR"]),
-    // Derives the ISNet LRP block from a classifier graph (paper sections 4.1, 4.4–4.7).
+    // Re-exports GraphIR, whose passes now include the LRP derivation (kept for imports).
     .target(name: "LRPTransform", dependencies: ["GraphIR"]),
     // System libraries from Debian: OpenBLAS (GEMM), libpng and libjpeg (images).
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),

@@ -117,20 +117,14 @@ void isn_batchnorm_backward(const float *x, const float *dy, int batch, int chan
 }
 
 void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx) {
-#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
-    if (count >= ISN_PARALLEL_MIN)
-  for (size_t c0 = 0; c0 < count; c0 += ISN_CHUNK) {
-    const size_t len = isn_min(ISN_CHUNK, count - c0);
+  ISN_FOR_EACH_CHUNK(1, count, count, row, c0, len) {
 #pragma omp simd
     for (size_t i = c0; i < c0 + len; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
   }
 }
 
 void isn_accumulate(const float *x, size_t count, float *y) {
-#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
-    if (count >= ISN_PARALLEL_MIN)
-  for (size_t c0 = 0; c0 < count; c0 += ISN_CHUNK) {
-    const size_t len = isn_min(ISN_CHUNK, count - c0);
+  ISN_FOR_EACH_CHUNK(1, count, count, row, c0, len) {
 #pragma omp simd
     for (size_t i = c0; i < c0 + len; i++) y[i] += x[i];
   }
@@ -139,13 +133,7 @@ void isn_accumulate(const float *x, size_t count, float *y) {
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
                                      float *dr, float *dz) {
-  const size_t units = (size_t)batch * isn_cdiv(count, ISN_CHUNK);
-  const size_t chunks = isn_cdiv(count, ISN_CHUNK);
-#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
-    if ((size_t)batch * (size_t)classes * count >= ISN_PARALLEL_MIN)
-  for (size_t u = 0; u < units; u++) {
-    const size_t n = u / chunks, i0 = (u % chunks) * ISN_CHUNK;
-    const size_t len = isn_min(ISN_CHUNK, count - i0);
+  ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *zs = z + n * count;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
@@ -162,13 +150,7 @@ void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const flo
 
 void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
                                int classes, size_t count, float *da, float *dc) {
-  const size_t chunks = isn_cdiv(count, ISN_CHUNK);
-  const size_t units = (size_t)batch * chunks;
-#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
-    if ((size_t)batch * (size_t)classes * count >= ISN_PARALLEL_MIN)
-  for (size_t u = 0; u < units; u++) {
-    const size_t n = u / chunks, i0 = (u % chunks) * ISN_CHUNK;
-    const size_t len = isn_min(ISN_CHUNK, count - i0);
+  ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *as = a + n * count;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;

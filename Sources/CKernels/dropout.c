@@ -23,13 +23,7 @@ void isn_dropout(const float *x, size_t x_stride, int batch, size_t count, float
   const int drop_all = p >= 1.0f;
   const uint64_t threshold = (p > 0.0f && !drop_all) ? (uint64_t)ldexp((double)p, 32) : 0;
   const float scale = drop_all ? 0.0f : (float)(1.0 / (1.0 - (double)(p > 0.0f ? p : 0.0f)));
-  const size_t chunks = isn_cdiv(count, ISN_CHUNK);
-  const size_t units = (size_t)batch * chunks;
-#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
-    if ((size_t)batch * count >= ISN_PARALLEL_MIN)
-  for (size_t u = 0; u < units; u++) {
-    const size_t n = u / chunks, i0 = (u % chunks) * ISN_CHUNK;
-    const size_t len = isn_min(ISN_CHUNK, count - i0);
+  ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * count, n, i0, len) {
     const float *xs = x + n * x_stride + i0;
     float *ys = y + n * y_stride + i0;
     uint8_t *ms = mask ? mask + n * count + i0 : NULL;

@@ -29,6 +29,26 @@ static inline size_t isn_cdiv(size_t a, size_t b) { return (a + b - 1) / b; }
 static inline size_t isn_min(size_t a, size_t b) { return a < b ? a : b; }
 static inline size_t isn_max(size_t a, size_t b) { return a > b ? a : b; }
 
+/// The loop of the memory-bound kernels: `rows` rows of `count` floats, each row cut into
+/// fixed ISN_CHUNK-float pieces and the (row, piece) units shared out statically. The split
+/// depends on the sizes only, never on the thread count, so every kernel written with it
+/// gives the same bits on any number of threads. Below `work` ISN_PARALLEL_MIN floats it
+/// stays on the calling thread. The statement that follows runs once per piece, with
+/// `row`, `i0` (the piece's first index in its row) and `len` (its length) declared:
+///
+///     ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * count, n, i0, len) {
+///       for (size_t i = 0; i < len; i++) y[n * y_stride + i0 + i] = ...;
+///     }
+#define ISN_FOR_EACH_CHUNK(rows, count, work, row, i0, len)                                  \
+  for (size_t isn_chunks_ = isn_cdiv((count), ISN_CHUNK),                                    \
+              isn_units_ = (size_t)(rows) * isn_chunks_, isn_work_ = (work), isn_once_ = 1;  \
+       isn_once_; isn_once_ = 0)                                                             \
+    _Pragma("omp parallel for num_threads(isn_threads()) schedule(static) if (isn_work_ >= ISN_PARALLEL_MIN)") \
+    for (size_t isn_unit_ = 0; isn_unit_ < isn_units_; isn_unit_++)                          \
+      for (size_t row = isn_unit_ / isn_chunks_, i0 = (isn_unit_ % isn_chunks_) * ISN_CHUNK, \
+                  len = isn_min(ISN_CHUNK, (count) - i0), isn_body_ = 1;                      \
+           isn_body_; isn_body_ = 0)
+
 /// max(v, 0) written so clang emits one vmaxps and NaN passes through (as in PyTorch).
 static inline float isn_relu1(float v) { return 0.0f > v ? 0.0f : v; }
 

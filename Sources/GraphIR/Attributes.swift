@@ -63,7 +63,7 @@ extension Op {
       [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))] + Self.fusions(a.epilogue)
     case .dropout(let a):
       [("p", .float(a.probability))]
-    case .relu, .flatten, .concat, .add:
+    case .relu, .elementwise, .flatten, .concat, .add:
       []
     }
   }
@@ -91,10 +91,24 @@ extension Op {
     return Epilogue(foldedNorm: norm, relu: try r.optionalBool("relu") ?? false)
   }
 
+  /// Rebuilds an op from its text-form mnemonic and attributes; nil for an unknown name.
+  public init?(mnemonic: String, attributes: AttributeReader) throws(AttributeError) {
+    if let function = ElementwiseFunction(named: mnemonic) {
+      try attributes.finish()
+      self = .elementwise(function)
+    } else if let kind = Kind.allCases.first(where: { $0 != .elementwise && $0.mnemonic == mnemonic }) {
+      try self.init(kind: kind, attributes: attributes)
+    } else {
+      return nil
+    }
+  }
+
   /// Rebuilds an op from its kind and attributes, as the text parser reads them.
-  public init(kind: Kind, attributes: AttributeReader) throws(AttributeError) {
+  init(kind: Kind, attributes: AttributeReader) throws(AttributeError) {
     var r = attributes
     switch kind {
+    case .elementwise:
+      throw AttributeError("an element-wise op is written with its function's name")
     case .input:
       let (low, high) = try r.range("range")
       self = .input(InputAttributes(low: low, high: high))

@@ -3,7 +3,8 @@
 ///
 /// Counted: convolution and linear (one MAC per weight use), batch norm (one per element:
 /// a folded scale and shift) and average pooling (one per window element read). ReLU, max
-/// pooling, concatenation, addition, flatten and dropout move or compare data and count 0.
+/// pooling, concatenation, addition, flatten and dropout move or compare data and count 0;
+/// element-wise functions count 0 too (no multiply-accumulates, whatever they cost).
 
 extension Graph {
   /// Multiply-accumulates per sample of `node`, saturating at `Int.max`.
@@ -44,7 +45,7 @@ extension Graph {
       return times(self[node.inputs[0]].type.elementCount ?? Int.max, a.forward.kernel.h, a.forward.kernel.w)
     case .adaptiveAvgPool2dTranspose:
       return output
-    case .input, .relu, .maxPool2d, .flatten, .dropout, .concat, .add, .lrpSeed, .maxUnpool2d,
+    case .input, .relu, .elementwise, .maxPool2d, .flatten, .dropout, .concat, .add, .lrpSeed, .maxUnpool2d,
       .sliceChannels, .unflatten:
       return 0
     }

@@ -10,6 +10,8 @@ public enum Op: Sendable, Hashable {
   case conv2d(Conv2DAttributes)
   case batchNorm(BatchNormAttributes)
   case relu
+  /// An element-wise function of one tensor (Ops/Elementwise.swift: one row per function).
+  case elementwise(ElementwiseFunction)
   case maxPool2d(Pool2DAttributes)
   /// Average pooling; zero padding counts in the divisor (PyTorch's default).
   case avgPool2d(Pool2DAttributes)
@@ -66,6 +68,8 @@ public enum Op: Sendable, Hashable {
     case conv2d
     case batchNorm = "batch_norm"
     case relu
+    /// Every element-wise function; the text form writes the function's own name.
+    case elementwise
     case maxPool2d = "max_pool2d"
     case avgPool2d = "avg_pool2d"
     case adaptiveAvgPool2d = "adaptive_avg_pool2d"
@@ -98,6 +102,7 @@ public enum Op: Sendable, Hashable {
     case .conv2d: .conv2d
     case .batchNorm: .batchNorm
     case .relu: .relu
+    case .elementwise: .elementwise
     case .maxPool2d: .maxPool2d
     case .avgPool2d: .avgPool2d
     case .adaptiveAvgPool2d: .adaptiveAvgPool2d
@@ -122,13 +127,16 @@ public enum Op: Sendable, Hashable {
     }
   }
 
-  public var mnemonic: String { kind.mnemonic }
+  public var mnemonic: String {
+    if case .elementwise(let function) = self { return function.name }
+    return kind.mnemonic
+  }
 
   /// Ops that only the LRP block uses (LRPTransform); the classifier's ops are the others.
   public var isLRPBlockOp: Bool {
     switch self {
-    case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout, .concat, .add:
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d,
+      .adaptiveAvgPool2d, .linear, .flatten, .dropout, .concat, .add:
       false
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
@@ -141,8 +149,8 @@ public enum Op: Sendable, Hashable {
   public var arity: Arity {
     switch self {
     case .input: .exactly(0)
-    case .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
+    case .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
+      .linear, .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
       .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .sliceChannels, .unflatten,
       .zbPreactivation:
       .exactly(1)
@@ -198,10 +206,17 @@ public struct Conv2DAttributes: Sendable, Hashable {
   /// Deployment fusions; none in a classifier as written.
   public var epilogue: Epilogue
 
+  // The defaults, here only: the language's `conv` reads them (ModelLang's OpCatalog).
+  public static let defaultStride = Pair(square: 1)
+  public static let defaultPadding = Pair(square: 0)
+  public static let defaultDilation = Pair(square: 1)
+  public static let defaultGroups = 1
+  public static let defaultHasBias = true
+
   public init(
-    outChannels: Int, kernel: Pair, stride: Pair = Pair(square: 1),
-    padding: Pair = Pair(square: 0), dilation: Pair = Pair(square: 1), groups: Int = 1,
-    hasBias: Bool = true, epilogue: Epilogue = Epilogue()
+    outChannels: Int, kernel: Pair, stride: Pair = defaultStride,
+    padding: Pair = defaultPadding, dilation: Pair = defaultDilation, groups: Int = defaultGroups,
+    hasBias: Bool = defaultHasBias, epilogue: Epilogue = Epilogue()
   ) {
     self.epilogue = epilogue
     self.outChannels = outChannels
@@ -219,7 +234,11 @@ public struct BatchNormAttributes: Sendable, Hashable {
   public var momentum: Double
   /// A ReLU applied in the same pass (deployment only).
   public var fusedReLU: Bool
-  public init(epsilon: Double = 1e-5, momentum: Double = 0.1, fusedReLU: Bool = false) {
+  // The defaults, here only (PyTorch's BatchNorm2d; the language's `bn` reads them).
+  public static let defaultEpsilon = 1e-5
+  public static let defaultMomentum = 0.1
+
+  public init(epsilon: Double = defaultEpsilon, momentum: Double = defaultMomentum, fusedReLU: Bool = false) {
     self.epsilon = epsilon
     self.momentum = momentum
     self.fusedReLU = fusedReLU
@@ -254,7 +273,9 @@ public struct Pool2DAttributes: Sendable, Hashable {
   public var kernel: Pair
   public var stride: Pair
   public var padding: Pair
-  public init(kernel: Pair, stride: Pair? = nil, padding: Pair = Pair(square: 0)) {
+  /// The stride defaults to the kernel.
+  public static let defaultPadding = Pair(square: 0)
+  public init(kernel: Pair, stride: Pair? = nil, padding: Pair = defaultPadding) {
     self.kernel = kernel
     self.stride = stride ?? kernel
     self.padding = padding
@@ -271,7 +292,8 @@ public struct LinearAttributes: Sendable, Hashable {
   public var hasBias: Bool
   /// Deployment fusions; none in a classifier as written.
   public var epilogue: Epilogue
-  public init(outFeatures: Int, hasBias: Bool = true, epilogue: Epilogue = Epilogue()) {
+  public static let defaultHasBias = true
+  public init(outFeatures: Int, hasBias: Bool = defaultHasBias, epilogue: Epilogue = Epilogue()) {
     self.outFeatures = outFeatures
     self.hasBias = hasBias
     self.epilogue = epilogue
@@ -353,5 +375,6 @@ public struct ZBetaAttributes: Sendable, Hashable {
 
 public struct DropoutAttributes: Sendable, Hashable {
   public var probability: Double
-  public init(probability: Double = 0.5) { self.probability = probability }
+  public static let defaultProbability = 0.5
+  public init(probability: Double = defaultProbability) { self.probability = probability }
 }

@@ -35,7 +35,7 @@ extension Op {
     case .batchNorm:
       _ = try Self.channels(inputs[0], mnemonic)
       return inputs[0]
-    case .relu, .dropout:
+    case .relu, .elementwise, .dropout:
       return inputs[0]
     case .maxPool2d(let a), .avgPool2d(let a):
       let (c, h, w) = try Self.image(inputs[0], mnemonic)
@@ -208,7 +208,7 @@ extension Op {
       guard a.low < a.high, a.low.isFinite, a.high.isFinite else {
         throw ShapeError("\(mnemonic) bounds [\(a.low), \(a.high)] must have low < high")
       }
-    case .relu, .flatten, .concat, .add, .lrpSeed, .lrpMultiply, .batchNormTranspose,
+    case .relu, .elementwise, .flatten, .concat, .add, .lrpSeed, .lrpMultiply, .batchNormTranspose,
       .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
       .maxUnpool2d, .sliceChannels, .unflatten:
       break

@@ -192,7 +192,7 @@ private struct LineScanner {
     try symbol("=")
     let opStart = position
     let mnemonic = try word("op name")
-    guard let kind = Op.Kind.allCases.first(where: { $0.mnemonic == mnemonic }) else {
+    guard ElementwiseFunction(named: mnemonic) != nil || Op.Kind.allCases.contains(where: { $0 != .elementwise && $0.mnemonic == mnemonic }) else {
       position = opStart
       skipSpaces()
       throw error("unknown op '\(mnemonic)'")
@@ -224,7 +224,7 @@ private struct LineScanner {
     }
     let op: Op
     do {
-      op = try Op(kind: kind, attributes: AttributeReader(raw))
+      op = try Op(mnemonic: mnemonic, attributes: AttributeReader(raw))!
     } catch {
       position = attributesStart
       skipSpaces()

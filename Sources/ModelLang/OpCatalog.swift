@@ -1,5 +1,8 @@
-/// The ops of the language: their attribute names, types and defaults, and how each maps
-/// to GraphIR ops. `docs/language.md` documents this table; keep them in step.
+/// The ops of the language: their attribute names and types, and how each maps to GraphIR
+/// ops. Defaults are GraphIR's (each declared once, beside its attribute struct); the
+/// element-wise functions come from GraphIR's table (Ops/Elementwise.swift) unchanged.
+/// `docs/language.md`'s op table is rendered from this catalog (`markdownTable`), and a
+/// test fails when the two differ.
 
 import GraphIR
 
@@ -37,6 +40,10 @@ struct OpSignature: Sendable {
   var name: String
   var inputs: Arity
   var attributes: [Attribute]
+  /// What the op computes, in a few words (the reference's op table).
+  var summary: String
+  /// Its trainable parameters and statistics, by name suffix ("" when none).
+  var parameters: String = ""
   /// Builds the GraphIR ops (applied in sequence) from the checked attribute values.
   var build: @Sendable (AttributeValues) -> [Op]
 }
@@ -79,18 +86,22 @@ enum OpCatalog {
   static let signatures: [String: OpSignature] = Dictionary(
     uniqueKeysWithValues: all.map { ($0.name, $0) })
 
-  static let all: [OpSignature] = [
+  static let all: [OpSignature] = fixed + ElementwiseFunction.allCases.map(elementwise)
+
+  private static let fixed: [OpSignature] = [
     OpSignature(
       name: "conv", inputs: .exactly(1),
       attributes: [
         A(name: "out", type: .int, defaultValue: .required),
         A(name: "k", type: .pair, defaultValue: .required),
-        A(name: "stride", type: .pair, defaultValue: .value(.int(1))),
-        A(name: "pad", type: .pair, defaultValue: .value(.int(0))),
-        A(name: "dilation", type: .pair, defaultValue: .value(.int(1))),
-        A(name: "groups", type: .int, defaultValue: .value(.int(1))),
-        A(name: "bias", type: .bool, defaultValue: .value(.bool(true))),
+        A(name: "stride", type: .pair, defaultValue: pair(Conv2DAttributes.defaultStride)),
+        A(name: "pad", type: .pair, defaultValue: pair(Conv2DAttributes.defaultPadding)),
+        A(name: "dilation", type: .pair, defaultValue: pair(Conv2DAttributes.defaultDilation)),
+        A(name: "groups", type: .int, defaultValue: .value(.int(Conv2DAttributes.defaultGroups))),
+        A(name: "bias", type: .bool, defaultValue: .value(.bool(Conv2DAttributes.defaultHasBias))),
       ],
+      summary: "2-D convolution (cross-correlation), zero padding",
+      parameters: "`weight`, `bias`",
       build: { a in
         [
           .conv2d(
@@ -103,47 +114,107 @@ enum OpCatalog {
     OpSignature(
       name: "bn", inputs: .exactly(1),
       attributes: [
-        A(name: "eps", type: .float, defaultValue: .value(.float(1e-5))),
-        A(name: "momentum", type: .float, defaultValue: .value(.float(0.1))),
+        A(name: "eps", type: .float, defaultValue: .value(.float(BatchNormAttributes.defaultEpsilon))),
+        A(name: "momentum", type: .float, defaultValue: .value(.float(BatchNormAttributes.defaultMomentum))),
       ],
+      summary: "batch normalization per channel",
+      parameters: "`weight`, `bias`; `running_mean`, `running_var`",
       build: { a in [.batchNorm(BatchNormAttributes(epsilon: a.float("eps"), momentum: a.float("momentum")))] }),
-    OpSignature(name: "relu", inputs: .exactly(1), attributes: [], build: { _ in [.relu] }),
+    OpSignature(name: "relu", inputs: .exactly(1), attributes: [], summary: "`max(x, 0)` element-wise", build: { _ in [.relu] }),
     OpSignature(
       name: "maxpool", inputs: .exactly(1), attributes: poolAttributes,
+      summary: "maximum over each window",
       build: { a in [.maxPool2d(pool(a))] }),
     OpSignature(
       name: "avgpool", inputs: .exactly(1), attributes: poolAttributes,
+      summary: "average over each window, padding included",
       build: { a in [.avgPool2d(pool(a))] }),
     OpSignature(
       name: "adaptive_avgpool", inputs: .exactly(1),
       attributes: [A(name: "out", type: .pair, defaultValue: .required)],
+      summary: "average pooling to a fixed output size",
       build: { a in [.adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: a.pair("out")))] }),
     OpSignature(
       name: "global_avgpool", inputs: .exactly(1), attributes: [],
+      summary: "average over all positions, flattened",
       build: { _ in [.adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: Pair(square: 1))), .flatten] }),
     OpSignature(
       name: "linear", inputs: .exactly(1),
       attributes: [
         A(name: "out", type: .int, defaultValue: .required),
-        A(name: "bias", type: .bool, defaultValue: .value(.bool(true))),
+        A(name: "bias", type: .bool, defaultValue: .value(.bool(LinearAttributes.defaultHasBias))),
       ],
+      summary: "`W·x + b`",
+      parameters: "`weight`, `bias`",
       build: { a in [.linear(LinearAttributes(outFeatures: a.int("out"), hasBias: a.bool("bias")))] }),
-    OpSignature(name: "flatten", inputs: .exactly(1), attributes: [], build: { _ in [.flatten] }),
+    OpSignature(name: "flatten", inputs: .exactly(1), attributes: [], summary: "to one dimension, channel-major", build: { _ in [.flatten] }),
     OpSignature(
       name: "dropout", inputs: .exactly(1),
-      attributes: [A(name: "p", type: .float, defaultValue: .value(.float(0.5)))],
+      attributes: [A(name: "p", type: .float, defaultValue: .value(.float(DropoutAttributes.defaultProbability)))],
+      summary: "zeroes elements in training; the identity otherwise",
       build: { a in [.dropout(DropoutAttributes(probability: a.float("p")))] }),
-    OpSignature(name: "concat", inputs: .atLeast(1), attributes: [], build: { _ in [.concat] }),
-    OpSignature(name: "add", inputs: .atLeast(2), attributes: [], build: { _ in [.add] }),
+    OpSignature(name: "concat", inputs: .atLeast(1), attributes: [], summary: "concatenation along channels", build: { _ in [.concat] }),
+    OpSignature(name: "add", inputs: .atLeast(2), attributes: [], summary: "element-wise sum", build: { _ in [.add] }),
   ]
+
+  /// An element-wise function of GraphIR's table, written `name(x)`.
+  private static func elementwise(_ function: ElementwiseFunction) -> OpSignature {
+    OpSignature(
+      name: function.name, inputs: .exactly(1), attributes: [],
+      summary: "`\(function.description.formula)` element-wise", build: { _ in [.elementwise(function)] })
+  }
 
   private static let poolAttributes: [A] = [
     A(name: "k", type: .pair, defaultValue: .required),
     A(name: "stride", type: .pair, defaultValue: .sameAs("k")),
-    A(name: "pad", type: .pair, defaultValue: .value(.int(0))),
+    A(name: "pad", type: .pair, defaultValue: pair(Pool2DAttributes.defaultPadding)),
   ]
+
+  /// A default pair as the language writes it: `n` when square, `[h, w]` otherwise.
+  private static func pair(_ p: Pair) -> OpSignature.Default {
+    .value(p.h == p.w ? .int(p.h) : .list([.int(p.h), .int(p.w)]))
+  }
 
   private static func pool(_ a: AttributeValues) -> Pool2DAttributes {
     Pool2DAttributes(kernel: a.pair("k"), stride: a.pair("stride"), padding: a.pair("pad"))
+  }
+
+  /// The op table of `docs/language.md` section 11: one row per op, its call with the
+  /// attributes' defaults, what it computes and its parameters.
+  static var markdownTable: String {
+    var lines = ["| op | call | computes | parameters |", "|---|---|---|---|"]
+    for signature in all {
+      let tensors = switch signature.inputs {
+      case .exactly(1): ["x"]
+      case .exactly(let n): (1...max(n, 1)).map { "x\($0)" }
+      case .atLeast: ["a", "b", "..."]
+      }
+      let attributes = signature.attributes.map { a in
+        switch a.defaultValue {
+        case .required: "\(a.name): \(documented(a.type))"
+        case .value(let v): "\(a.name): \(documented(a.type)) = \(describe(v))"
+        case .sameAs(let other): "\(a.name): \(documented(a.type)) = \(other)"
+        }
+      }
+      let call = "`\(signature.name)(\((tensors + attributes).joined(separator: ", ")))`"
+      let parameters = signature.parameters.isEmpty ? "none" : signature.parameters
+      lines.append("| [`\(signature.name)`](#\(signature.name)) | \(call.replacingOccurrences(of: "|", with: "\\|")) | \(signature.summary) | \(parameters) |")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// An attribute type as section 11 writes it.
+  private static func documented(_ type: OpSignature.AttributeType) -> String {
+    type == .pair ? "int|pair" : type.name
+  }
+
+  private static func describe(_ value: Value) -> String {
+    switch value {
+    case .int(let v): "\(v)"
+    case .float(let v): "\(v)".replacingOccurrences(of: "e-0", with: "e-")
+    case .bool(let v): "\(v)"
+    case .list(let items): "[" + items.map(describe).joined(separator: ", ") + "]"
+    default: value.typeName
+    }
   }
 }

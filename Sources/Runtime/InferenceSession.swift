@@ -56,28 +56,22 @@ public final class InferenceSession {
     var workspaceFloats = 0
     var scratchFloats = 0
     for node in graph.nodes {
-      var geometry: isn_conv_geometry
+      var geometry = ConvolutionSizing.convolution(of: node, in: graph, batch: batchSize)?.geometry
       switch node.op {
-      case .conv2d(let a):
-        geometry = Self.geometry(a, input: graph[node.inputs[0]].type.dims, output: node.type.dims, batch: batchSize)
-        if self.winograd, isn_winograd_supported(&geometry) != 0 {
-          let needed = isn_winograd_workspace(&geometry, Int32(self.threads))
+      case .conv2d:
+        if self.winograd, var forward = geometry, isn_winograd_supported(&forward) != 0 {
+          let needed = isn_winograd_workspace(&forward, Int32(self.threads))
           guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d"): convolution too large") }
           workspaceFloats = max(workspaceFloats, needed)
         }
       case .conv2dTranspose(let a):
         let outputDims = Array(node.inputs.first.map { graph[$0].type.dims.dropFirst() } ?? [])
-        geometry = Self.geometry(a.forward, input: a.inputDims, output: outputDims, batch: batchSize * (node.type.dims.first ?? 1))
         if var equivalent = Self.winogradTranspose(a.forward, inputDims: a.inputDims, outputDims: outputDims, batch: batchSize * (node.type.dims.first ?? 1)) {
           let needed = isn_winograd_workspace(&equivalent, Int32(self.threads))
           guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d_transpose"): convolution too large") }
           workspaceFloats = max(workspaceFloats, needed)
         }
-      case .zbPreactivation(let a):
-        geometry = Self.geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: batchSize)
-      case .zbRelevance(let a):
-        let classes = node.type.dims.first ?? 1
-        geometry = Self.geometry(a.conv, input: a.inputDims, output: Array(graph[node.inputs[1]].type.dims.dropFirst()), batch: batchSize * classes)
+      case .zbRelevance:
         scratchFloats = max(scratchFloats, batchSize * (node.type.elementCount ?? 0))
       case .adaptiveAvgPool2dTranspose(let a) where a.inputDims[1] % a.forward.outputSize.h != 0 || a.inputDims[2] % a.forward.outputSize.w != 0:
         throw RuntimeError("\(node.op.mnemonic): relevance through adaptive pooling from \(a.inputDims[1])×\(a.inputDims[2]) to \(a.forward.outputSize.h)×\(a.forward.outputSize.w) needs evenly dividing windows")
@@ -85,8 +79,9 @@ public final class InferenceSession {
         let (conv, dims) = Self.poolingAsConvolution(node.op)!
         geometry = Self.geometry(conv, input: dims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batchSize * (node.type.dims.first ?? 1))
       default:
-        continue
+        break
       }
+      guard var geometry else { continue }
       let needed = isn_conv2d_workspace(&geometry, Int32(self.threads))
       guard needed >= 0 else { throw RuntimeError("\(node.name ?? node.op.mnemonic): convolution too large for this batch") }
       workspaceFloats = max(workspaceFloats, needed)
@@ -164,12 +159,7 @@ public final class InferenceSession {
   }
 
   static func geometry(_ a: Conv2DAttributes, input: [Int], output: [Int], batch: Int) -> isn_conv_geometry {
-    isn_conv_geometry(
-      batch: Int32(batch), in_channels: Int32(input[0]), in_h: Int32(input[1]), in_w: Int32(input[2]),
-      out_channels: Int32(output[0]), out_h: Int32(output[1]), out_w: Int32(output[2]),
-      kernel_h: Int32(a.kernel.h), kernel_w: Int32(a.kernel.w), stride_h: Int32(a.stride.h),
-      stride_w: Int32(a.stride.w), pad_h: Int32(a.padding.h), pad_w: Int32(a.padding.w),
-      dilation_h: Int32(a.dilation.h), dilation_w: Int32(a.dilation.w), groups: Int32(a.groups))
+    ConvolutionSizing.geometry(a, input: input, output: output, batch: batch)
   }
 
   /// The kernel call for one node, or nil for nodes that do no work (inputs, views, and
@@ -225,6 +215,11 @@ public final class InferenceSession {
       let x = inputs[0]
       let count = node.type.elementCount ?? 0
       return { samples in isn_relu(x.pointer, x.stride, Int32(samples), count, y, yStride) }
+    case .elementwise(let function):
+      let x = inputs[0]
+      let count = node.type.elementCount ?? 0
+      let kernel = function.kernel
+      return { samples in isn_elementwise(kernel, x.pointer, x.stride, Int32(samples), count, y, yStride) }
     case .maxPool2d(let a), .avgPool2d(let a):
       let x = inputs[0]
       let isMax = node.op.kind == .maxPool2d

@@ -181,7 +181,7 @@ extension InferenceSession {
         isn_conv2d_transpose(&geometry, s.pointer, sPerClass, boundsWeight, scratch, perClass, workspace)
         isn_lrp_zb_combine(x.pointer, x.stride, y, scratch, Int32(samples), Int32(classes), perClass, low, high, y)
       }
-    case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
       .flatten, .dropout, .concat, .add:
       preconditionFailure("\(node.op.mnemonic) is a classifier op; makeStep runs it")
     }

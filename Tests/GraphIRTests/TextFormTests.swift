@@ -3,9 +3,26 @@ import Testing
 @testable import GraphIR
 
 @Suite struct TextFormTests {
+  /// (The element-wise functions have a test of their own, below.)
   @Test func everyOpKindIsCovered() throws {
     let kinds = Set(try (everyOpGraph().nodes + everyLRPOpGraph().nodes).map(\.op.kind))
-    #expect(kinds == Set(Op.Kind.allCases))
+    #expect(kinds.union([.elementwise]) == Set(Op.Kind.allCases))
+  }
+
+  /// Every element-wise function in a chain: its name printed, parsed back, its shape kept.
+  @Test func everyElementwiseFunctionPrintsAndParses() throws {
+    var b = GraphBuilder(name: "elementwise")
+    var x = try b.addInput(dims: [2, 3, 4], range: InputAttributes(), name: "image")
+    for function in ElementwiseFunction.allCases {
+      x = try b.add(.elementwise(function), [x])
+      #expect(b.type(of: x).dims == [2, 3, 4])
+    }
+    b.setOutputs([x])
+    let text = b.graph.text
+    for function in ElementwiseFunction.allCases { #expect(text.contains(" = \(function.name)(%")) }
+    let parsed = try Graph(parsing: text)
+    #expect(parsed == b.graph)
+    #expect(parsed.text == text)
   }
 
   @Test func lrpOpsPrintParsePrint() throws {

@@ -11,7 +11,8 @@ import TestSupport
 /// ops and LRP-block ops): a DenseNet (concatenations, channel slices, batch-norm
 /// transposes, max unpooling, global average pooling, dropout, Zᴮ with a folded batch
 /// norm), a ResNet (residual adds, flatten, Zᴮ with a bias) and a VGG net (average pooling,
-/// linear layers with biases inside the ε-rule).
+/// linear layers with biases inside the ε-rule) and one with sigmoids (the element-wise
+/// functions).
 ///
 /// The loss is a fixed random linear function of the logits and heatmaps, L = ⟨r, logits⟩
 /// + ⟨q, heatmaps⟩, so ∂L/∂outputs = (r, q). For each parameter tensor θ and a random
@@ -61,6 +62,16 @@ import TestSupport
         x = conv(input, out: 4, k: 3, pad: 1) @ "conv0"; x = relu(x); x = avgpool(x, k: 2);
         x = conv(x, out: 5, k: 3, pad: 1) @ "conv1"; x = relu(x); x = maxpool(x, k: 2);
         x = flatten(x); x = linear(x, out: 6) @ "fc1"; x = relu(x);
+        return linear(x, out: classes) @ "fc2";
+      }
+      """,
+    // Sigmoids after the first layer (Zᴮ) and inside the network (the ε-rule).
+    "sigmoid": """
+      isnet 1;
+      model m(input: f32[3, 8, 8] in [0, 1], classes: int = 3) {
+        x = conv(input, out: 4, k: 3, pad: 1) @ "conv0"; x = sigmoid(x); x = maxpool(x, k: 2);
+        x = conv(x, out: 5, k: 3, pad: 1) @ "conv1"; x = relu(x);
+        x = flatten(x); x = linear(x, out: 6) @ "fc1"; x = sigmoid(x);
         return linear(x, out: classes) @ "fc2";
       }
       """,
@@ -147,7 +158,7 @@ import TestSupport
     }
   }
 
-  @Test(arguments: ["densenet", "resnet", "vgg"], [false, true])
+  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid"], [false, true])
   func gradientsMatchFiniteDifferences(_ kind: String, heatmaps: Bool) throws {
     let rows = try check(kind, heatmaps: heatmaps)
     #expect(rows.count >= 4)

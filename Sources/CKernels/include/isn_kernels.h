@@ -102,6 +102,21 @@ void isn_channel_moments(const float *x, size_t x_stride, int batch, int channel
                          size_t spatial, float *mean, float *var);
 
 /// y = max(x, 0) over `count` floats per sample. In place is allowed.
+/// The element-wise functions of one tensor (GraphIR's ElementwiseFunction; Runtime's
+/// ElementwiseKernels.swift maps each to its code here).
+typedef enum {
+  ISN_ELEMENTWISE_NONE = 0,
+  ISN_ELEMENTWISE_SIGMOID = 1,
+} isn_elementwise_function;
+
+/// y = f(x) element by element, x and y [batch][count] (y may be x).
+void isn_elementwise(isn_elementwise_function f, const float *x, size_t x_stride, int batch,
+                     size_t count, float *y, size_t y_stride);
+/// dx += f'·dy over `count` dense floats, f' computed from `v`: f's input or its output,
+/// whichever the function's description names.
+void isn_elementwise_backward(isn_elementwise_function f, const float *v, const float *dy,
+                              size_t count, float *dx);
+
 void isn_relu(const float *x, size_t x_stride, int batch, size_t count, float *y,
               size_t y_stride);
 

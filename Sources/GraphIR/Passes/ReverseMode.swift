@@ -63,7 +63,7 @@ private struct ReverseModePass {
     case .conv2d, .linear, .batchNorm, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
       .dropout, .concat, .add:
       true
-    case .input, .relu, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
+    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
       .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
       .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
       false
@@ -79,7 +79,7 @@ private struct ReverseModePass {
     case .linear(let a): !a.hasBias
     case .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add: true
     case .batchNorm: false
-    case .input, .relu, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
+    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
       .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
       .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
       false
@@ -124,8 +124,8 @@ private struct ReverseModePass {
   func differentiableOperands(_ node: Node) -> [Int] {
     switch node.op {
     case .input: []
-    case .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
+    case .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
+      .linear, .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
       .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .sliceChannels, .unflatten:
       [0]
     case .concat, .add: Array(node.inputs.indices)
@@ -148,8 +148,8 @@ private struct ReverseModePass {
     // Zᴮ reads the convolution's weight and its folded batch norm's γ (b' = γ(b − μ)/σ + β
     // with b, μ, σ and β constant); the convolution's own weight is named by the node.
     case .zbPreactivation, .zbRelevance: return role == .weight
-    case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-      .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
+    case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
+      .dropout, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
       .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
       return false
     }

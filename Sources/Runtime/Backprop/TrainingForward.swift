@@ -25,6 +25,8 @@ extension TrainingSession {
       batchNormForward(id, a)
     case .relu:
       isn_relu(x, count, Int32(n), count, y, count)
+    case .elementwise(let function):
+      isn_elementwise(function.kernel, x, count, Int32(n), count, y, count)
     case .maxPool2d(let p), .avgPool2d(let p):
       let isMax = node.op.kind == .maxPool2d
       let args = (Int32(xDims[0]), Int32(xDims[1]), Int32(xDims[2]), Int32(node.type.dims[1]), Int32(node.type.dims[2]))
@@ -164,8 +166,8 @@ extension TrainingSession {
       isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { max(0, $0) }, y, perClass, workspace.pointer)
       isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { min(0, $0) }, negative, perClass, workspace.pointer)
       isn_lrp_zb_combine(operand, perClass, y, negative, Int32(samples), Int32(classes), perClass, Float(a.low), Float(a.high), y)
-    case .input, .conv2d, .batchNorm, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout, .concat, .add, .unflatten:
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d,
+      .adaptiveAvgPool2d, .linear, .flatten, .dropout, .concat, .add, .unflatten:
       preconditionFailure("\(node.op.mnemonic) is not an LRP block op")
     }
   }

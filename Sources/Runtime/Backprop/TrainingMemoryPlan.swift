@@ -88,6 +88,8 @@ public struct TrainingMemoryPlan: Sendable {
       switch node.op {
       case .batchNorm: return step.source == .value ? [inputs[0]] : []
       case .relu: return [.value(step.node.index)]
+      case .elementwise(let function):
+        return function.description.derivativeFrom == .input ? inputs : [.value(step.node.index)]
       case .lrpEpsilonDivide: return [.value(step.node.index), z(node.inputs[1])]
       case .lrpMultiply: return inputs
       case .zbRelevance: return [inputs[0]]
@@ -102,8 +104,8 @@ public struct TrainingMemoryPlan: Sendable {
       case .conv2d, .linear: return role == .weight ? [inputs[0]] : []
       case .batchNorm, .batchNormTranspose, .conv2dTranspose, .linearTranspose, .zbPreactivation: return [inputs[0]]
       case .zbRelevance: return inputs
-      case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-        .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
+      case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
+        .dropout, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
         .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
         return []
       }

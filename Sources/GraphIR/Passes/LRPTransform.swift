@@ -28,7 +28,6 @@
 /// The forward values the rules read (a, z, arg-max) are the forward pass's own: in
 /// evaluation mode they equal what the reference recomputes, so nothing is computed twice.
 
-import GraphIR
 
 public struct LRPOptions: Sendable {
   /// The ε of the ε-rule (and of the Zᴮ layer's stabiliser).
@@ -108,7 +107,8 @@ private struct LRPBuilder {
 
   private static func role(_ op: Op) -> Role {
     switch op {
-    case .input, .relu: .activation
+    // Element-wise functions pass relevance through unchanged, as ReLU does.
+    case .input, .relu, .elementwise: .activation
     // One LRP step each (the ε-rule); their output is a pre-activation z.
     case .conv2d, .linear, .avgPool2d, .adaptiveAvgPool2d: .epsilonLayer
     // Move values without a step of their own.
@@ -123,6 +123,8 @@ private struct LRPBuilder {
   }
 
   private static func isEpsilonLayer(_ op: Op) -> Bool { role(op) == .epsilonLayer }
+  /// The activation points with an input: ReLU and the element-wise functions.
+  private static func isNonlinearity(_ op: Op) -> Bool { role(op) == .activation && op.arity != .exactly(0) }
   private static func isPlumbing(_ op: Op) -> Bool { role(op) == .plumbing }
 
   private func isActivationPoint(_ index: Int) throws(LRPError) -> Bool {
@@ -158,9 +160,9 @@ private struct LRPBuilder {
 
     for index in classifier.nodes.indices.reversed() where !handled.contains(index) {
       let node = classifier.nodes[index]
-      if case .relu = node.op {
+      if Self.isNonlinearity(node.op) {
         guard let r = relevance[index] else { continue }
-        try stepThroughReLU(index, relevance: r)
+        try stepThroughNonlinearity(index, relevance: r)
         continue
       }
       if case .input = node.op { continue }
@@ -183,8 +185,9 @@ private struct LRPBuilder {
     return graph
   }
 
-  /// R at a ReLU's output → s at its input z; or, for the first layer, the Zᴮ rule.
-  private mutating func stepThroughReLU(_ index: Int, relevance r: NodeID) throws(LRPError) {
+  /// R at a ReLU's (or element-wise function's) output → s at its input z; or, for the
+  /// first layer, the Zᴮ rule.
+  private mutating func stepThroughNonlinearity(_ index: Int, relevance r: NodeID) throws(LRPError) {
     let z = classifier.nodes[index].inputs[0].index
     if let first = firstLayer(feeding: z) {
       try zBeta(first: first, relevance: r)
@@ -266,7 +269,7 @@ private struct LRPBuilder {
       }
     case .add:
       for input in inputs { send(c, to: input) }
-    case .relu, .input:
+    case .relu, .elementwise, .input:
       break
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,

@@ -105,8 +105,7 @@ public final class TrainingSession {
       if case .lrpEpsilonDivide = node.op { Self.addView(node.inputs[1], in: graph, to: &views) }
       scratchFloats = max(scratchFloats, 3 * count)
       if case .batchNorm = node.op, let name = node.name { normNodes[name] = index }
-      for geometry in Self.convolutions(of: node, in: graph, batch: batchSize) {
-        var g = geometry
+      if var g = ConvolutionSizing.convolution(of: node, in: graph, batch: batchSize)?.geometry {
         workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&g, Int32(self.threads)))
       }
     }
@@ -255,24 +254,6 @@ public final class TrainingSession {
   }
 
   static func geometry(_ a: Conv2DAttributes, input: [Int], output: [Int], batch: Int) -> isn_conv_geometry {
-    InferenceSession.geometry(a, input: input, output: output, batch: batch)
-  }
-
-  /// The convolutions a node's forward or adjoint runs, for sizing the workspace.
-  static func convolutions(of node: Node, in graph: Graph, batch: Int) -> [isn_conv_geometry] {
-    switch node.op {
-    case .conv2d(let a):
-      return [geometry(a, input: graph[node.inputs[0]].type.dims, output: node.type.dims, batch: batch)]
-    case .conv2dTranspose(let a):
-      let classes = node.type.dims[0]
-      return [geometry(a.forward, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batch * classes)]
-    case .zbPreactivation(let a):
-      return [geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: batch)]
-    case .zbRelevance(let a):
-      let classes = node.type.dims[0]
-      return [geometry(a.conv, input: a.inputDims, output: Array(graph[node.inputs[1]].type.dims.dropFirst()), batch: batch * classes)]
-    default:
-      return []
-    }
+    ConvolutionSizing.geometry(a, input: input, output: output, batch: batch)
   }
 }

@@ -39,6 +39,9 @@ extension TrainingSession {
         }
       case .relu:
         isn_relu_backward(pointer(id), g, n * count, dx)
+      case .elementwise(let function):
+        let v = function.description.derivativeFrom == .input ? x : pointer(id)
+        isn_elementwise_backward(function.kernel, v, g, n * count, dx)
       case .maxPool2d:
         let d = node.type.dims
         isn_max_pool_scatter(g, argmax[id.index], Int32(n), 1, Int32(d[0]), inputCount / d[0], d[1] * d[2], dx)
@@ -173,8 +176,8 @@ extension TrainingSession {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(a.outFeatures), Int32(a.inFeatures), Int32(rows), 1, pointer(node.inputs[0]), Int32(a.outFeatures), g, Int32(a.inFeatures), 1, dw, Int32(a.inFeatures))
     case .zbPreactivation(let a), .zbRelevance(let a):
       zBetaParameterGradient(id, a, name: name, g: g, into: dw)
-    case .input, .relu, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-      .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
+    case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
+      .dropout, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
       .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
       preconditionFailure("\(node.op.mnemonic) reads no parameter")
     }
