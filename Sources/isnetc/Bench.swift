@@ -47,6 +47,8 @@ struct Bench: ParsableCommand {
   @Flag(help: "Run the classifier with its LRP block: logits and every class's heatmap.")
   var lrp = false
 
+  @OptionGroup var lrpFlags: LRPFlags
+
   @Flag(help: "Time training steps instead: forward, loss, backward and the optimizer's update.")
   var train = false
 
@@ -57,11 +59,7 @@ struct Bench: ParsableCommand {
     let classifier = try modelOptions.compile()
     if train { return try runTrainingSteps(classifier) }
     let graph: Graph
-    do {
-      graph = lrp ? try classifier.withLRPBlock() : classifier.deploymentGraph()
-    } catch {
-      throw fail("\(modelOptions.model): cannot derive the LRP block: \(error)")
-    }
+    do { graph = try classifier.lowered(for: lrp ? .explain(lrpFlags.options) : .deploy) } catch { throw fail("\(modelOptions.model): \(error)") }
     let session: InferenceSession
     do {
       let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)

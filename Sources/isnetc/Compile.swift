@@ -45,8 +45,7 @@ struct Compile: ParsableCommand {
   @Option(help: EmitKind.help)
   var emit: EmitKind = .ir
 
-  @Option(help: "The ε of the LRP block's ε-rule (--emit lrp).")
-  var epsilon = 0.01
+  @OptionGroup var lrp: LRPFlags
 
   @Option(help: "Batch size for --emit memory.")
   var batch = 1
@@ -65,7 +64,7 @@ struct Compile: ParsableCommand {
     case .ir: text = graph.text
     case .dot:
       // With its LRP block when the rules cover the model (the paper's Figure 6).
-      if let withBlock = try? graph.withLRPBlock(LRPOptions(epsilon: epsilon)) {
+      if let withBlock = try? graph.lowered(for: .explain(lrp.options)) {
         text = withBlock.dot
       } else {
         printError("note: \(modelOptions.model): no LRP block derivable; drawing the classifier alone")
@@ -73,23 +72,18 @@ struct Compile: ParsableCommand {
       }
     case .summary: text = graph.summary
     case .params: text = graph.parameterTable
-    case .deploy: text = graph.deploymentGraph().text
-    case .lrp:
-      do {
-        text = try graph.withLRPBlock(LRPOptions(epsilon: epsilon)).text
-      } catch {
-        throw fail("\(modelOptions.model): cannot derive the LRP block: \(error)")
-      }
+    case .deploy: text = try lowered(graph, for: .deploy).text
+    case .lrp: text = try lowered(graph, for: .explain(lrp.options)).text
     case .grad:
-      do {
-        text = try graph.withLRPBlock(LRPOptions(epsilon: epsilon)).reverseMode().text
-      } catch {
-        throw fail("\(modelOptions.model): cannot derive the training program: \(error)")
-      }
+      do { text = try graph.trainingProgram(heatmaps: lrp.options).text } catch { throw fail("\(modelOptions.model): \(error)") }
     case .memory:
-      let deployed = graph.deploymentGraph()
+      let deployed = try lowered(graph, for: .deploy)
       text = MemoryPlan(graph: deployed, batchSize: batch).report(for: deployed)
     }
     try write(text, to: output)
+  }
+
+  private func lowered(_ graph: Graph, for purpose: GraphPurpose) throws -> Graph {
+    do { return try graph.lowered(for: purpose) } catch { throw fail("\(modelOptions.model): \(error)") }
   }
 }

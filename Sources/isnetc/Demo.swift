@@ -36,6 +36,8 @@ struct Demo: ParsableCommand {
   @Option(help: "Threads for the kernels.")
   var threads = 2
 
+  @OptionGroup var lrp: LRPFlags
+
   func validate() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
   }
@@ -54,9 +56,7 @@ struct Demo: ParsableCommand {
   func run() throws {
     let samples: DatasetFolder
     do { samples = try DatasetFolder(directory: "\(dir)/samples") } catch { throw fail(error) }
-    let classifier = try ModelOptions.parse([model]).compile()
-    let graph: Graph
-    do { graph = try classifier.withLRPBlock() } catch { throw fail("\(model): cannot derive the LRP block: \(error)") }
+    let graph = try ModelOptions.parse([model]).compile(for: .explain(lrp.options))
     let classes = graph[graph.outputs[0]].type.dims[0]
     do { try samples.requireSingleLabels(classes: classes) } catch { throw fail(error) }
     let models = [("standard", "standard classifier"), ("isnet", "ISNet")]

@@ -35,6 +35,7 @@ struct Eval: ParsableCommand {
 
   @OptionGroup var modelOptions: ModelOptions
   @OptionGroup var inference: InferenceOptions
+  @OptionGroup var lrp: LRPFlags
 
   @Option(help: ArgumentHelp("The dataset folder.", valueName: "DIR"))
   var data: String
@@ -57,14 +58,8 @@ struct Eval: ParsableCommand {
     if let plot { try Pictures.prepare(directory: plot) }
     let dataset: DatasetFolder
     do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
-    let classifier = try modelOptions.compile()
-    let kind = classifier.outputKind
-    let graph: Graph
-    do {
-      graph = dataset.hasMasks ? try classifier.withLRPBlock() : classifier.deploymentGraph()
-    } catch {
-      throw fail("\(modelOptions.model): cannot derive the LRP block for the background relevance: \(error)")
-    }
+    let graph = try modelOptions.compile(for: dataset.hasMasks ? .explain(lrp.options) : .deploy)
+    let kind = graph.outputKind
     let classes = graph[graph.outputs[0]].type.dims[0]
     let names = try inference.classNames(count: classes)
     do {

@@ -67,8 +67,7 @@ struct PreprocessingFlags: ParsableArguments {
 
 /// The options of the LRP block and of the heatmap files.
 struct HeatmapOptions: ParsableArguments {
-  @Option(help: "The ε of the LRP block's ε-rule.")
-  var epsilon = 0.01
+  @OptionGroup var lrp: LRPFlags
 
   @Option(help: ClassSelection.help)
   var explain: ClassSelection = .all
@@ -78,8 +77,4 @@ struct HeatmapOptions: ParsableArguments {
 
   @Flag(help: "Lay each class's heatmap PNG over the input image (the sheet shows both).")
   var overlay = false
-
-  func validate() throws {
-    guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
-  }
 }

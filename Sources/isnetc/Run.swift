@@ -62,17 +62,7 @@ func classify(
   modelOptions: ModelOptions, inference: InferenceOptions, heatmaps heatmapOptions: HeatmapOptions?,
   out: String, inputs: [String]
 ) throws -> (scores: [Scores], files: [[String]]?, classNames: [String]) {
-  let classifier = try modelOptions.compile()
-  let graph: Graph
-  if let heatmapOptions {
-    do {
-      graph = try classifier.withLRPBlock(LRPOptions(epsilon: heatmapOptions.epsilon))
-    } catch {
-      throw fail("\(modelOptions.model): cannot derive the LRP block: \(error)")
-    }
-  } else {
-    graph = classifier.deploymentGraph()
-  }
+  let graph = try modelOptions.compile(for: heatmapOptions.map { .explain($0.lrp.options) } ?? .deploy)
   let classes = graph[graph.outputs[0]].type.dims[0]
   let names = try inference.classNames(count: classes)
   try heatmapOptions?.explain.validate(classCount: classes)

@@ -29,10 +29,16 @@
 /// evaluation mode they equal what the reference recomputes, so nothing is computed twice.
 
 
-public struct LRPOptions: Sendable {
-  /// The ε of the ε-rule (and of the Zᴮ layer's stabiliser).
+public struct LRPOptions: Sendable, Hashable, Codable {
+  /// The ε of the ε-rule (and of the Zᴮ layer's stabiliser): the paper's 0.01.
+  public static let defaultEpsilon = 0.01
   public var epsilon: Double
-  public init(epsilon: Double = 0.01) { self.epsilon = epsilon }
+  public init(epsilon: Double = defaultEpsilon) { self.epsilon = epsilon }
+
+  /// What is wrong with these options, in the words every command reports, or nil.
+  public var problem: String? {
+    epsilon > 0 && epsilon.isFinite ? nil : "the LRP ε must be positive and finite, got \(epsilon)"
+  }
 }
 
 public struct LRPError: Error, Sendable, CustomStringConvertible, Equatable {
