@@ -14,7 +14,7 @@ struct Isnetc: ParsableCommand {
       background-bias benchmark, `init` writes initial weights and `bench` times the runtime.
       """,
     version: "0.1.0",
-    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Bench.self, MakeDataset.self]
+    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, Init.self, Bench.self, MakeDataset.self, Export.self]
   )
 
   static func main() {
