@@ -68,16 +68,20 @@ let package = Package(
     .target(name: "Visualization", dependencies: ["CCairo"]),
     // Executes graphs on the C kernels with a static memory plan.
     .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "TorchCheckpoint", "SeededRandom"]),
+    // ONNX export: a hand-written protobuf encoder, the lowering of every op (LRP block
+    // included) to standard ONNX ops, external data.
+    .target(name: "Export", dependencies: ["GraphIR", "LRPTransform", "TensorFiles"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
         "GraphIR", "ModelLang", "LRPTransform", "Runtime", "TensorFiles", "ImageIO", "CKernels", "Visualization", "Datasets", "Evaluation",
-        "Training", "SeededRandom",
+        "Training", "SeededRandom", "Export",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Helpers shared by the test targets: repository paths, golden files, model compilation.
     .target(name: "TestSupport", dependencies: ["GraphIR", "ModelLang", "SeededRandom"], path: "Tests/TestSupport"),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
+    .testTarget(name: "ExportTests", dependencies: ["Export", "GraphIR", "ModelLang", "TestSupport"]),
     .testTarget(name: "KernelTests", dependencies: ["CKernels", "TestSupport"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
     .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "TensorFiles", "SeededRandom", "TestSupport"]),

@@ -20,6 +20,8 @@ public struct Compilation: Sendable {
   public var graph: Graph?
   public var log: DiagnosticLog
   public var files: [SourceFile]
+  /// Where each node of the graph was made: the op call (nil for the input).
+  public var nodeLocations: [SourceLocation?] = []
 
   /// The diagnostics as the terminal shows them.
   public var renderedDiagnostics: String { DiagnosticRenderer(files: files).render(log) }
@@ -35,6 +37,8 @@ public enum ModelCompiler {
     }
     var elaborator = Elaborator(program: program)
     let graph = elaborator.elaborate(model, options: options)
-    return Compilation(graph: graph, log: elaborator.log, files: program.files)
+    var compilation = Compilation(graph: graph, log: elaborator.log, files: program.files)
+    compilation.nodeLocations = elaborator.nodeCalls.map { $0?.location }
+    return compilation
   }
 }

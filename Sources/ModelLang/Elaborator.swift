@@ -24,7 +24,7 @@ struct Elaborator {
   private var owners: [String: (location: SourceLocation, callStack: [(block: String, location: SourceLocation)])] = [:]
   /// The call that made each op node (by node index; nil for the input), for the check that
   /// every op contributes to the logits.
-  private var nodeCalls: [(op: String, location: SourceLocation, callStack: [(block: String, location: SourceLocation)])?] = []
+  private(set) var nodeCalls: [(op: String, location: SourceLocation, callStack: [(block: String, location: SourceLocation)])?] = []
   private var steps = 0
 
   /// Variables of one block (or the model) body.

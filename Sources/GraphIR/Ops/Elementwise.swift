@@ -11,7 +11,8 @@
 /// - reverse mode: one differentiable operand, dx += f′ · dy, with f′ computed from the
 ///   input or the output as `derivativeFrom` says (the training memory plan keeps that one);
 /// - kernels: `ElementwiseKernels.swift` (Runtime) names the C function code; the forward and
-///   the derivative are one `case` each in `elementwise_functions.c`.
+///   the derivative are one `case` each in `elementwise_functions.c`;
+/// - ONNX export: the standard operator of the same function (`onnxOperator`).
 
 public enum ElementwiseFunction: Sendable, Hashable, CaseIterable {
   // Add a function here, then follow docs/adding-an-op.md.
@@ -24,7 +25,7 @@ extension ElementwiseFunction {
     switch self {
     case .sigmoid:
       // σ′ = σ·(1 − σ): from the output.
-      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output)
+      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output, onnxOperator: "Sigmoid")
     }
   }
 
@@ -47,10 +48,13 @@ public struct ElementwiseDescription: Sendable {
   /// y as a function of x, for the reference (`docs/language.md`).
   public var formula: String
   public var derivativeFrom: DerivativeInput
+  /// The ONNX operator (default domain, opset 17) that computes the same function.
+  public var onnxOperator: String
 
-  public init(name: String, formula: String, derivativeFrom: DerivativeInput) {
+  public init(name: String, formula: String, derivativeFrom: DerivativeInput, onnxOperator: String) {
     self.name = name
     self.formula = formula
     self.derivativeFrom = derivativeFrom
+    self.onnxOperator = onnxOperator
   }
 }

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Export
+import Foundation
+import GraphIR
+import ModelLang
+import Runtime
+
+struct Export: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Export a model and its weights to ONNX: the deployment graph, or the classifier with its LRP block.",
+    discussion: """
+      --graph deploy writes the pruned run-time graph (no LRP block, dropout removed, batch \
+      norms folded into the layers before them), one output `logits` [N,K]. --graph \
+      heatmaps writes the classifier with its LRP block lowered to standard ONNX ops \
+      (opset 17): outputs `logits` [N,K] and `heatmaps` [N,K',C,H,W], the raw maps that \
+      `isnetc heatmap` writes (per input channel; sum over C for the pictures' map), K' \
+      the classes --explain selects. The batch axis N is dynamic; initializers carry the \
+      torchvision parameter names. Above 2 GB (or with --external-data) the tensors go to \
+      FILE.data beside the model. A model holding an op ONNX cannot express is refused, \
+      naming the op and its source position, and no file is written. See docs/export.md.
+
+      Examples:
+        isnetc export models/densenet121.isnet --classes 3 --weights w.safetensors --graph deploy -o densenet121.onnx
+        isnetc export models/tiny.isnet --weights t.safetensors --graph heatmaps --explain top -o tiny-heatmaps.onnx
+      """
+  )
+
+  enum Format: String, ExpressibleByArgument, CaseIterable { case onnx }
+  enum GraphChoice: String, ExpressibleByArgument, CaseIterable { case deploy, heatmaps }
+
+  @Argument(help: "The model file (.isnet).")
+  var model: String
+
+  @Option(help: "Number of classes (overrides the model's 'classes' parameter).")
+  var classes: Int?
+
+  @Option(help: ArgumentHelp("Input height and width, overriding the model's.", valueName: "H,W"))
+  var inputSize: InputSize?
+
+  @Option(help: "Weights (safetensors) named as the model's parameters.")
+  var weights: String
+
+  @Option(help: "The file format.")
+  var format: Format = .onnx
+
+  @Option(help: "deploy: logits only; heatmaps: logits and the LRP heatmaps.")
+  var graph: GraphChoice
+
+  @Option(help: ClassSelection.help)
+  var explain: ClassSelection = .all
+
+  @OptionGroup var lrp: LRPFlags
+
+  @Flag(help: "Store the tensors in FILE.data beside the model even under 2 GB.")
+  var externalData = false
+
+  @Option(name: .shortAndLong, help: "The .onnx file to write.")
+  var output: String
+
+  func validate() throws {
+    if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
+    if graph == .deploy, explain != .all {
+      throw ValidationError("--explain applies to --graph heatmaps only")
+    }
+  }
+
+  func run() throws {
+    let compilation = ModelCompiler.compile(path: model, options: CompileOptions(classes: classes, inputSize: inputSize?.pair))
+    guard let classifier = compilation.graph else {
+      printError(compilation.renderedDiagnostics, newline: false)
+      throw ExitCode(1)
+    }
+    let table: WeightTable
+    do {
+      table = try WeightFiles.load(path: weights)
+    } catch {
+      throw fail(error)
+    }
+    let selection: ExplainedClasses
+    switch explain {
+    case .all: selection = .all
+    case .top: selection = .top
+    case .list(let list): selection = .list(list)
+    }
+    let options = ExportOptions(graph: graph == .deploy ? .deploy : .heatmaps, explain: selection, lrp: lrp.options)
+    let onnx: ONNXModel
+    do {
+      onnx = try ONNXExport.model(
+        classifier: classifier, weights: table.mapValues { ExportTensor(shape: $0.shape, values: $0.values) },
+        options: options, source: model, weightsSource: weights, position: { compilation.position(of: $0) })
+    } catch {
+      throw fail(error.message)
+    }
+    let files: [String]
+    do {
+      files = try ONNXFile.write(onnx, to: output, externalData: externalData ? .always : .automatic)
+    } catch {
+      throw fail(error)
+    }
+    let parameters = onnx.graph.initializers.reduce(0) { $0 + $1.byteCount } / 4
+    print("wrote \(files.joined(separator: " and ")): \(graph.rawValue) graph, \(onnx.graph.nodes.count) nodes, \(onnx.graph.initializers.count) initializers (\(parameters) values), opset \(onnx.opset)")
+  }
+}
