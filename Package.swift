@@ -57,8 +57,9 @@ let package = Package(
         .linkedLibrary("oflog"), .linkedLibrary("ofstd"), .linkedLibrary("stdc++"),
       ]),
     .target(name: "ImageIO", dependencies: ["CImageShim", "CPNG", "CJPEG", "CDicom"]),
-    // Synthetic benchmark datasets (the background-bias experiment's chest-X-ray-like task).
-    .target(name: "Datasets", dependencies: ["SeededRandom"]),
+    // Dataset folders (canonical, wide CSV, ImageFolder), their checks, and the synthetic
+    // benchmark datasets (the background-bias experiment's chest-X-ray-like task).
+    .target(name: "Datasets", dependencies: ["SeededRandom", "ImageIO"]),
     // Training: the ISNet loss and its gradients (paper section 4.3), optimizers, the loop.
     .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles", "Evaluation"]),
     // Classification metrics with confidence intervals, and background relevance.
@@ -88,7 +89,7 @@ let package = Package(
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom", "TestSupport"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "ImageIO"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO"]),
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets"]),

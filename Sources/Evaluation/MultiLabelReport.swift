@@ -38,20 +38,24 @@ public struct MultiLabelReport: Sendable {
   public let macroAUCInterval: ClosedRange<Double>?
   public let meanBackgroundFraction: Double?
 
-  /// `truth[n][k]`: sample n carries label k; `probabilities[n][k]`; `thresholds`: one per
-  /// label; `backgroundFractions[k]`: one value per sample with a nonzero map.
+  /// `truth[n][k]`: sample n carries label k; `known[n][k]`: that value is known (nil: all
+  /// are; an unknown value is left out of label k's metrics and its sample out of exact
+  /// match); `probabilities[n][k]`; `thresholds`: one per label; `backgroundFractions[k]`:
+  /// one value per sample with a nonzero map.
   public init(
-    labelNames: [String], truth: [[Bool]], probabilities: [[Double]], thresholds: [Double],
+    labelNames: [String], truth: [[Bool]], known: [[Bool]]? = nil, probabilities: [[Double]], thresholds: [Double],
     backgroundFractions: [[Double]]?, resamples: Int = 1000, seed: UInt64 = 0
   ) {
     let labels = labelNames.count
-    precondition(truth.count == probabilities.count && thresholds.count == labels)
+    precondition(truth.count == probabilities.count && thresholds.count == labels && (known?.count ?? truth.count) == truth.count)
     func mean(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.reduce(0, +) / Double(v.count) }
+    func isKnown(_ n: Int, _ k: Int) -> Bool { known?[n][k] ?? true }
     let predicted = probabilities.map { p in (0..<labels).map { p[$0] >= thresholds[$0] } }
     rows = (0..<labels).map { k in
-      let positive = truth.map { $0[k] }
-      let scores = probabilities.map { $0[k] }
-      let m = ConfusionMatrix(classes: 2, truth: positive.map { $0 ? 1 : 0 }, predicted: predicted.map { $0[k] ? 1 : 0 })
+      let samples = truth.indices.filter { isKnown($0, k) }
+      let positive = samples.map { truth[$0][k] }
+      let scores = samples.map { probabilities[$0][k] }
+      let m = ConfusionMatrix(classes: 2, truth: positive.map { $0 ? 1 : 0 }, predicted: samples.map { predicted[$0][k] ? 1 : 0 })
       return LabelRow(
         name: labelNames[k], support: m.truePositives(1) + m.falseNegatives(1), threshold: thresholds[k], matrix: m,
         precisionInterval: wilsonInterval(successes: m.truePositives(1), trials: m.truePositives(1) + m.falsePositives(1)),
@@ -61,12 +65,14 @@ public struct MultiLabelReport: Sendable {
         bestF1Threshold: bestF1Threshold(scores: scores, positive: positive),
         backgroundFraction: backgroundFractions.flatMap { mean($0[k]) })
     }
-    samples = truth.count
-    exactMatches = zip(truth, predicted).filter { $0.0 == $0.1 }.count
+    let complete = truth.indices.filter { n in (0..<labels).allSatisfy { isKnown(n, $0) } }
+    samples = complete.count
+    exactMatches = complete.filter { truth[$0] == predicted[$0] }.count
     exactMatchInterval = wilsonInterval(successes: exactMatches, trials: samples)
     func macroAUC(_ indices: [Int]) -> Double? {
       let aucs = (0..<labels).compactMap { k in
-        binaryAUC(scores: indices.map { probabilities[$0][k] }, positive: indices.map { truth[$0][k] })
+        let known = indices.filter { isKnown($0, k) }
+        return binaryAUC(scores: known.map { probabilities[$0][k] }, positive: known.map { truth[$0][k] })
       }
       return mean(aucs)
     }

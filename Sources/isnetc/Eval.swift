@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Evaluation
 import Foundation
 import GraphIR
@@ -61,7 +62,9 @@ struct Eval: ParsableCommand {
     let graph = try modelOptions.compile(for: dataset.hasMasks ? .explain(lrp.options) : .deploy)
     let kind = graph.outputKind
     let classes = graph[graph.outputs[0]].type.dims[0]
-    let names = try inference.classNames(count: classes)
+    // Class names: --labels, else the folder's own (wide CSV header, ImageFolder folders).
+    let folderNames = inference.labels == nil ? dataset.classNames : nil
+    let names = try folderNames ?? inference.classNames(count: classes)
     do {
       if kind == .softmax { try dataset.requireSingleLabels(classes: classes) } else { try dataset.requireLabels(below: classes) }
     } catch { throw fail(error) }
@@ -117,8 +120,9 @@ struct Eval: ParsableCommand {
       }
     case .sigmoid:
       let truth = dataset.entries.map { entry in (0..<classes).map { entry.labels.contains($0) } }
+      let known = dataset.entries.map { entry in (0..<classes).map { !entry.unknown.contains($0) } }
       let report = MultiLabelReport(
-        labelNames: names, truth: truth, probabilities: probabilities, thresholds: labelThresholds,
+        labelNames: names, truth: truth, known: known, probabilities: probabilities, thresholds: labelThresholds,
         backgroundFractions: fractions, resamples: resamples)
       print(json ? report.json : report.table, terminator: "")
       if let plot {
