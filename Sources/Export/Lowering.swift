@@ -193,11 +193,11 @@ struct Lowering {
     let biasName = "\(layer).bias+\(norm.name)"
     if initializerNames.contains(weightName) { return (weightName, biasName) }
     let w = weights["\(layer).weight"]!
-    let (scale, shift) = Folding.norm(
+    let (scale, shift) = BatchNormFolding.scaleAndShift(
       gamma: weights["\(norm.name).weight"]!.values, beta: weights["\(norm.name).bias"]!.values,
       mean: weights["\(norm.name).running_mean"]!.values, variance: weights["\(norm.name).running_var"]!.values,
       epsilon: norm.epsilon)
-    let (fw, fb) = Folding.fold(weight: w.values, bias: hasBias ? weights["\(layer).bias"]!.values : nil, outputs: outputs, scale: scale, shift: shift)
+    let (fw, fb) = BatchNormFolding.fold(weight: w.values, bias: hasBias ? weights["\(layer).bias"]!.values : nil, outputs: outputs, scale: scale, shift: shift)
     let doc = "\(layer).weight with batch norm \(norm.name) folded in: W·γ/sqrt(var + \(norm.epsilon))"
     return (
       derived(weightName, dims: w.shape, values: fw, doc: doc),

@@ -160,27 +160,8 @@ public enum ONNXExport {
   /// The checks of the runtime's weight binding: every parameter present with its shape
   /// and finite values, nothing the model does not read.
   private static func checkWeights(_ graph: Graph, _ weights: [String: ExportTensor], source: String) throws(ExportError) {
-    var problems: [String] = []
-    var expected: Set<String> = []
-    for parameter in graph.parameters {
-      expected.insert(parameter.name)
-      guard let tensor = weights[parameter.name] else {
-        problems.append("missing tensor '\(parameter.name)' (expected shape \(shapeText(parameter.shape)))")
-        continue
-      }
-      if tensor.shape != parameter.shape {
-        problems.append("tensor '\(parameter.name)' has shape \(shapeText(tensor.shape)), the model needs \(shapeText(parameter.shape))")
-      } else if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
-        problems.append("tensor '\(parameter.name)' holds a non-finite value (\(tensor.values[bad])) at flat index \(bad)")
-      }
-    }
-    for name in weights.keys.sorted() where !expected.contains(name) {
-      problems.append("unexpected tensor '\(name)': the model has no parameter of that name")
-    }
-    guard problems.isEmpty else {
-      let shown = problems.prefix(10).map { "  \($0)" }.joined(separator: "\n")
-      let more = problems.count > 10 ? "\n  … and \(problems.count - 10) more" : ""
-      throw ExportError("\(source): weights do not fit model '\(graph.name)':\n\(shown)\(more)")
-    }
+    let problems = graph.weightProblems(names: weights.keys) { weights[$0].map { ($0.shape, $0.values) } }
+    guard problems.isEmpty else { throw ExportError(graph.weightMismatchMessage(source: source, problems: problems)) }
   }
+
 }

@@ -24,29 +24,8 @@ struct BoundParameters {
 
   /// `source` names what the weights came from, for messages (`w.safetensors`).
   init(graph: Graph, weights: WeightTable, source: String) throws(RuntimeError) {
-    let table = graph.parameters
-    var problems: [String] = []
-    var expected: Set<String> = []
-    for parameter in table {
-      expected.insert(parameter.name)
-      guard let tensor = weights[parameter.name] else {
-        problems.append("missing tensor '\(parameter.name)' (expected shape \(shapeText(parameter.shape)))")
-        continue
-      }
-      if tensor.shape != parameter.shape {
-        problems.append("tensor '\(parameter.name)' has shape \(shapeText(tensor.shape)), the model needs \(shapeText(parameter.shape))")
-      } else if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
-        problems.append("tensor '\(parameter.name)' holds a non-finite value (\(tensor.values[bad])) at flat index \(bad)")
-      }
-    }
-    for name in weights.keys.sorted() where !expected.contains(name) {
-      problems.append("unexpected tensor '\(name)': the model has no parameter of that name")
-    }
-    guard problems.isEmpty else {
-      let shown = problems.prefix(10).map { "  \($0)" }.joined(separator: "\n")
-      let more = problems.count > 10 ? "\n  … and \(problems.count - 10) more" : ""
-      throw RuntimeError("\(source): weights do not fit model '\(graph.name)':\n\(shown)\(more)")
-    }
+    let problems = graph.weightProblems(names: weights.keys) { weights[$0].map { ($0.shape, $0.values) } }
+    guard problems.isEmpty else { throw RuntimeError(graph.weightMismatchMessage(source: source, problems: problems)) }
     for (index, node) in graph.nodes.enumerated() {
       func tensor(_ scope: String, _ role: ParameterRole) -> [Float] {
         weights["\(scope).\(role.rawValue)"]!.values
@@ -92,34 +71,17 @@ struct BoundParameters {
     }
   }
 
-  /// A batch norm at inference as y = x·scale + shift: scale = γ/sqrt(var + eps),
-  /// shift = β − μ·scale, in double precision.
+  /// A batch norm at inference as y = x·scale + shift (`BatchNormFolding`).
   static func norm(_ name: String, epsilon: Double, _ tensor: (String, ParameterRole) -> [Float]) -> (scale: [Float], shift: [Float]) {
-    let gamma = tensor(name, .weight)
-    let beta = tensor(name, .bias)
-    let mean = tensor(name, .runningMean)
-    let variance = tensor(name, .runningVar)
-    var scale = [Float](repeating: 0, count: gamma.count)
-    var shift = scale
-    for c in gamma.indices {
-      let s = Double(gamma[c]) / (Double(variance[c]) + epsilon).squareRoot()
-      scale[c] = Float(s)
-      shift[c] = Float(Double(beta[c]) - Double(mean[c]) * s)
-    }
-    return (scale, shift)
+    BatchNormFolding.scaleAndShift(
+      gamma: tensor(name, .weight), beta: tensor(name, .bias), mean: tensor(name, .runningMean),
+      variance: tensor(name, .runningVar), epsilon: epsilon)
   }
 
   /// Merges a following batch norm into a layer: W' = W·scale (per output), b' = b·scale + shift.
   static func folded(weight: [Float], bias: [Float]?, outputs: Int, norm: (scale: [Float], shift: [Float])?) -> NodeConstants {
     guard let norm else { return NodeConstants(weight: weight, bias: bias) }
-    let perOutput = weight.count / outputs
-    var w = weight
-    var b = [Float](repeating: 0, count: outputs)
-    for o in 0..<outputs {
-      let s = Double(norm.scale[o])
-      for i in o * perOutput..<(o + 1) * perOutput { w[i] = Float(Double(weight[i]) * s) }
-      b[o] = Float(Double(bias?[o] ?? 0) * s + Double(norm.shift[o]))
-    }
+    let (w, b) = BatchNormFolding.fold(weight: weight, bias: bias, outputs: outputs, scale: norm.scale, shift: norm.shift)
     return NodeConstants(weight: w, bias: b)
   }
 }
