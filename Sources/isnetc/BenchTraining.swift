@@ -27,7 +27,7 @@ extension Bench {
     let (h, w) = (dims[1], dims[2])
     let mask = (0..<batch).flatMap { _ in (0..<(h * w)).map { i -> Float in abs(i / w - h / 2) < h / 4 && abs(i % w - w / 2) < w / 4 ? 1 : 0 } }
     let labels = (0..<batch).map { _ in random.int(0...(classes - 1)) }
-    let objective = Objective(heatmapWeight: heatmapWeight, heatmapLoss: HeatmapLoss(scale: 10), kind: classifier.outputKind)
+    let objective = Objective(heatmapWeight: heatmapWeight, heatmapLoss: HeatmapLoss(scale: 10, stabilizer: TrainingSettings().heatmapStabilizer, normalization: TrainingSettings().heatmapNormalization), kind: classifier.outputKind)
     let optimizer = Optimizer(settings: OptimizerSettings())
     let data = Batch(images: images, masks: mask, labels: labels, samples: batch)
     func step() throws -> Double {

@@ -52,8 +52,13 @@ import TestSupport
     return try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
   }
 
+  /// The paper's loss (E auto is its); `gwrpSettings` the later one.
   func settings(epochs: Int, p: Double = 0.7) -> TrainingSettings {
-    TrainingSettings(heatmapWeight: p, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
+    TrainingSettings(heatmapWeight: p, loss: .paper, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
+  }
+
+  func gwrpSettings(epochs: Int, selection: HeatmapSelection) -> TrainingSettings {
+    TrainingSettings(loss: .gwrp, selection: selection, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
   }
 
   func temporaryDirectory() -> String {
