@@ -55,8 +55,8 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .standardDeviation,
     gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
     band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
-    epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(),
-    seed: UInt64 = 0, augment: Bool = true, threads: Int = 2
+    epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
+    seed: UInt64 = 0, augment: Bool = false, threads: Int = 2
   ) {
     self.heatmapWeight = heatmapWeight
     self.loss = loss
