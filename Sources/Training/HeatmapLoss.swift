@@ -14,7 +14,7 @@ import Foundation
 /// |x|' is sign(x) with sign(0) = 0, and a clamped f passes no gradient, as in PyTorch.
 ///
 /// `.meanAbsolute` replaces step 1's divisor by the mean of |H| (see `Normalization`).
-public struct HeatmapLoss: Sendable {
+public struct HeatmapLoss: Sendable, Equatable {
   /// How step 1 divides the heatmaps before the background sum.
   public enum Normalization: String, Sendable, Codable, CaseIterable {
     /// sqrt(Var(H) + e), the paper's (section 4.3). Where the heatmaps' variance is far
@@ -35,7 +35,8 @@ public struct HeatmapLoss: Sendable {
   public var stabilizer: Double
   public var normalization: Normalization
 
-  public init(scale: Double = 10, stabilizer: Double = 1e-4, normalization: Normalization = .standardDeviation) {
+  /// No defaults here: a run's come from `TrainingSettings`.
+  public init(scale: Double, stabilizer: Double, normalization: Normalization) {
     self.scale = scale
     self.stabilizer = stabilizer
     self.normalization = normalization

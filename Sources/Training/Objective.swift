@@ -4,6 +4,7 @@
 
 import GraphIR
 import Runtime
+import SeededRandom
 
 /// A batch as the step reads it: images [B, C, H, W], masks [B, C, H, W] or [B, H, W]
 /// (1 = foreground; needed when P > 0), single labels or multi-label targets [B, K].
@@ -29,22 +30,83 @@ public struct StepResult: Sendable {
   public var heatmapLoss: Double
   public var logits: [Float]
   public var heatmaps: [Float]?
-  /// Σ u / (B·K): the mean background sum of the normalised heatmaps (for E = auto).
+  /// Σ u / (B·K): the mean background sum of the normalised heatmaps (for E = auto; the
+  /// paper's loss only).
   public var meanBackground: Double
+  /// The mean over the explained heatmaps of F = Σ_fg |R|, the raw foreground relevance
+  /// (0 without heatmaps): what the zero-solution guard watches.
+  public var foregroundRelevance: Double = 0
+  /// Per sample, Σ|R| over the whole map averaged over its explained classes (the
+  /// authors' band rule reads them).
+  public var relevanceTotals: [Double] = []
+}
+
+/// The heatmap loss L_H: the paper's or the authors' later one.
+public enum HeatmapTerm: Sendable, Equatable {
+  case paper(HeatmapLoss)
+  case gwrp(GWRPHeatmapLoss)
+
+  public func evaluate(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int, gradient: Bool) -> (loss: Double, gradient: [Double]?) {
+    switch self {
+    case .paper(let loss): loss.evaluate(heatmaps: heatmaps, masks: masks, batch: batch, classes: classes, channels: channels, gradient: gradient)
+    case .gwrp(let loss): loss.evaluate(heatmaps: heatmaps, masks: masks, batch: batch, classes: classes, channels: channels, gradient: gradient)
+    }
+  }
+}
+
+/// Which classes' heatmaps the heatmap loss sees (Faster-ISNet).
+public enum HeatmapSelection: String, Sendable, Codable, CaseIterable {
+  /// Every class's heatmap, as the paper.
+  case all
+  /// The label's class only: one heatmap per sample.
+  case selective
+  /// One per sample: the largest logit's class with probability 5/11, otherwise a
+  /// uniformly drawn other class (Faster-ISNet's stochastic variant; labels unused).
+  case stochastic
+
+  /// The class each sample's heatmap is taken from (nil: all of them). `seed` makes the
+  /// stochastic draw a function of (seed, sample) alone.
+  public func choose(logits: [Float], labels: [Int], classes: Int, seed: UInt64) -> [Int]? {
+    switch self {
+    case .all:
+      return nil
+    case .selective:
+      return labels
+    case .stochastic:
+      return labels.indices.map { b in
+        var random = SplitMix64(seed: seed ^ (UInt64(b) &+ 1) &* 0xD1B5_4A32_D192_ED03)
+        let row = logits[b * classes..<(b + 1) * classes]
+        let top = row.indices.max { row[$0] < row[$1] }! - row.startIndex
+        // 5 of 11 equally likely outcomes keep the top class.
+        let keepTop = random.int(0...10) > 5
+        if keepTop || classes == 1 { return top }
+        let other = random.int(0...(classes - 2))
+        return other < top ? other : other + 1
+      }
+    }
+  }
 }
 
 public struct Objective: Sendable {
   /// P: the heatmap loss's weight.
   public var heatmapWeight: Double
-  public var heatmapLoss: HeatmapLoss
+  public var heatmapTerm: HeatmapTerm
+  public var selection: HeatmapSelection
+  /// Seeds the stochastic selection; the trainer sets it per step.
+  public var selectionSeed: UInt64 = 0
   public var kind: OutputKind
   public var positiveWeights: [Double]?
 
-  public init(heatmapWeight: Double, heatmapLoss: HeatmapLoss, kind: OutputKind, positiveWeights: [Double]? = nil) {
+  public init(heatmapWeight: Double, heatmapTerm: HeatmapTerm, selection: HeatmapSelection = .all, kind: OutputKind, positiveWeights: [Double]? = nil) {
     self.heatmapWeight = heatmapWeight
-    self.heatmapLoss = heatmapLoss
+    self.heatmapTerm = heatmapTerm
+    self.selection = selection
     self.kind = kind
     self.positiveWeights = positiveWeights
+  }
+
+  public init(heatmapWeight: Double, heatmapLoss: HeatmapLoss, kind: OutputKind, positiveWeights: [Double]? = nil) {
+    self.init(heatmapWeight: heatmapWeight, heatmapTerm: .paper(heatmapLoss), kind: kind, positiveWeights: positiveWeights)
   }
 
   /// Forward, loss, and backward: the session then holds every parameter's gradient.
@@ -58,6 +120,8 @@ public struct Objective: Sendable {
 
   /// The ISNet loss of a batch's logits [B, K] and heatmaps [B, K, C, H, W] (nil for a
   /// classifier without LRP block), and, when `gradient`, the adjoints of the outputs.
+  /// With a selection, the heatmap loss sees [B, 1, C, H, W]: each sample's chosen map;
+  /// the other maps' adjoints are zero.
   public func loss(logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool) throws -> (StepResult, seeds: [[Float]]) {
     let classes = logits.count / batch.samples
     let classification: (loss: Double, gradient: [Double])
@@ -70,11 +134,37 @@ public struct Objective: Sendable {
     }
     var heatmap: (loss: Double, gradient: [Double]?) = (0, nil)
     var background = 0.0
+    var foreground = 0.0
+    var totals: [Double] = []
+    var chosen: [Int]? = nil
     if let heatmaps, heatmapWeight > 0 {
       guard let masks = batch.masks else { throw RuntimeError("the heatmap loss (P > 0) needs masks") }
-      let (maps, maskValues) = (heatmaps.map(Double.init), masks.map(Double.init))
-      heatmap = heatmapLoss.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: classes, channels: channels, gradient: gradient)
-      background = heatmapLoss.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: classes, channels: channels)
+      chosen = selection.choose(logits: logits, labels: batch.labels, classes: classes, seed: selectionSeed)
+      let perClass = heatmaps.count / (batch.samples * classes)
+      let explained = chosen == nil ? classes : 1
+      let maps: [Double]
+      if let chosen {
+        maps = (0..<batch.samples).flatMap { b in
+          let start = (b * classes + chosen[b]) * perClass
+          return heatmaps[start..<start + perClass].map(Double.init)
+        }
+      } else {
+        maps = heatmaps.map(Double.init)
+      }
+      let maskValues = masks.map(Double.init)
+      heatmap = heatmapTerm.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: gradient)
+      if case .paper(let paper) = heatmapTerm {
+        background = paper.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels)
+      }
+      (foreground, totals) = Self.relevanceSums(maps, masks: maskValues, batch: batch.samples, classes: explained, perClass: perClass)
+      if let chosen, let g = heatmap.gradient {
+        var full = [Double](repeating: 0, count: heatmaps.count)
+        for b in 0..<batch.samples {
+          let start = (b * classes + chosen[b]) * perClass
+          for i in 0..<perClass { full[start + i] = g[b * perClass + i] }
+        }
+        heatmap.gradient = full
+      }
     }
     let p = heatmapWeight
     let total = isnetLoss(classification: classification.loss, heatmap: heatmap.loss, weight: p)
@@ -85,9 +175,29 @@ public struct Objective: Sendable {
         seeds.append(heatmap.gradient.map { $0.map { Float(p * $0) } } ?? [Float](repeating: 0, count: heatmaps.count))
       }
     }
-    let result = StepResult(
+    var result = StepResult(
       total: total, classificationLoss: classification.loss, heatmapLoss: heatmap.loss, logits: logits,
       heatmaps: heatmaps, meanBackground: background)
+    result.foregroundRelevance = foreground
+    result.relevanceTotals = totals
     return (result, seeds)
+  }
+
+  /// The mean over maps of Σ_fg |R|, and per sample Σ|R| averaged over its maps.
+  static func relevanceSums(_ maps: [Double], masks: [Double], batch: Int, classes: Int, perClass: Int) -> (foreground: Double, totals: [Double]) {
+    let maskPerSample = masks.count / batch
+    var foreground = 0.0
+    var totals = [Double](repeating: 0, count: batch)
+    for b in 0..<batch {
+      for k in 0..<classes {
+        let start = (b * classes + k) * perClass
+        for i in 0..<perClass {
+          let a = abs(maps[start + i])
+          totals[b] += a / Double(classes)
+          if masks[b * maskPerSample + i % maskPerSample] > 0 { foreground += a }
+        }
+      }
+    }
+    return (foreground / Double(batch * classes), totals)
   }
 }

@@ -52,6 +52,7 @@ public struct StepReport: Sendable {
 
 public enum TrainingEvent {
   case autoScale(meanBackground: Double, scale: Double)
+  case autoBand(lower: Double, upper: Double)
   case skipped(name: String, reason: String)
   case step(StepReport)
   case validating(epoch: Int)
@@ -129,40 +130,69 @@ public final class Trainer {
 
   var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
 
-  /// The ISNet loss with the run's E (1 until E auto has chosen it: the mean background
-  /// sum it measures does not depend on E).
+  /// The ISNet loss with the run's E and band (placeholders until measured on the initial
+  /// model: what is measured does not depend on them).
   var objective: Objective {
-    Objective(
-      heatmapWeight: state.settings.heatmapWeight,
-      heatmapLoss: HeatmapLoss(
-        scale: state.heatmapScale ?? 1, stabilizer: state.settings.heatmapStabilizer, normalization: state.settings.heatmapNormalization),
-      kind: classifier.outputKind)
+    let s = state.settings
+    let term: HeatmapTerm
+    switch s.loss {
+    case .paper:
+      term = .paper(HeatmapLoss(scale: state.heatmapScale ?? 1, stabilizer: s.heatmapStabilizer, normalization: s.heatmapNormalization))
+    case .gwrp:
+      let band = state.band ?? [1, 1]
+      term = .gwrp(
+        GWRPHeatmapLoss(
+          decay: s.gwrpDecay, scale: s.gwrpScale, backgroundWeight: s.backgroundWeight, foregroundWeight: s.foregroundWeight,
+          lower: band[0], upper: band[1], penalty: s.bandPenalty))
+    }
+    return Objective(heatmapWeight: s.heatmapWeight, heatmapTerm: term, selection: s.selection, kind: classifier.outputKind)
+  }
+
+  /// The seed of a step's stochastic heatmap choice.
+  static func selectionSeed(_ seed: UInt64, step: Int) -> UInt64 {
+    (seed ^ 0xA076_1D64_78BD_642F) &+ UInt64(truncatingIfNeeded: step) &* 0xE703_7ED1_A0B4_28DB
   }
 
   // MARK: - The loop
 
   public func run(_ report: (TrainingEvent) -> Void) throws -> RunState {
     let settings = state.settings
-    if settings.heatmapWeight > 0, state.heatmapScale == nil {
-      let background = try initialMeanBackground(report)
-      state.initialMeanBackground = background
-      state.heatmapScale = background / settings.autoScaleDivisor
-      guard let scale = state.heatmapScale, scale > 0, scale.isFinite else {
-        throw TrainingFailure("E auto: the initial mean background sum is \(background); give E explicitly")
+    if settings.heatmapWeight > 0, state.initialForegroundRelevance == nil {
+      let initial = try measureInitialModel(report)
+      state.initialForegroundRelevance = initial.foreground
+      if settings.loss == .paper, state.heatmapScale == nil {
+        state.initialMeanBackground = initial.meanBackground
+        state.heatmapScale = initial.meanBackground / settings.autoScaleDivisor
+        guard let scale = state.heatmapScale, scale > 0, scale.isFinite else {
+          throw TrainingFailure("E auto: the initial mean background sum is \(initial.meanBackground); give --E explicitly")
+        }
+        report(.autoScale(meanBackground: initial.meanBackground, scale: scale))
       }
-      report(.autoScale(meanBackground: background, scale: scale))
+      if settings.loss == .gwrp {
+        if let band = settings.band {
+          state.band = band
+        } else {
+          let band = GWRPHeatmapLoss.band(totals: initial.totals)
+          guard band.lower > 0, band.upper.isFinite else {
+            throw TrainingFailure("--band auto: the initial model's relevance is \(band.lower)…\(band.upper); give --band C1,C2 explicitly")
+          }
+          state.band = [band.lower, band.upper]
+          report(.autoBand(lower: band.lower, upper: band.upper))
+        }
+      }
     }
-    let objective = self.objective
+    var objective = self.objective
     while state.epochsDone < settings.epochs {
       let epoch = state.epochsDone + 1
       let start = ContinuousClock.now
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
-      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0)
+      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0, foreground: 0.0)
       for (index, indices) in batches.enumerated() {
         let stepStart = ContinuousClock.now
         guard let batch = try makeBatch(indices, epoch: epoch, augment: settings.augment, report) else { continue }
         let step = state.optimizerSteps + 1
         session.dropoutSeed = settings.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
+        objective.selectionSeed = Self.selectionSeed(settings.seed, step: step)
         let result = try objective.step(session, batch)
         let place = "step \(step) (epoch \(epoch), batch \(index + 1) of \(batches.count))"
         guard result.total.isFinite else {
@@ -179,6 +209,7 @@ public final class Trainer {
         sums.total += result.total * n
         sums.classification += result.classificationLoss * n
         sums.heatmap += result.heatmapLoss * n
+        sums.foreground += result.foregroundRelevance * n
         sums.correct += Self.correct(result.logits, batch.labels)
         sums.samples += batch.samples
         sums.steps += 1
@@ -190,6 +221,10 @@ public final class Trainer {
       var record = EpochRecord(
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
         trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: unreadable.count)
+      if settings.heatmapWeight > 0 { record.foregroundRelevance = sums.foreground / samples }
+      record.warning = ZeroSolutionGuard().check(
+        record, history: state.history, initialForeground: state.initialForegroundRelevance,
+        classes: classifier[classifier.outputs[0]].type.dims[0], kind: classifier.outputKind, settings: settings)
       if validation != nil {
         report(.validating(epoch: epoch))
         let v = try validate(objective)
@@ -208,23 +243,32 @@ public final class Trainer {
     return state
   }
 
-  /// E auto: the initial model's mean background sum u over the first training batches
-  /// (with augmentation, batch statistics, running statistics untouched).
-  func initialMeanBackground(_ report: (TrainingEvent) -> Void) throws -> Double {
+  /// The initial model over the first training batches (with augmentation, batch
+  /// statistics, running statistics untouched, the run's heatmap selection): the mean
+  /// background sum u of the paper's loss (E auto), each sample's Σ|R| (the band's rule)
+  /// and the mean foreground relevance F (the guard's reference).
+  func measureInitialModel(_ report: (TrainingEvent) -> Void) throws -> (meanBackground: Double, totals: [Double], foreground: Double) {
     let settings = state.settings
     session.updatesRunningStatistics = false
     defer { session.updatesRunningStatistics = true }
-    var sum = 0.0, count = 0
+    var objective = self.objective
+    if case .paper = objective.heatmapTerm {} else {
+      // u is the paper's measure; the later loss does not use it.
+      objective.heatmapTerm = .paper(HeatmapLoss(scale: 1, stabilizer: settings.heatmapStabilizer, normalization: settings.heatmapNormalization))
+    }
+    var background = 0.0, foreground = 0.0, count = 0
+    var totals: [Double] = []
     for indices in Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: 1).prefix(settings.autoScaleBatches) {
-      guard let batch = try makeBatch(indices, epoch: 1, augment: settings.augment, report), let masks = batch.masks else { continue }
-      let outputs = try session.forward(batch.images, samples: batch.samples)
-      let classes = outputs[0].count / batch.samples
-      sum += objective.heatmapLoss.meanBackground(
-        heatmaps: outputs[1].map(Double.init), masks: masks.map(Double.init), batch: batch.samples, classes: classes, channels: inputDims[0])
+      guard let batch = try makeBatch(indices, epoch: 1, augment: settings.augment, report) else { continue }
+      objective.selectionSeed = Self.selectionSeed(settings.seed, step: 0)
+      let result = try objective.step(session, batch, backward: false)
+      background += result.meanBackground
+      foreground += result.foregroundRelevance
+      totals += result.relevanceTotals
       count += 1
     }
-    guard count > 0 else { throw TrainingFailure("E auto: no training batch could be read") }
-    return sum / Double(count)
+    guard count > 0 else { throw TrainingFailure("measuring the initial model (E auto, the band): no training batch could be read") }
+    return (background / Double(count), totals, foreground / Double(count))
   }
 
   /// One validation pass's results.
@@ -239,6 +283,7 @@ public final class Trainer {
   func validate(_ objective: Objective) throws -> Validation {
     guard let validation else { throw TrainingFailure("validation: no validation set") }
     let settings = state.settings
+    var objective = objective
     let graph = settings.heatmapWeight > 0 ? trained : classifier.deploymentGraph()
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
     var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
@@ -253,6 +298,9 @@ public final class Trainer {
         do { samples.append(try validation.load(i)) } catch { throw TrainingFailure("validation: \(validation.name(i)): \(error)") }
       }
       let batch = try Self.assemble(samples, needsMasks: settings.heatmapWeight > 0, names: indices.map { validation.name($0) })
+      // The stochastic choice depends on the batch's place alone: every epoch's validation
+      // loss sees the same draws.
+      objective.selectionSeed = Self.selectionSeed(~settings.seed, step: start)
       let logits = try inference.run(batch.images, samples: batch.samples)
       let heatmaps = settings.heatmapWeight > 0 ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
       let (result, _) = try objective.loss(logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false)

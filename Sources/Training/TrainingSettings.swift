@@ -3,49 +3,75 @@
 /// settings it started with.
 
 public struct TrainingSettings: Sendable, Codable, Equatable {
+  /// The heatmap loss L_H.
+  public enum Loss: String, Sendable, Codable, CaseIterable {
+    /// The paper's (eqs. 5–10): the background sum of the normalised heatmaps.
+    case paper
+    /// The authors' later loss: ranked-pooled background, foreground band (GWRPHeatmapLoss).
+    case gwrp
+  }
+
   /// P: the heatmap loss's weight in (1 − P)·L_C + P·L_H. 0 trains the standard classifier
   /// (no LRP block at all).
   public var heatmapWeight: Double
-  /// E, the heatmap loss's scale; nil: chosen before the first step (`autoScaleDivisor`).
+  public var loss: Loss
+  /// Which heatmaps the loss sees: all K, the label's, or the stochastic choice.
+  public var selection: HeatmapSelection
+  /// The paper's loss: E, nil = chosen before the first step (`autoScaleDivisor`).
   public var heatmapScale: Double?
   /// `E auto` = the mean background sum u of the initial model over `autoScaleBatches`
   /// training batches, divided by this.
   public var autoScaleDivisor: Double
+  /// Batches over which the initial model is measured (E auto, the band auto).
   public var autoScaleBatches: Int
-  /// e in the heatmap loss (normalisation and clamp).
+  /// The paper's loss: e (normalisation and clamp).
   public var heatmapStabilizer: Double
-  /// Step 1 of the heatmap loss.
-  public var heatmapNormalization: HeatmapLoss.Normalization {
-    get { storedHeatmapNormalization ?? .standardDeviation }
-    set { storedHeatmapNormalization = newValue }
-  }
-  /// Absent from runs stored before the choice existed: those used the paper's.
-  private var storedHeatmapNormalization: HeatmapLoss.Normalization?
+  /// The paper's loss: step 1.
+  public var heatmapNormalization: HeatmapLoss.Normalization
+  /// The later loss: the ranked pooling's decay d.
+  public var gwrpDecay: Double
+  /// The later loss: E.
+  public var gwrpScale: Double
+  /// The later loss: A and B, the weights of its background and foreground terms.
+  public var backgroundWeight: Double
+  public var foregroundWeight: Double
+  /// The later loss: the foreground band [C1, C2]; nil = the authors' rule applied to the
+  /// initial model's relevance (`GWRPHeatmapLoss.band`).
+  public var band: [Double]?
+  public var bandPenalty: GWRPHeatmapLoss.Penalty
   public var epochs: Int
   public var batchSize: Int
   public var optimizer: OptimizerSettings
-  /// Seeds the shuffling, the augmentation and dropout.
+  /// Seeds the shuffling, the augmentation, dropout and the stochastic heatmap choice.
   public var seed: UInt64
   /// The paper's augmentation (translation, rotation, flip), applied to image and mask.
   public var augment: Bool
   public var threads: Int
 
-  enum CodingKeys: String, CodingKey {
-    case heatmapWeight, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, epochs, batchSize, optimizer, seed, augment, threads
-    case storedHeatmapNormalization = "heatmapNormalization"
-  }
-
+  /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
-    heatmapWeight: Double = 0.7, heatmapScale: Double? = nil, autoScaleDivisor: Double = 1, autoScaleBatches: Int = 5,
-    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .standardDeviation, epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(),
-    seed: UInt64 = 0, augment: Bool = true, threads: Int = 2
+    heatmapWeight: Double = 0.7, loss: Loss = .gwrp, selection: HeatmapSelection = .all,
+    heatmapScale: Double? = nil, autoScaleDivisor: Double = 1, autoScaleBatches: Int = 5,
+    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .standardDeviation,
+    gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
+    band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
+    epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
+    seed: UInt64 = 0, augment: Bool = false, threads: Int = 2
   ) {
     self.heatmapWeight = heatmapWeight
+    self.loss = loss
+    self.selection = selection
     self.heatmapScale = heatmapScale
     self.autoScaleDivisor = autoScaleDivisor
     self.autoScaleBatches = autoScaleBatches
     self.heatmapStabilizer = heatmapStabilizer
-    self.storedHeatmapNormalization = heatmapNormalization
+    self.heatmapNormalization = heatmapNormalization
+    self.gwrpDecay = gwrpDecay
+    self.gwrpScale = gwrpScale
+    self.backgroundWeight = backgroundWeight
+    self.foregroundWeight = foregroundWeight
+    self.band = band
+    self.bandPenalty = bandPenalty
     self.epochs = epochs
     self.batchSize = batchSize
     self.optimizer = optimizer
@@ -54,21 +80,61 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     self.threads = threads
   }
 
-  /// Problems with the settings, as messages naming the option.
+  enum CodingKeys: String, CodingKey {
+    case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
+    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, batchSize, optimizer, seed, augment, threads
+  }
+
+  /// Runs stored before a setting existed decode it as what they used: the paper's loss
+  /// and normalisation on all heatmaps; the later loss's settings at their defaults.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = TrainingSettings()
+    heatmapWeight = try c.decode(Double.self, forKey: .heatmapWeight)
+    loss = try c.decodeIfPresent(Loss.self, forKey: .loss) ?? .paper
+    selection = try c.decodeIfPresent(HeatmapSelection.self, forKey: .selection) ?? .all
+    heatmapScale = try c.decodeIfPresent(Double.self, forKey: .heatmapScale)
+    autoScaleDivisor = try c.decode(Double.self, forKey: .autoScaleDivisor)
+    autoScaleBatches = try c.decode(Int.self, forKey: .autoScaleBatches)
+    heatmapStabilizer = try c.decode(Double.self, forKey: .heatmapStabilizer)
+    heatmapNormalization = try c.decodeIfPresent(HeatmapLoss.Normalization.self, forKey: .heatmapNormalization) ?? .standardDeviation
+    gwrpDecay = try c.decodeIfPresent(Double.self, forKey: .gwrpDecay) ?? d.gwrpDecay
+    gwrpScale = try c.decodeIfPresent(Double.self, forKey: .gwrpScale) ?? d.gwrpScale
+    backgroundWeight = try c.decodeIfPresent(Double.self, forKey: .backgroundWeight) ?? d.backgroundWeight
+    foregroundWeight = try c.decodeIfPresent(Double.self, forKey: .foregroundWeight) ?? d.foregroundWeight
+    band = try c.decodeIfPresent([Double].self, forKey: .band)
+    bandPenalty = try c.decodeIfPresent(GWRPHeatmapLoss.Penalty.self, forKey: .bandPenalty) ?? d.bandPenalty
+    epochs = try c.decode(Int.self, forKey: .epochs)
+    batchSize = try c.decode(Int.self, forKey: .batchSize)
+    optimizer = try c.decode(OptimizerSettings.self, forKey: .optimizer)
+    seed = try c.decode(UInt64.self, forKey: .seed)
+    augment = try c.decode(Bool.self, forKey: .augment)
+    threads = try c.decode(Int.self, forKey: .threads)
+  }
+
+  /// Problems with the settings, as messages naming the option: the one place settings
+  /// are checked.
   public var problems: [String] {
     var found: [String] = []
-    if !(0...1).contains(heatmapWeight) { found.append("P must be in [0, 1], got \(heatmapWeight)") }
-    if let e = heatmapScale, !(e > 0) { found.append("E must be positive, got \(e)") }
-    if !(autoScaleDivisor > 0) { found.append("the E auto divisor must be positive, got \(autoScaleDivisor)") }
-    if autoScaleBatches < 1 { found.append("E auto needs at least 1 batch") }
-    if !(heatmapStabilizer > 0 && heatmapStabilizer < 1) { found.append("the stabilizer e must be in (0, 1), got \(heatmapStabilizer)") }
-    if epochs < 1 { found.append("epochs must be at least 1, got \(epochs)") }
-    if batchSize < 2 { found.append("the batch must hold at least 2 samples (batch statistics), got \(batchSize)") }
-    if !(optimizer.learningRate > 0) { found.append("the learning rate must be positive, got \(optimizer.learningRate)") }
-    if !(0..<1).contains(optimizer.momentum) { found.append("momentum must be in [0, 1), got \(optimizer.momentum)") }
-    if optimizer.weightDecay < 0 { found.append("weight decay must not be negative, got \(optimizer.weightDecay)") }
-    if let c = optimizer.clipNorm, !(c > 0) { found.append("the clipping norm must be positive, got \(c)") }
-    if threads < 1 { found.append("threads must be at least 1") }
+    if !(0...1).contains(heatmapWeight) { found.append("--P must be in [0, 1], got \(heatmapWeight)") }
+    if let e = heatmapScale, !(e > 0 && e.isFinite) { found.append("--E must be positive, got \(e)") }
+    if !(autoScaleDivisor > 0 && autoScaleDivisor.isFinite) { found.append("the --E auto/D divisor must be positive, got \(autoScaleDivisor)") }
+    if autoScaleBatches < 1 { found.append("--auto-batches must be at least 1, got \(autoScaleBatches)") }
+    if !(heatmapStabilizer > 0 && heatmapStabilizer < 1) { found.append("--stabilizer must be in (0, 1), got \(heatmapStabilizer)") }
+    if !(0...1).contains(gwrpDecay) { found.append("--decay must be in [0, 1], got \(gwrpDecay)") }
+    if !(gwrpScale > 0 && gwrpScale.isFinite) { found.append("--E of the gwrp loss must be positive, got \(gwrpScale)") }
+    if !(backgroundWeight >= 0 && backgroundWeight.isFinite) { found.append("--background-weight must not be negative, got \(backgroundWeight)") }
+    if !(foregroundWeight >= 0 && foregroundWeight.isFinite) { found.append("--foreground-weight must not be negative, got \(foregroundWeight)") }
+    if let band, !(band.count == 2 && band[0] > 0 && band[0] <= band[1] && band[1].isFinite) {
+      found.append("--band must be C1,C2 with 0 < C1 ≤ C2, got \(band.map { "\($0)" }.joined(separator: ","))")
+    }
+    if epochs < 1 { found.append("--epochs must be at least 1, got \(epochs)") }
+    if batchSize < 2 { found.append("--batch must hold at least 2 samples (batch statistics), got \(batchSize)") }
+    if !(optimizer.learningRate > 0 && optimizer.learningRate.isFinite) { found.append("--lr must be positive, got \(optimizer.learningRate)") }
+    if !(0..<1).contains(optimizer.momentum) { found.append("--momentum must be in [0, 1), got \(optimizer.momentum)") }
+    if !(optimizer.weightDecay >= 0) { found.append("--weight-decay must not be negative, got \(optimizer.weightDecay)") }
+    if let c = optimizer.clipNorm, !(c > 0) { found.append("--clip must be positive (0 turns clipping off), got \(c)") }
+    if threads < 1 { found.append("--threads must be at least 1, got \(threads)") }
     return found
   }
 }
@@ -93,6 +159,10 @@ public struct EpochRecord: Sendable, Codable, Equatable {
   public var seconds: Double
   /// Training samples left out because they could not be read.
   public var skippedSamples: Int
+  /// The mean over the epoch's steps of F = Σ_fg |R| per explained heatmap (P > 0).
+  public var foregroundRelevance: Double? = nil
+  /// The zero-solution guard's finding after this epoch, with what to change (nil: none).
+  public var warning: String? = nil
 }
 
 /// Everything a checkpoint says besides tensors (also written as `run.json`).
@@ -103,6 +173,10 @@ public struct RunState: Sendable, Codable, Equatable {
   public var heatmapScale: Double?
   /// The initial mean background sum `E auto` measured.
   public var initialMeanBackground: Double?
+  /// The later loss's band [C1, C2] as used (given, or chosen by the authors' rule).
+  public var band: [Double]? = nil
+  /// F = Σ_fg |R| per explained heatmap of the initial model (the guard compares with it).
+  public var initialForegroundRelevance: Double? = nil
   public var epochsDone: Int
   public var optimizerSteps: Int
   public var history: [EpochRecord]

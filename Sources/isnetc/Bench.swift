@@ -1,6 +1,7 @@
 import ArgumentParser
 import CKernels
 import Foundation
+import Training
 import GraphIR
 import Runtime
 
@@ -53,7 +54,10 @@ struct Bench: ParsableCommand {
   var train = false
 
   @Option(name: .customLong("P"), help: "With --train: the heatmap loss's weight (0: the standard classifier, no LRP block).")
-  var heatmapWeight = 0.7
+  var heatmapWeight = TrainingSettings().heatmapWeight
+
+  @Option(help: "With --train: which heatmaps the loss sees, all, selective or stochastic (default \(TrainingSettings().selection.rawValue)). The LRP block computes every class's either way.")
+  var heatmaps: HeatmapSelection = TrainingSettings().selection
 
   func run() throws {
     let classifier = try modelOptions.compile()

@@ -27,7 +27,14 @@ extension Bench {
     let (h, w) = (dims[1], dims[2])
     let mask = (0..<batch).flatMap { _ in (0..<(h * w)).map { i -> Float in abs(i / w - h / 2) < h / 4 && abs(i % w - w / 2) < w / 4 ? 1 : 0 } }
     let labels = (0..<batch).map { _ in random.int(0...(classes - 1)) }
-    let objective = Objective(heatmapWeight: heatmapWeight, heatmapLoss: HeatmapLoss(scale: 10), kind: classifier.outputKind)
+    // The default loss (the later one) with a band around these random images' relevance
+    // scale; its cost does not depend on the band.
+    let d = TrainingSettings()
+    let term = HeatmapTerm.gwrp(
+      GWRPHeatmapLoss(
+        decay: d.gwrpDecay, scale: d.gwrpScale, backgroundWeight: d.backgroundWeight, foregroundWeight: d.foregroundWeight,
+        lower: 1, upper: 25, penalty: d.bandPenalty))
+    let objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: term, selection: heatmaps, kind: classifier.outputKind)
     let optimizer = Optimizer(settings: OptimizerSettings())
     let data = Batch(images: images, masks: mask, labels: labels, samples: batch)
     func step() throws -> Double {
@@ -50,10 +57,10 @@ extension Bench {
     let peakMiB = Double(usage.ru_maxrss) / 1024
     let arenaMiB = Double(session.memoryPlan.arenaFloats) * 4 / 1_048_576
     let unplannedMiB = Double(session.memoryPlan.unplannedFloats) * 4 / 1_048_576
-    let what = heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image)" : "standard classifier step (P 0)"
+    let what = heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image computed, \(heatmaps == .all ? classes : 1) in the loss)" : "standard classifier step (P 0)"
     if json {
-      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
-        classifier.name, batch, threads, heatmapWeight, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"classes\": %d, \"heatmaps\": \"%@\", \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
+        classifier.name, batch, threads, heatmapWeight, classes, heatmaps.rawValue, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))
     } else {
       print("\(classifier.name) \(what), batch \(batch), \(threads) threads, input \(classifier[classifier.inputIDs[0]].type): median of \(times.count) steps")
       print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))

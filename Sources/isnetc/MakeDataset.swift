@@ -20,12 +20,23 @@ struct MakeDataset: ParsableCommand {
       Layout, per split: SPLIT/images/NAME.png, SPLIT/masks/NAME.png (255 = foreground) \
       and SPLIT/labels.csv (`file,label`, the label a class index; classes.txt beside the \
       splits names them). The same seed writes the same bytes.
+
+      glyphs: hand-drawn-looking digits 2, 4, 7 (jittered, slanted strokes of random \
+      thickness) on a cluttered gray canvas; the mask is the glyph's box; the bias a bright \
+      patch in the class's corner (--patch-size, --patch-contrast).
+
+      objects: RGB circles, triangles and stars with striped texture on coloured, blotched \
+      backgrounds; the mask is the object; the bias a class-coded watermark word \
+      (--watermark-opacity).
+
+      All kinds share the split layout; each kind's bias strength is set so that a standard \
+      classifier takes the shortcut (docs/training.md).
       """
   )
 
-  enum Kind: String, ExpressibleByArgument, CaseIterable { case chest }
+  enum Kind: String, ExpressibleByArgument, CaseIterable { case chest, glyphs, objects }
 
-  @Argument(help: "The kind of dataset: chest.")
+  @Argument(help: "The kind of dataset: chest, glyphs or objects.")
   var kind: Kind
 
   @Option(help: ArgumentHelp("Directory to write (created if missing).", valueName: "DIR"))
@@ -40,28 +51,48 @@ struct MakeDataset: ParsableCommand {
   @Option(help: "Image side in pixels.")
   var resolution = 64
 
-  @Option(help: "Strength of the class signal inside the lungs (1: the default contrast; lower is subtler).")
-  var signal = 1.0
+  @Option(help: "chest: strength of the class signal inside the lungs (1: the default contrast; lower is subtler); glyphs: the strokes' contrast (default 0.5).")
+  var signal: Double?
 
-  @Option(help: "Side of the background shape as a fraction of the image's (larger: a stronger bias).")
+  @Option(help: "chest: side of the background shape as a fraction of the image's (larger: a stronger bias).")
   var shapeSize = 0.125
+
+  @Option(help: "glyphs: side of the corner patch as a fraction of the image's.")
+  var patchSize = SyntheticGlyphs().patchSize
+
+  @Option(help: "glyphs: the corner patch's brightness above the background, in (0, 1].")
+  var patchContrast = SyntheticGlyphs().patchContrast
+
+  @Option(help: "objects: the watermark's opacity, in (0, 1].")
+  var watermarkOpacity = SyntheticObjects().watermarkOpacity
 
   func validate() throws {
     guard size >= 3 else { throw ValidationError("--size must be at least 3, got \(size)") }
     guard shapeSize > 0, shapeSize <= 0.3 else { throw ValidationError("--shape-size must be in (0, 0.3], got \(shapeSize)") }
-    guard signal > 0, signal.isFinite else { throw ValidationError("--signal must be positive, got \(signal)") }
+    if let signal, !(signal > 0 && signal.isFinite) { throw ValidationError("--signal must be positive, got \(signal)") }
+    guard patchSize > 0, patchSize <= 0.2 else { throw ValidationError("--patch-size must be in (0, 0.2], got \(patchSize)") }
+    guard patchContrast > 0, patchContrast <= 1 else { throw ValidationError("--patch-contrast must be in (0, 1], got \(patchContrast)") }
+    guard watermarkOpacity > 0, watermarkOpacity <= 1 else { throw ValidationError("--watermark-opacity must be in (0, 1], got \(watermarkOpacity)") }
     guard (16...1024).contains(resolution) else { throw ValidationError("--resolution must be between 16 and 1024, got \(resolution)") }
   }
 
+  var task: any BiasBenchmark {
+    switch kind {
+    case .chest: SyntheticChest(resolution: resolution, signal: signal ?? 1, shapeSize: shapeSize)
+    case .glyphs: SyntheticGlyphs(resolution: resolution, patchSize: patchSize, patchContrast: patchContrast, signal: signal ?? SyntheticGlyphs().signal)
+    case .objects: SyntheticObjects(resolution: resolution, watermarkOpacity: watermarkOpacity)
+    }
+  }
+
   func run() throws {
-    let task = SyntheticChest(resolution: resolution, signal: signal, shapeSize: shapeSize)
+    let task = self.task
     let splits = SyntheticChest.splits(trainingSize: size)
     let total = splits.reduce(0) { $0 + $1.count }
     let progress = Progress(total: total, label: "writing")
     var done = 0
     do {
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try Data((SyntheticChest.classNames.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/classes.txt"), options: .atomic)
+      try Data((task.classNames.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/classes.txt"), options: .atomic)
       for split in splits {
         let directory = "\(out)/\(split.name)"
         for sub in ["images", "masks"] {
@@ -69,10 +100,10 @@ struct MakeDataset: ParsableCommand {
         }
         var csv = "file,label\n"
         for i in 0..<split.count {
-          let label = SyntheticChest.label(index: i)
-          let sample = task.sample(label: label, shapes: split.shapes, seed: SyntheticChest.seed(dataset: seed, stream: split.stream, index: i))
+          let label = i % task.classNames.count
+          let sample = task.draw(label: label, bias: split.shapes, seed: SyntheticChest.seed(dataset: seed, stream: split.stream, index: i))
           let name = String(format: "%05d.png", i)
-          try PNGCodec.write(Image(channels: 1, height: resolution, width: resolution, pixels: sample.image), to: "\(directory)/images/\(name)")
+          try PNGCodec.write(Image(channels: task.channels, height: resolution, width: resolution, pixels: sample.image), to: "\(directory)/images/\(name)")
           try PNGCodec.write(Image(channels: 1, height: resolution, width: resolution, pixels: sample.mask), to: "\(directory)/masks/\(name)")
           csv += "\(name),\(label)\n"
           done += 1

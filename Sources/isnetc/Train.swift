@@ -43,50 +43,75 @@ struct Train: ParsableCommand {
   @Option(help: "Initial weights (safetensors or a PyTorch .pth checkpoint); default: torchvision-style initialization from --seed.")
   var weights: String?
 
-  @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 trains the standard classifier.")
-  var heatmapWeight = 0.7
+  // Every training option is optional: left out, it takes TrainingSettings()'s value, the
+  // one place the defaults are declared.
+  static let defaults = TrainingSettings()
 
-  @Option(name: .customLong("E"), help: "The heatmap loss's E: a number, auto, or auto/D.")
-  var heatmapScale: HeatmapScaleOption = .auto(divisor: 1)
+  @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 trains the standard classifier (default \(defaults.heatmapWeight)).")
+  var heatmapWeight: Double?
 
-  @Option(help: "Batches that E auto averages over.")
-  var autoBatches = 5
+  @Option(help: "The heatmap loss: gwrp (the authors' later loss: ranked-pooled background, foreground band) or paper (eqs. 5–10) (default \(defaults.loss.rawValue)).")
+  var loss: TrainingSettings.Loss?
 
-  @Option(help: "The heatmap loss's stabilizer e: H / sqrt(Var(H) + e), f clamped to 1 − e.")
-  var stabilizer = 1e-4
+  @Option(help: "Which heatmaps the loss sees: all (every class), selective (the label's class), stochastic (the top class with probability 5/11, else another) (default \(defaults.selection.rawValue)).")
+  var heatmaps: HeatmapSelection?
 
-  @Option(help: "The heatmaps' divisor before the background sum: std (sqrt(Var(H) + e), the paper's) or mean-abs (mean |H|: u measures the background's share of the relevance).")
-  var heatmapNorm: HeatmapLoss.Normalization = .standardDeviation
+  @Option(name: .customLong("E"), help: "E of the heatmap loss: a number; for the paper's loss also auto or auto/D (defaults: paper auto, gwrp \(defaults.gwrpScale)).")
+  var heatmapScale: HeatmapScaleOption?
 
-  @Option(help: "Epochs, 10 by default (with --resume: the run's new total).")
+  @Option(help: "Batches over which the initial model is measured (E auto, --band auto) (default \(defaults.autoScaleBatches)).")
+  var autoBatches: Int?
+
+  @Option(help: "paper loss: the stabilizer e, H / sqrt(Var(H) + e), f clamped to 1 − e (default \(defaults.heatmapStabilizer)).")
+  var stabilizer: Double?
+
+  @Option(help: "paper loss: the heatmaps' divisor, std (sqrt(Var(H) + e), the paper's) or mean-abs (mean |H|) (default \(defaults.heatmapNormalization.rawValue)).")
+  var heatmapNorm: HeatmapLoss.Normalization?
+
+  @Option(help: "gwrp loss: the ranked pooling's decay d in [0, 1]; 1 averages the background, 0 takes its maximum (default \(defaults.gwrpDecay)).")
+  var decay: Double?
+
+  @Option(help: "gwrp loss: A, the background term's weight (default \(defaults.backgroundWeight)).")
+  var backgroundWeight: Double?
+
+  @Option(help: "gwrp loss: B, the foreground band term's weight (default \(defaults.foregroundWeight)).")
+  var foregroundWeight: Double?
+
+  @Option(help: ArgumentHelp("gwrp loss: the band C1,C2 for the foreground relevance Σ|R|, or auto: the authors' rule on the initial model (default auto).", valueName: "C1,C2|auto"))
+  var band: BandOption?
+
+  @Option(help: "gwrp loss: the penalty above the band, hybrid (quadratic, then linear beyond C1 + C2) or quadratic (default \(defaults.bandPenalty.rawValue)).")
+  var bandPenalty: GWRPHeatmapLoss.Penalty?
+
+  @Option(help: "Epochs (default \(defaults.epochs); with --resume: the run's new total).")
   var epochs: Int?
 
-  @Option(help: "Samples per step.")
-  var batch = 10
+  @Option(help: "Samples per step (default \(defaults.batchSize)).")
+  var batch: Int?
 
-  @Option(help: "Optimizer: sgd or adam.")
-  var optimizer: OptimizerKind = .sgd
+  @Option(help: "Optimizer: sgd or adam (default \(defaults.optimizer.kind.rawValue)).")
+  var optimizer: OptimizerKind?
 
-  @Option(help: "Learning rate.")
-  var lr = 1e-3
+  @Option(help: "Learning rate (default \(defaults.optimizer.learningRate)).")
+  var lr: Double?
 
-  @Option(help: "SGD momentum.")
-  var momentum = 0.99
+  @Option(help: "SGD momentum (default \(defaults.optimizer.momentum)).")
+  var momentum: Double?
 
-  @Option(help: "Clip the gradient's global L2 norm to this (0: no clipping).")
-  var clip = 1.0
+  @Option(help: "Clip the gradient's global L2 norm to this; 0: no clipping (default \(defaults.optimizer.clipNorm ?? 0)).")
+  var clip: Double?
 
-  @Option(help: "Weight decay (L2); the paper uses none.")
-  var weightDecay = 0.0
+  @Option(help: "Weight decay (L2); the paper uses none (default \(defaults.optimizer.weightDecay)).")
+  var weightDecay: Double?
 
-  @Flag(help: "Train without augmentation.")
-  var noAugment = false
+  @Flag(inversion: .prefixedNo, help: "The paper's augmentation of image and mask (default: \(defaults.augment ? "on" : "off")).")
+  var augment: Bool?
 
-  @Option(help: "Seed for initialization, shuffling, augmentation and dropout.")
-  var seed: UInt64 = 0
+  @Option(help: "Seed for initialization, shuffling, augmentation, dropout and the stochastic heatmap choice (default \(defaults.seed)).")
+  var seed: UInt64?
 
-  @Option(help: "Threads for the kernels.")
-  var threads = 2
+  @Option(help: "Threads for the kernels (default \(defaults.threads)).")
+  var threads: Int?
 
   @Option(help: ArgumentHelp("The run directory for checkpoints.", valueName: "RUN"))
   var out: String?
@@ -103,12 +128,24 @@ struct Train: ParsableCommand {
     } else if out != nil {
       throw ValidationError("--resume continues in its own directory; drop --out")
     }
-    if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    if resume != nil, trainingOptionsGiven {
+      throw ValidationError("--resume continues with the run's own settings; only --epochs, --data and --val may be given")
+    }
+    if let problem = (try settings()).problems.first { throw ValidationError(problem) }
+  }
+
+  /// Whether any option that shapes a new run was given.
+  var trainingOptionsGiven: Bool {
+    let given: [Any?] = [
+      heatmapWeight, loss, heatmaps, heatmapScale, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
+      band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights,
+    ]
+    return given.contains { $0 != nil }
   }
 
   func run() throws {
     let classifier = try modelOptions.compile()
-    if weightDecay > 0 {
+    if (weightDecay ?? 0) > 0 {
       printError("warning: weight decay drives the ISNet towards the zero solution, whose heatmaps are empty (paper section 4.11); the paper trains without it")
     }
     let trainer: Trainer
@@ -121,10 +158,10 @@ struct Train: ParsableCommand {
         trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs)
         Self.say("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
       } else {
-        let settings = self.settings
+        let settings = try self.settings()
         let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess)
         let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess) }
-        let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
+        let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: settings.seed)
         trainer = try Trainer(
           classifier: classifier, settings: settings, weights: table, weightsSource: weights ?? "initial weights", train: train,
           validation: validation, directory: out!, trainData: data, validationData: val)
@@ -144,6 +181,8 @@ struct Train: ParsableCommand {
         switch event {
         case .autoScale(let background, let scale):
           Self.say(String(format: "E auto: initial mean background sum %.4g, E = %.4g", background, scale))
+        case .autoBand(let lower, let upper):
+          Self.say(String(format: "band auto: the initial model's Σ|R| gives C1 = %.4g, C2 = %.4g", lower, upper))
         case .skipped(let name, let reason):
           progress?.interrupt()
           printError("warning: skipping \(name): \(reason)")
@@ -160,6 +199,7 @@ struct Train: ParsableCommand {
           progress?.finish()
           progress = nil
           Self.say(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest))
+          if let warning = record.warning { printError("warning: epoch \(record.epoch): \(warning)") }
           // A picture that cannot be drawn does not stop the run.
           do { try Pictures.writeCurves(trainer.state, directory: directory) } catch { printError("warning: \(directory)/curves.png: \(error)") }
         }
@@ -180,17 +220,51 @@ struct Train: ParsableCommand {
 
   var preprocess: PreprocessOptions { preprocessing.options }
 
-  var settings: TrainingSettings {
-    var scale: Double?, divisor = 1.0
+  /// The run's settings: each option given, else its default.
+  func settings() throws -> TrainingSettings {
+    var s = Self.defaults
+    if let heatmapWeight { s.heatmapWeight = heatmapWeight }
+    if let loss { s.loss = loss }
+    if let heatmaps { s.selection = heatmaps }
     switch heatmapScale {
-    case .value(let e): scale = e
-    case .auto(let d): divisor = d
+    case .value(let e)?:
+      if s.loss == .paper { s.heatmapScale = e } else { s.gwrpScale = e }
+    case .auto(let d)?:
+      guard s.loss == .paper else { throw ValidationError("--E auto belongs to the paper's loss; the gwrp loss takes a number (default \(Self.defaults.gwrpScale))") }
+      s.autoScaleDivisor = d
+    case nil:
+      break
     }
-    return TrainingSettings(
-      heatmapWeight: heatmapWeight, heatmapScale: scale, autoScaleDivisor: divisor, autoScaleBatches: autoBatches,
-      heatmapStabilizer: stabilizer, heatmapNormalization: heatmapNorm, epochs: epochs ?? 10, batchSize: batch,
-      optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, momentum: momentum, weightDecay: weightDecay, clipNorm: clip > 0 ? clip : nil),
-      seed: seed, augment: !noAugment, threads: threads)
+    if let autoBatches { s.autoScaleBatches = autoBatches }
+    if let stabilizer { s.heatmapStabilizer = stabilizer }
+    if let heatmapNorm { s.heatmapNormalization = heatmapNorm }
+    if let decay { s.gwrpDecay = decay }
+    if let backgroundWeight { s.backgroundWeight = backgroundWeight }
+    if let foregroundWeight { s.foregroundWeight = foregroundWeight }
+    switch band {
+    case .values(let c1, let c2)?: s.band = [c1, c2]
+    case .auto?: s.band = nil
+    case nil: break
+    }
+    if let bandPenalty { s.bandPenalty = bandPenalty }
+    if let epochs { s.epochs = epochs }
+    if let batch { s.batchSize = batch }
+    if let optimizer { s.optimizer.kind = optimizer }
+    if let lr { s.optimizer.learningRate = lr }
+    if let momentum { s.optimizer.momentum = momentum }
+    if let clip { s.optimizer.clipNorm = clip > 0 ? clip : nil }
+    if let weightDecay { s.optimizer.weightDecay = weightDecay }
+    if let augment { s.augment = augment }
+    if let seed { s.seed = seed }
+    if let threads { s.threads = threads }
+    let paperOnly = [stabilizer != nil ? "--stabilizer" : nil, heatmapNorm != nil ? "--heatmap-norm" : nil].compactMap { $0 }
+    let gwrpOnly = [
+      decay != nil ? "--decay" : nil, backgroundWeight != nil ? "--background-weight" : nil, foregroundWeight != nil ? "--foreground-weight" : nil,
+      band != nil ? "--band" : nil, bandPenalty != nil ? "--band-penalty" : nil,
+    ].compactMap { $0 }
+    if s.loss == .gwrp, let option = paperOnly.first { throw ValidationError("\(option) belongs to the paper's loss; add --loss paper") }
+    if s.loss == .paper, let option = gwrpOnly.first { throw ValidationError("\(option) belongs to the gwrp loss; drop --loss paper") }
+    return s
   }
 
   static func describe(_ r: EpochRecord, epochs: Int, isBest: Bool) -> String {
@@ -201,9 +275,26 @@ struct Train: ParsableCommand {
       if let background = r.validationBackgroundFraction { line += String(format: ", background |R| %.3f", background) }
       line += ")"
     }
+    if let f = r.foregroundRelevance { line += String(format: ", foreground Σ|R| %.3g", f) }
     line += String(format: ", %.1f s", r.seconds)
     if r.skippedSamples > 0 { line += ", \(r.skippedSamples) unreadable samples skipped" }
     return line + (isBest ? "  [best]" : "")
+  }
+}
+
+/// `--band`: `C1,C2` (0 < C1 ≤ C2) or `auto`.
+enum BandOption: ExpressibleByArgument {
+  case values(Double, Double)
+  case auto
+
+  init?(argument: String) {
+    if argument == "auto" {
+      self = .auto
+      return
+    }
+    let parts = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 2, let c1 = parts[0], let c2 = parts[1], c1 > 0, c1 <= c2, c2.isFinite else { return nil }
+    self = .values(c1, c2)
   }
 }
 
@@ -234,6 +325,9 @@ enum HeatmapScaleOption: ExpressibleByArgument {
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension HeatmapLoss.Normalization: ExpressibleByArgument {}
+extension TrainingSettings.Loss: ExpressibleByArgument {}
+extension HeatmapSelection: ExpressibleByArgument {}
+extension GWRPHeatmapLoss.Penalty: ExpressibleByArgument {}
 
 struct TrainingInputError: Error, CustomStringConvertible {
   var description: String

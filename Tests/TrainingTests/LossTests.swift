@@ -21,7 +21,7 @@ import TestSupport
     let logits = try fixture.doubles("logits")
     let labels = try fixture.integers("labels").map(Int.init)
     let shape = fixture.info("heatmaps")!.shape  // [B, K, C, H, W]
-    let heatmap = HeatmapLoss(scale: 10, stabilizer: 1e-4).evaluate(
+    let heatmap = HeatmapLoss(scale: 10, stabilizer: 1e-4, normalization: .standardDeviation).evaluate(
       heatmaps: heatmaps, masks: masks, batch: shape[0], classes: shape[1], channels: shape[2], gradient: false
     ).loss
     let classification = ClassificationLoss.crossEntropy(logits: logits, labels: labels, classes: shape[1]).loss
@@ -63,7 +63,7 @@ import TestSupport
         loss.evaluate(heatmaps: $0, masks: masks, batch: batch, classes: classes, channels: channels, gradient: false).loss
       }
     }
-    let loss = HeatmapLoss(scale: 3, stabilizer: 1e-4)
+    let loss = HeatmapLoss(scale: 3, stabilizer: 1e-4, normalization: .standardDeviation)
     // Foreground-only relevance is not penalised... but it still moves the variance, so
     // its gradient is small, not zero; a heatmap wholly inside the mask has zero loss.
     let inside = loss.evaluate(heatmaps: h, masks: [Double](repeating: 1, count: masks.count), batch: batch, classes: classes, channels: channels, gradient: true)
@@ -75,13 +75,13 @@ import TestSupport
   @Test func meanAbsoluteNormalizationMeasuresTheShare() {
     let h: [Double] = [1e-4, -3e-4, 2e-4, -4e-4]  // one map of 4 pixels
     let mask: [Double] = [1, 1, 0, 0]  // background: the last two, 6e-4 of 1e-3
-    let shareLoss = HeatmapLoss(scale: 1, normalization: .meanAbsolute)
+    let shareLoss = HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .meanAbsolute)
     let u = shareLoss.meanBackground(heatmaps: h, masks: mask, batch: 1, classes: 1, channels: 1)
     #expect(abs(u - 0.6 * 4) < 1e-12)
     let scaled = shareLoss.meanBackground(heatmaps: h.map { $0 * 1000 }, masks: mask, batch: 1, classes: 1, channels: 1)
     #expect(abs(scaled - u) < 1e-12)
     // The stabiliser dominates Var(H) ≈ 1e-7 here, so the paper's u grows with the scale.
-    let paper = HeatmapLoss(scale: 1)
+    let paper = HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .standardDeviation)
     let small = paper.meanBackground(heatmaps: h, masks: mask, batch: 1, classes: 1, channels: 1)
     let large = paper.meanBackground(heatmaps: h.map { $0 * 1000 }, masks: mask, batch: 1, classes: 1, channels: 1)
     #expect(large > 10 * small)

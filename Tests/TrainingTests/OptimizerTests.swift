@@ -27,7 +27,7 @@ import TestSupport
       batchSize: 2, threads: 1)
     var random = SplitMix64(seed: 8)
     let images = (0..<144).map { _ in random.float(0, 1) }
-    let objective = Objective(heatmapWeight: 0, heatmapLoss: HeatmapLoss(), kind: .softmax)
+    let objective = Objective(heatmapWeight: 0, heatmapLoss: HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .standardDeviation), kind: .softmax)
     _ = try objective.step(session, Batch(images: images, masks: nil, labels: [0, 2], samples: 2))
     return session
   }

@@ -38,7 +38,7 @@ import TestSupport
       }
     }
     let session = try TrainingSession(program: program, weights: weights, weightsSource: weightsPath, batchSize: shape[0], threads: testThreads)
-    let objective = Objective(heatmapWeight: 0.7, heatmapLoss: HeatmapLoss(scale: 10, stabilizer: 1e-4), kind: .softmax)
+    let objective = Objective(heatmapWeight: 0.7, heatmapLoss: HeatmapLoss(scale: 10, stabilizer: 1e-4, normalization: .standardDeviation), kind: .softmax)
     let batch = Batch(
       images: try fixture.floats("input"), masks: try fixture.floats("mask"),
       labels: try fixture.integers("labels").map(Int.init), samples: shape[0])

@@ -52,8 +52,13 @@ import TestSupport
     return try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
   }
 
+  /// The paper's loss (E auto is its); `gwrpSettings` the later one.
   func settings(epochs: Int, p: Double = 0.7) -> TrainingSettings {
-    TrainingSettings(heatmapWeight: p, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
+    TrainingSettings(heatmapWeight: p, loss: .paper, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
+  }
+
+  func gwrpSettings(epochs: Int, selection: HeatmapSelection) -> TrainingSettings {
+    TrainingSettings(loss: .gwrp, selection: selection, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
   }
 
   func temporaryDirectory() -> String {
@@ -103,6 +108,29 @@ import TestSupport
     })
     let weights = try WeightFiles.load(path: "\(straight)/weights.safetensors")
     #expect(weights.count == (try classifier()).parameters.count)
+  }
+
+  /// The later loss with the stochastic selection: the same seed gives the same bits, the
+  /// band is measured once and kept on resume, and the guard's measure is recorded.
+  @Test func laterLossWithStochasticHeatmapsIsDeterministicAndResumes() throws {
+    let data = ChestSamples(count: 10, seed: 3, size: 32)
+    let (a, b, resumed) = (temporaryDirectory(), temporaryDirectory(), temporaryDirectory())
+    let (state, events) = try train(gwrpSettings(epochs: 2, selection: .stochastic), data: data, directory: a)
+    _ = try train(gwrpSettings(epochs: 2, selection: .stochastic), data: data, directory: b)
+    #expect(try checkpointBits(a) == (try checkpointBits(b)))
+    let band = try #require(state.band)
+    #expect(band.count == 2 && band[0] > 0 && abs(band[1] - 25 * band[0]) <= 1e-12 * band[1])
+    #expect(events.contains { if case .autoBand = $0 { true } else { false } })
+    #expect(state.history.allSatisfy { ($0.foregroundRelevance ?? 0) > 0 })
+    _ = try train(gwrpSettings(epochs: 1, selection: .stochastic), data: data, directory: resumed)
+    let trainer = try Trainer.resume(classifier: try classifier(), directory: resumed, train: data, validation: nil, epochs: 2)
+    let resumedState = try trainer.run { _ in }
+    #expect(resumedState.band == state.band)
+    #expect(try checkpointBits(a) == (try checkpointBits(resumed)))
+    // A different selection trains differently.
+    let selective = temporaryDirectory()
+    _ = try train(gwrpSettings(epochs: 2, selection: .selective), data: data, directory: selective)
+    #expect(try checkpointBits(a) != (try checkpointBits(selective)))
   }
 
   @Test func autoScaleIsTheInitialMeanBackgroundOverTheDivisor() throws {
