@@ -112,9 +112,13 @@ public final class Trainer {
     self.train = train
     self.validation = validation
     self.directory = directory
-    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.heatmapWeight)
+    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.heatmapWeight, lrp: settings.lrp)
     let program: AdjointProgram
-    do { program = try trained.reverseMode() } catch { throw TrainingFailure("\(classifier.name): cannot differentiate: \(error)") }
+    do {
+      program = try classifier.trainingProgram(heatmaps: settings.heatmapWeight > 0 ? settings.lrp : nil)
+    } catch {
+      throw TrainingFailure("\(classifier.name): \(error)")
+    }
     session = try TrainingSession(program: program, weights: weights, weightsSource: weightsSource, batchSize: settings.batchSize, threads: settings.threads)
     optimizer = Optimizer(settings: settings.optimizer)
     try optimizer.restore(optimizerState, steps: state.optimizerSteps, source: weightsSource)
@@ -123,9 +127,9 @@ public final class Trainer {
   }
 
   /// The classifier with its LRP block (P > 0), or alone (P = 0: the standard classifier).
-  public static func trainingGraph(_ classifier: Graph, heatmapWeight: Double) throws -> Graph {
+  public static func trainingGraph(_ classifier: Graph, heatmapWeight: Double, lrp: LRPOptions = LRPOptions()) throws -> Graph {
     guard heatmapWeight > 0 else { return classifier }
-    do { return try classifier.withLRPBlock() } catch { throw TrainingFailure("\(classifier.name): cannot derive the LRP block: \(error)") }
+    do { return try classifier.lowered(for: .explain(lrp)) } catch { throw TrainingFailure("\(classifier.name): \(error)") }
   }
 
   var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
@@ -284,7 +288,7 @@ public final class Trainer {
     guard let validation else { throw TrainingFailure("validation: no validation set") }
     let settings = state.settings
     var objective = objective
-    let graph = settings.heatmapWeight > 0 ? trained : classifier.deploymentGraph()
+    let graph = try settings.heatmapWeight > 0 ? trained : classifier.lowered(for: .deploy)
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
     var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
     var confusion: ConfusionMatrix?

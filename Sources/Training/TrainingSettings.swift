@@ -1,3 +1,5 @@
+import GraphIR
+
 /// What a training run is: the ISNet loss's settings (paper section 4.3), the optimizer's,
 /// and the loop's. Stored in every checkpoint, so a resumed run continues with exactly the
 /// settings it started with.
@@ -47,6 +49,8 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// The paper's augmentation (translation, rotation, flip), applied to image and mask.
   public var augment: Bool
   public var threads: Int
+  /// The LRP block's options (ε of the ε-rule): the block the heatmap loss trains.
+  public var lrp: LRPOptions
 
   /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
@@ -56,7 +60,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
     band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
     epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
-    seed: UInt64 = 0, augment: Bool = false, threads: Int = 2
+    seed: UInt64 = 0, augment: Bool = false, threads: Int = 2, lrp: LRPOptions = LRPOptions()
   ) {
     self.heatmapWeight = heatmapWeight
     self.loss = loss
@@ -78,11 +82,12 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     self.seed = seed
     self.augment = augment
     self.threads = threads
+    self.lrp = lrp
   }
 
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
-    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, batchSize, optimizer, seed, augment, threads
+    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, batchSize, optimizer, seed, augment, threads, lrp
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -110,6 +115,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     seed = try c.decode(UInt64.self, forKey: .seed)
     augment = try c.decode(Bool.self, forKey: .augment)
     threads = try c.decode(Int.self, forKey: .threads)
+    lrp = try c.decodeIfPresent(LRPOptions.self, forKey: .lrp) ?? d.lrp
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings
@@ -128,6 +134,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     if let band, !(band.count == 2 && band[0] > 0 && band[0] <= band[1] && band[1].isFinite) {
       found.append("--band must be C1,C2 with 0 < C1 ≤ C2, got \(band.map { "\($0)" }.joined(separator: ","))")
     }
+    if let problem = lrp.problem { found.append("--epsilon: \(problem)") }
     if epochs < 1 { found.append("--epochs must be at least 1, got \(epochs)") }
     if batchSize < 2 { found.append("--batch must hold at least 2 samples (batch statistics), got \(batchSize)") }
     if !(optimizer.learningRate > 0 && optimizer.learningRate.isFinite) { found.append("--lr must be positive, got \(optimizer.learningRate)") }

@@ -11,11 +11,10 @@ extension Bench {
   /// SGD with momentum and clipping) on seeded random images, masks and labels.
   func runTrainingSteps(_ classifier: Graph) throws {
     let session: TrainingSession
-    let graph: Graph
     do {
-      graph = try Trainer.trainingGraph(classifier, heatmapWeight: heatmapWeight)
       let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
-      session = try TrainingSession(program: try graph.reverseMode(), weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
+      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 ? lrpFlags.options : nil)
+      session = try TrainingSession(program: program, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
     } catch {
       throw fail(error)
     }

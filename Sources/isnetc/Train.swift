@@ -12,10 +12,14 @@ struct Train: ParsableCommand {
     discussion: """
       Minimises (1 − P)·L_C + P·L_H (paper section 4.3): cross-entropy (BCE for multi-label \
       models) and the heatmap loss, which penalises the LRP block's relevance outside each \
-      image's mask. The gradient flows through the classifier and its LRP block. Defaults are \
-      the paper's: SGD with momentum 0.99, learning rate 1e-3, gradient-norm clipping at 1, no \
-      weight decay, batch 10, augmentation (translation, rotation ±40°, flips) applied to \
-      image and mask alike.
+      image's mask. The gradient flows through the classifier and its LRP block (ε of its \
+      ε-rule: --epsilon). Defaults (docs/training.md has the evidence): P 0.7, the authors' \
+      later heatmap loss (gwrp: ranked-pooled background, a foreground band against the zero \
+      solution), every class's heatmap, Adam with learning rate 3e-4, gradient-norm clipping \
+      at 1, batch 10, no augmentation. --loss paper, --optimizer sgd --lr 1e-3 --momentum \
+      0.99 and --augment give the paper's settings. A warning says when relevance collapses \
+      towards the zero solution or accuracy stays at chance. Every data folder is checked \
+      first, as by isnetc check-dataset.
 
       --E auto sets E to the initial model's mean background sum over the first batches \
       (auto/D divides it by D; the paper's rule of thumb is D = 10 to 100, which on the chest \
@@ -33,6 +37,7 @@ struct Train: ParsableCommand {
   )
 
   @OptionGroup var modelOptions: ModelOptions
+  @OptionGroup var lrp: LRPFlags
 
   @Option(help: ArgumentHelp("The training dataset folder (images/, masks/, labels.csv).", valueName: "DIR"))
   var data: String?
@@ -138,7 +143,7 @@ struct Train: ParsableCommand {
   var trainingOptionsGiven: Bool {
     let given: [Any?] = [
       heatmapWeight, loss, heatmaps, heatmapScale, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
-      band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights,
+      band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon,
     ]
     return given.contains { $0 != nil }
   }
@@ -155,12 +160,14 @@ struct Train: ParsableCommand {
         guard let trainData = data ?? state.trainData else { throw TrainingInputError("\(resume): the run does not say its data; give --data") }
         let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess)
         let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess) }
+        try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
         trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs)
         Self.say("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
       } else {
         let settings = try self.settings()
         let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess)
         let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess) }
+        try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
         let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: settings.seed)
         trainer = try Trainer(
           classifier: classifier, settings: settings, weights: table, weightsSource: weights ?? "initial weights", train: train,
@@ -220,6 +227,21 @@ struct Train: ParsableCommand {
 
   var preprocess: PreprocessOptions { preprocessing.options }
 
+  /// `isnetc check-dataset`'s checks of every folder, before epoch 1: a bad image, mask or
+  /// label stops the run now, with the list, not in the middle of an epoch.
+  static func check(_ sources: [FolderSamples], classifier: Graph) throws {
+    let classes = classifier[classifier.outputs[0]].type.dims[0]
+    for source in sources {
+      let bar = Progress(total: source.count, label: "checking \(source.folder.directory)")
+      let check = DatasetCheck(source.folder, classes: classes) { bar.update($0) }
+      bar.finish()
+      guard check.problems.isEmpty else {
+        printError("error: \(source.folder.directory): " + check.report(names: source.folder.classNames), newline: false)
+        throw ExitCode(1)
+      }
+    }
+  }
+
   /// The run's settings: each option given, else its default.
   func settings() throws -> TrainingSettings {
     var s = Self.defaults
@@ -257,6 +279,7 @@ struct Train: ParsableCommand {
     if let augment { s.augment = augment }
     if let seed { s.seed = seed }
     if let threads { s.threads = threads }
+    s.lrp = lrp.options
     let paperOnly = [stabilizer != nil ? "--stabilizer" : nil, heatmapNorm != nil ? "--heatmap-norm" : nil].compactMap { $0 }
     let gwrpOnly = [
       decay != nil ? "--decay" : nil, backgroundWeight != nil ? "--background-weight" : nil, foregroundWeight != nil ? "--foreground-weight" : nil,
