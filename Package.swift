@@ -61,7 +61,7 @@ let package = Package(
     // benchmark datasets (the background-bias experiment's chest-X-ray-like task).
     .target(name: "Datasets", dependencies: ["SeededRandom", "ImageIO"]),
     // Training: the ISNet loss and its gradients (paper section 4.3), optimizers, the loop.
-    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles", "Evaluation"]),
+    .target(name: "Training", dependencies: ["SeededRandom", "GraphIR", "LRPTransform", "Runtime", "TensorFiles", "Evaluation", "Datasets", "ImageIO"]),
     // Classification metrics with confidence intervals, and background relevance.
     .target(name: "Evaluation", dependencies: ["SeededRandom"]),
     // Pictures: heatmap sheets (the paper's colormap, overlays, colour bars), training
@@ -92,7 +92,7 @@ let package = Package(
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO"]),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets"]),
+      dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets", "ImageIO"]),
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport", "ImageIO", "Evaluation"]),

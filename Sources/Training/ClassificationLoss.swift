@@ -23,12 +23,16 @@ public enum ClassificationLoss {
     return (loss, gradient)
   }
 
-  /// `targets`: [B, K] in {0, 1}; `positiveWeights`: K weights of the positive term.
-  public static func binaryCrossEntropy(logits: [Double], targets: [Double], classes: Int, positiveWeights: [Double]? = nil) -> (loss: Double, gradient: [Double]) {
-    let count = Double(logits.count)
+  /// `targets`: [B, K] in {0, 1}; `positiveWeights`: K weights of the positive term;
+  /// `known`: [B, K], 0 where a target is unknown (left out of the loss, which averages over
+  /// the known ones; nil: all are known).
+  public static func binaryCrossEntropy(
+    logits: [Double], targets: [Double], classes: Int, positiveWeights: [Double]? = nil, known: [Double]? = nil
+  ) -> (loss: Double, gradient: [Double]) {
+    let count = max(known?.reduce(0, +) ?? Double(logits.count), 1)
     var loss = 0.0
     var gradient = [Double](repeating: 0, count: logits.count)
-    for i in logits.indices {
+    for i in logits.indices where (known?[i] ?? 1) != 0 {
       let (z, y) = (logits[i], targets[i])
       let p = positiveWeights?[i % classes] ?? 1
       // log σ(z) and log(1 − σ(z)), stable for large |z|.

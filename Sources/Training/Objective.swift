@@ -12,14 +12,17 @@ public struct Batch: Sendable {
   public var images: [Float]
   public var masks: [Float]?
   public var labels: [Int]
+  /// Multi-label targets [B, K] in {0, 1}, and which of them are known (1) or not (0).
   public var targets: [Float]?
+  public var known: [Float]?
   public var samples: Int
 
-  public init(images: [Float], masks: [Float]?, labels: [Int], targets: [Float]? = nil, samples: Int) {
+  public init(images: [Float], masks: [Float]?, labels: [Int], targets: [Float]? = nil, known: [Float]? = nil, samples: Int) {
     self.images = images
     self.masks = masks
     self.labels = labels
     self.targets = targets
+    self.known = known
     self.samples = samples
   }
 }
@@ -130,7 +133,8 @@ public struct Objective: Sendable {
       classification = ClassificationLoss.crossEntropy(logits: logits.map(Double.init), labels: batch.labels, classes: classes)
     case .sigmoid:
       let targets = batch.targets ?? batch.labels.flatMap { label in (0..<classes).map { $0 == label ? 1.0 : 0.0 } }.map(Float.init)
-      classification = ClassificationLoss.binaryCrossEntropy(logits: logits.map(Double.init), targets: targets.map(Double.init), classes: classes, positiveWeights: positiveWeights)
+      classification = ClassificationLoss.binaryCrossEntropy(logits: logits.map(Double.init), targets: targets.map(Double.init), classes: classes, positiveWeights: positiveWeights,
+        known: batch.known?.map(Double.init))
     }
     var heatmap: (loss: Double, gradient: [Double]?) = (0, nil)
     var background = 0.0

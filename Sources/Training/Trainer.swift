@@ -23,11 +23,17 @@ import SeededRandom
 public struct TrainingSample: Sendable {
   public var image: [Float]
   public var mask: [Float]?
+  /// The class (single-label); for a multi-label sample, its first label (or 0).
   public var label: Int
-  public init(image: [Float], mask: [Float]?, label: Int) {
+  /// A multi-label sample's targets [K] in {0, 1}, and which are known (1) or not (0).
+  public var targets: [Float]?
+  public var known: [Float]?
+  public init(image: [Float], mask: [Float]?, label: Int, targets: [Float]? = nil, known: [Float]? = nil) {
     self.image = image
     self.mask = mask
     self.label = label
+    self.targets = targets
+    self.known = known
   }
 }
 
@@ -106,6 +112,9 @@ public final class Trainer {
     train: SampleSource, validation: SampleSource?, directory: String
   ) throws {
     if let problem = state.settings.problems.first { throw TrainingFailure(problem) }
+    if classifier.outputKind == .sigmoid, state.settings.selection == .selective, state.settings.heatmapWeight > 0 {
+      throw TrainingFailure("--heatmaps selective explains each sample's one label; a multi-label (sigmoid) model has several: use all or stochastic")
+    }
     let settings = state.settings
     self.state = state
     self.classifier = classifier
@@ -214,7 +223,7 @@ public final class Trainer {
         sums.classification += result.classificationLoss * n
         sums.heatmap += result.heatmapLoss * n
         sums.foreground += result.foregroundRelevance * n
-        sums.correct += Self.correct(result.logits, batch.labels)
+        sums.correct += Self.correct(result.logits, batch)
         sums.samples += batch.samples
         sums.steps += 1
         let seconds = (ContinuousClock.now - stepStart).seconds
@@ -292,6 +301,8 @@ public final class Trainer {
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
     var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
     var confusion: ConfusionMatrix?
+    // Multi-label: per label, true positives, false positives and false negatives at 0.5.
+    var labelCounts: [(tp: Int, fp: Int, fn: Int)] = []
     var background: [[Double]] = []
     var start = 0
     while start < validation.count {
@@ -312,12 +323,22 @@ public final class Trainer {
       sums.total += result.total * n
       sums.classification += result.classificationLoss * n
       sums.heatmap += result.heatmapLoss * n
-      sums.correct += Self.correct(logits, batch.labels)
+      sums.correct += Self.correct(logits, batch)
       sums.samples += batch.samples
       let classes = logits.count / batch.samples
-      if confusion == nil { confusion = ConfusionMatrix(classes: classes) }
-      for (s, label) in batch.labels.enumerated() where (0..<classes).contains(label) {
-        confusion?.add(truth: label, predicted: Self.argmax(logits[s * classes..<(s + 1) * classes]))
+      if let targets = batch.targets {
+        if labelCounts.isEmpty { labelCounts = Array(repeating: (0, 0, 0), count: classes) }
+        for i in logits.indices where (batch.known?[i] ?? 1) != 0 {
+          let (predicted, truth) = (logits[i] >= 0, targets[i] >= 0.5)
+          if predicted && truth { labelCounts[i % classes].tp += 1 }
+          if predicted && !truth { labelCounts[i % classes].fp += 1 }
+          if !predicted && truth { labelCounts[i % classes].fn += 1 }
+        }
+      } else {
+        if confusion == nil { confusion = ConfusionMatrix(classes: classes) }
+        for (s, label) in batch.labels.enumerated() where (0..<classes).contains(label) {
+          confusion?.add(truth: label, predicted: Self.argmax(logits[s * classes..<(s + 1) * classes]))
+        }
       }
       if let heatmaps, let masks = batch.masks {
         if background.isEmpty { background = Array(repeating: [], count: classes) }
@@ -328,7 +349,7 @@ public final class Trainer {
     let perClass = background.compactMap { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
     return Validation(
       loss: sums.total / n, classificationLoss: sums.classification / n, heatmapLoss: sums.heatmap / n,
-      accuracy: Double(sums.correct) / n, macroF1: confusion?.macroF1 ?? 0,
+      accuracy: Double(sums.correct) / n, macroF1: confusion?.macroF1 ?? Self.macroF1(labelCounts),
       backgroundFraction: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count))
   }
 
@@ -397,12 +418,35 @@ public final class Trainer {
       }
       masks = all
     }
-    return Batch(images: samples.flatMap(\.image), masks: masks, labels: samples.map(\.label), samples: samples.count)
+    let multiLabel = samples.allSatisfy { $0.targets != nil }
+    return Batch(
+      images: samples.flatMap(\.image), masks: masks, labels: samples.map(\.label),
+      targets: multiLabel ? samples.flatMap { $0.targets! } : nil,
+      known: multiLabel ? samples.flatMap { $0.known ?? Array(repeating: 1, count: $0.targets!.count) } : nil,
+      samples: samples.count)
   }
 
-  static func correct(_ logits: [Float], _ labels: [Int]) -> Int {
-    let classes = logits.count / max(labels.count, 1)
-    return labels.indices.filter { s in argmax(logits[s * classes..<(s + 1) * classes]) == labels[s] }.count
+  /// The mean over labels of F1 = 2·TP / (2·TP + FP + FN) (a label never present nor
+  /// predicted counts 0, as ConfusionMatrix counts an absent class).
+  static func macroF1(_ counts: [(tp: Int, fp: Int, fn: Int)]) -> Double {
+    guard !counts.isEmpty else { return 0 }
+    let f1 = counts.map { c in 2 * c.tp + c.fp + c.fn == 0 ? 0 : Double(2 * c.tp) / Double(2 * c.tp + c.fp + c.fn) }
+    return f1.reduce(0, +) / Double(counts.count)
+  }
+
+  /// Samples answered right: the top class (single-label), or every known label on the
+  /// right side of probability 0.5 (multi-label: exact match).
+  static func correct(_ logits: [Float], _ batch: Batch) -> Int {
+    let classes = logits.count / max(batch.samples, 1)
+    guard let targets = batch.targets else {
+      return batch.labels.indices.filter { s in argmax(logits[s * classes..<(s + 1) * classes]) == batch.labels[s] }.count
+    }
+    return (0..<batch.samples).filter { s in
+      (0..<classes).allSatisfy { k in
+        let i = s * classes + k
+        return (batch.known?[i] ?? 1) == 0 || (logits[i] >= 0) == (targets[i] >= 0.5)
+      }
+    }.count
   }
 
   /// The index within `row` of its largest value (the first of equals).
