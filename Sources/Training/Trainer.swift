@@ -38,7 +38,9 @@ public struct TrainingSample: Sendable {
 }
 
 /// Where samples come from (a dataset folder, in `isnetc train`).
-public protocol SampleSource {
+/// Where training samples come from. Sendable: the next batch is loaded on a background
+/// thread while the current one trains.
+public protocol SampleSource: Sendable {
   var count: Int { get }
   /// A name for messages (the file name).
   func name(_ index: Int) -> String
@@ -200,9 +202,12 @@ public final class Trainer {
       let start = ContinuousClock.now
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
       var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0, foreground: 0.0)
-      for (index, indices) in batches.enumerated() {
+      var next = batches.first.map { prefetch($0, epoch: epoch) }
+      for (index, _) in batches.enumerated() {
         let stepStart = ContinuousClock.now
-        guard let batch = try makeBatch(indices, epoch: epoch, augment: settings.augment, report) else { continue }
+        let prepared = next!.wait()
+        next = index + 1 < batches.count ? prefetch(batches[index + 1], epoch: epoch) : nil
+        guard let batch = try accept(prepared, report) else { continue }
         let step = state.optimizerSteps + 1
         session.dropoutSeed = settings.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
         objective.selectionSeed = Self.selectionSeed(settings.seed, step: step)
@@ -272,7 +277,7 @@ public final class Trainer {
     var background = 0.0, foreground = 0.0, count = 0
     var totals: [Double] = []
     for indices in Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: 1).prefix(settings.autoScaleBatches) {
-      guard let batch = try makeBatch(indices, epoch: 1, augment: settings.augment, report) else { continue }
+      guard let batch = try accept(prefetch(indices, epoch: 1).wait(), report) else { continue }
       objective.selectionSeed = Self.selectionSeed(settings.seed, step: 0)
       let result = try objective.step(session, batch, backward: false)
       background += result.meanBackground
@@ -380,32 +385,59 @@ public final class Trainer {
     return stride(from: 0, to: count, by: size).map { Array(order[$0..<min($0 + size, count)]) }.filter { $0.count >= 2 }
   }
 
-  /// Loads and augments a batch; unreadable samples are reported once and left out.
-  func makeBatch(_ indices: [Int], epoch: Int, augment: Bool, _ report: (TrainingEvent) -> Void) throws -> Batch? {
-    let dims = inputDims
-    let augmentation = Augmentation.paper(size: dims[2])
+  /// The samples of one batch, loaded and augmented (off the training thread), and the
+  /// ones that could not be read.
+  struct PreparedBatch: Sendable {
     var samples: [TrainingSample] = []
     var names: [String] = []
-    for index in indices where !unreadable.contains(index) {
+    var failures: [(index: Int, name: String, reason: String)] = []
+  }
+
+  /// Loads and augments the samples at `indices`, leaving out `skip`. Pure: the result
+  /// depends on the indices, the seed and the epoch only, never on when or where it runs.
+  static func prepare(
+    _ indices: [Int], skip: Set<Int>, source: SampleSource, augmentation: Augmentation?, seed: UInt64, epoch: Int, dims: [Int]
+  ) -> PreparedBatch {
+    var prepared = PreparedBatch()
+    for index in indices where !skip.contains(index) {
       var sample: TrainingSample
       do {
-        sample = try train.load(index)
+        sample = try source.load(index)
       } catch {
-        unreadable.insert(index)
-        report(.skipped(name: train.name(index), reason: "\(error)"))
+        prepared.failures.append((index, source.name(index), "\(error)"))
         continue
       }
-      if augment {
-        let p = augmentation.parameters(seed: state.settings.seed, epoch: epoch, sample: index)
+      if let augmentation {
+        let p = augmentation.parameters(seed: seed, epoch: epoch, sample: index)
         let moved = Augmentation.apply(p, image: sample.image, channels: dims[0], height: dims[1], width: dims[2], mask: sample.mask ?? [])
         sample.image = moved.image
         if sample.mask != nil { sample.mask = moved.mask }
       }
-      samples.append(sample)
-      names.append(train.name(index))
+      prepared.samples.append(sample)
+      prepared.names.append(source.name(index))
     }
-    guard samples.count >= 2 else { return nil }
-    return try Self.assemble(samples, needsMasks: state.settings.heatmapWeight > 0, names: names)
+    return prepared
+  }
+
+  /// Starts preparing `indices` on a background thread: decoding and augmentation of the
+  /// next batch overlap the current step.
+  func prefetch(_ indices: [Int], epoch: Int) -> BatchPrefetch {
+    let (source, skip, settings, dims) = (train, unreadable, state.settings, inputDims)
+    let augmentation = settings.augment ? Augmentation.paper(size: dims[2]) : nil
+    return BatchPrefetch {
+      Self.prepare(indices, skip: skip, source: source, augmentation: augmentation, seed: settings.seed, epoch: epoch, dims: dims)
+    }
+  }
+
+  /// Takes a prepared batch in: unreadable samples are reported once and left out from
+  /// now on; nil when fewer than two samples remain.
+  func accept(_ prepared: PreparedBatch, _ report: (TrainingEvent) -> Void) throws -> Batch? {
+    for failure in prepared.failures where !unreadable.contains(failure.index) {
+      unreadable.insert(failure.index)
+      report(.skipped(name: failure.name, reason: failure.reason))
+    }
+    guard prepared.samples.count >= 2 else { return nil }
+    return try Self.assemble(prepared.samples, needsMasks: state.settings.heatmapWeight > 0, names: prepared.names)
   }
 
   static func assemble(_ samples: [TrainingSample], needsMasks: Bool, names: [String]) throws -> Batch {
@@ -455,3 +487,23 @@ public final class Trainer {
   }
 }
 
+
+/// One batch being prepared on a background thread; `wait` hands it over. The result is
+/// written before the semaphore is signalled and read after it is waited on, which orders
+/// the two accesses.
+final class BatchPrefetch: @unchecked Sendable {
+  private let ready = DispatchSemaphore(value: 0)
+  private var result: Trainer.PreparedBatch?
+
+  init(_ work: @escaping @Sendable () -> Trainer.PreparedBatch) {
+    DispatchQueue.global(qos: .userInitiated).async {
+      self.result = work()
+      self.ready.signal()
+    }
+  }
+
+  func wait() -> Trainer.PreparedBatch {
+    ready.wait()
+    return result!
+  }
+}

@@ -12,8 +12,9 @@ import TestSupport
 /// it does with bad data (unreadable samples skipped and named, a NaN stopping the run with
 /// the last checkpoint intact).
 @Suite struct TrainerTests {
-  /// Synthetic chest images at the model's input size, 3 channels.
-  final class ChestSamples: SampleSource {
+  /// Synthetic chest images at the model's input size, 3 channels. Its sets of bad samples
+  /// are set before training starts and only read after.
+  final class ChestSamples: SampleSource, @unchecked Sendable {
     let samples: [TrainingSample]
     var unreadable: Set<Int> = []
     var poisoned: Set<Int> = []
