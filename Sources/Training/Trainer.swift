@@ -172,33 +172,18 @@ public final class Trainer {
 
   public func run(_ report: (TrainingEvent) -> Void) throws -> RunState {
     let settings = state.settings
-    if settings.heatmapWeight > 0, state.initialForegroundRelevance == nil {
-      let initial = try measureInitialModel(report)
-      state.initialForegroundRelevance = initial.foreground
-      if settings.loss == .paper, state.heatmapScale == nil {
-        state.initialMeanBackground = initial.meanBackground
-        state.heatmapScale = initial.meanBackground / settings.autoScaleDivisor
-        guard let scale = state.heatmapScale, scale > 0, scale.isFinite else {
-          throw TrainingFailure("E auto: the initial mean background sum is \(initial.meanBackground); give --E explicitly")
-        }
-        report(.autoScale(meanBackground: initial.meanBackground, scale: scale))
-      }
-      if settings.loss == .gwrp {
-        if let band = settings.band {
-          state.band = band
-        } else {
-          let band = GWRPHeatmapLoss.band(totals: initial.totals)
-          guard band.lower > 0, band.upper.isFinite else {
-            throw TrainingFailure("--band auto: the initial model's relevance is \(band.lower)…\(band.upper); give --band C1,C2 explicitly")
-          }
-          state.band = [band.lower, band.upper]
-          report(.autoBand(lower: band.lower, upper: band.upper))
-        }
-      }
-    }
     var objective = self.objective
     while state.epochsDone < settings.epochs {
       let epoch = state.epochsDone + 1
+      // The warm-up trains the standard classifier (P = 0); the ISNet phase starts from it,
+      // with E and the band measured on the model it starts from.
+      let warmingUp = epoch <= settings.warmupEpochs
+      if settings.heatmapWeight > 0, !warmingUp, state.initialForegroundRelevance == nil {
+        try measureStartingModel(report)
+        objective = self.objective
+        if epoch > 1 { state.bestLoss = nil }  // the ISNet phase picks its own best epoch
+      }
+      objective.heatmapWeight = warmingUp ? 0 : settings.heatmapWeight
       let start = ContinuousClock.now
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
       var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0, foreground: 0.0)
@@ -239,7 +224,7 @@ public final class Trainer {
       var record = EpochRecord(
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
         trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: unreadable.count)
-      if settings.heatmapWeight > 0 { record.foregroundRelevance = sums.foreground / samples }
+      if settings.heatmapWeight > 0, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
       record.warning = ZeroSolutionGuard().check(
         record, history: state.history, initialForeground: state.initialForegroundRelevance,
         classes: classifier[classifier.outputs[0]].type.dims[0], kind: classifier.outputKind, settings: settings)
@@ -261,6 +246,34 @@ public final class Trainer {
     return state
   }
 
+  /// Measures the model the ISNet phase starts from (the initial weights, or the warmed-up
+  /// classifier) and sets what depends on it: E auto, the band, the guard's reference.
+  func measureStartingModel(_ report: (TrainingEvent) -> Void) throws {
+    let settings = state.settings
+      let initial = try measureInitialModel(report)
+      state.initialForegroundRelevance = initial.foreground
+      if settings.loss == .paper, state.heatmapScale == nil {
+        state.initialMeanBackground = initial.meanBackground
+        state.heatmapScale = initial.meanBackground / settings.autoScaleDivisor
+        guard let scale = state.heatmapScale, scale > 0, scale.isFinite else {
+          throw TrainingFailure("E auto: the initial mean background sum is \(initial.meanBackground); give --E explicitly")
+        }
+        report(.autoScale(meanBackground: initial.meanBackground, scale: scale))
+      }
+      if settings.loss == .gwrp {
+        if let band = settings.band {
+          state.band = band
+        } else {
+          let band = GWRPHeatmapLoss.band(totals: initial.totals)
+          guard band.lower > 0, band.upper.isFinite else {
+            throw TrainingFailure("--band auto: the initial model's relevance is \(band.lower)…\(band.upper); give --band C1,C2 explicitly")
+          }
+          state.band = [band.lower, band.upper]
+          report(.autoBand(lower: band.lower, upper: band.upper))
+        }
+      }
+  }
+
   /// The initial model over the first training batches (with augmentation, batch
   /// statistics, running statistics untouched, the run's heatmap selection): the mean
   /// background sum u of the paper's loss (E auto), each sample's Σ|R| (the band's rule)
@@ -269,6 +282,9 @@ public final class Trainer {
     let settings = state.settings
     session.updatesRunningStatistics = false
     defer { session.updatesRunningStatistics = true }
+    // The same dropout draws whenever it is measured (at the start, or after a warm-up or a
+    // resume): the session's seed of a fresh run.
+    session.dropoutSeed = 0
     var objective = self.objective
     if case .paper = objective.heatmapTerm {} else {
       // u is the paper's measure; the later loss does not use it.

@@ -42,6 +42,10 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var band: [Double]?
   public var bandPenalty: GWRPHeatmapLoss.Penalty
   public var epochs: Int
+  /// Epochs trained as the standard classifier (P = 0) before the heatmap loss joins: the
+  /// ISNet phase starts from a classifier that has learned something, as the paper's ISNets
+  /// start from pretrained weights, and E auto and the band are measured on that model.
+  public var warmupEpochs: Int
   public var batchSize: Int
   public var optimizer: OptimizerSettings
   /// Seeds the shuffling, the augmentation, dropout and the stochastic heatmap choice.
@@ -54,12 +58,12 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 
   /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
-    heatmapWeight: Double = 0.7, loss: Loss = .gwrp, selection: HeatmapSelection = .all,
+    heatmapWeight: Double = 0.8, loss: Loss = .paper, selection: HeatmapSelection = .all,
     heatmapScale: Double? = nil, autoScaleDivisor: Double = 1, autoScaleBatches: Int = 5,
-    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .standardDeviation,
+    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .meanAbsolute,
     gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
     band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
-    epochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
+    epochs: Int = 10, warmupEpochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
     seed: UInt64 = 0, augment: Bool = false, threads: Int = 2, lrp: LRPOptions = LRPOptions()
   ) {
     self.heatmapWeight = heatmapWeight
@@ -77,6 +81,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     self.band = band
     self.bandPenalty = bandPenalty
     self.epochs = epochs
+    self.warmupEpochs = warmupEpochs
     self.batchSize = batchSize
     self.optimizer = optimizer
     self.seed = seed
@@ -87,7 +92,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
-    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, batchSize, optimizer, seed, augment, threads, lrp
+    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -110,6 +115,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     band = try c.decodeIfPresent([Double].self, forKey: .band)
     bandPenalty = try c.decodeIfPresent(GWRPHeatmapLoss.Penalty.self, forKey: .bandPenalty) ?? d.bandPenalty
     epochs = try c.decode(Int.self, forKey: .epochs)
+    warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? 0
     batchSize = try c.decode(Int.self, forKey: .batchSize)
     optimizer = try c.decode(OptimizerSettings.self, forKey: .optimizer)
     seed = try c.decode(UInt64.self, forKey: .seed)
@@ -136,6 +142,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     }
     if let problem = lrp.problem { found.append("--epsilon: \(problem)") }
     if epochs < 1 { found.append("--epochs must be at least 1, got \(epochs)") }
+    if warmupEpochs < 0 { found.append("--warmup must not be negative, got \(warmupEpochs)") }
     if batchSize < 2 { found.append("--batch must hold at least 2 samples (batch statistics), got \(batchSize)") }
     if !(optimizer.learningRate > 0 && optimizer.learningRate.isFinite) { found.append("--lr must be positive, got \(optimizer.learningRate)") }
     if !(0..<1).contains(optimizer.momentum) { found.append("--momentum must be in [0, 1), got \(optimizer.momentum)") }

@@ -13,11 +13,13 @@ struct Train: ParsableCommand {
       Minimises (1 − P)·L_C + P·L_H (paper section 4.3): cross-entropy (BCE for multi-label \
       models) and the heatmap loss, which penalises the LRP block's relevance outside each \
       image's mask. The gradient flows through the classifier and its LRP block (ε of its \
-      ε-rule: --epsilon). Defaults (docs/training.md has the evidence): P 0.7, the authors' \
-      later heatmap loss (gwrp: ranked-pooled background, a foreground band against the zero \
-      solution), every class's heatmap, Adam with learning rate 3e-4, gradient-norm clipping \
-      at 1, batch 10, no augmentation. --loss paper, --optimizer sgd --lr 1e-3 --momentum \
-      0.99 and --augment give the paper's settings. A warning says when relevance collapses \
+      ε-rule: --epsilon). Defaults (docs/training.md has the evidence): the first 10 epochs \
+      train the standard classifier (--warmup), then P 0.8 with the paper's heatmap loss on \
+      heatmaps normalised by their mean |H| (--heatmap-norm mean-abs) and E measured on the \
+      warmed-up model (E auto), every class's heatmap, Adam with learning rate 3e-4, \
+      gradient-norm clipping at 1, batch 10, no augmentation. --loss gwrp is the authors' \
+      later loss; --warmup 0 --heatmap-norm std --P 0.7 --optimizer sgd --lr 1e-3 --momentum \
+      0.99 --augment give the paper's settings. A warning says when relevance collapses \
       towards the zero solution or accuracy stays at chance. Every data folder is checked \
       first, as by isnetc check-dataset.
 
@@ -91,6 +93,9 @@ struct Train: ParsableCommand {
   @Option(help: "Epochs (default \(defaults.epochs); with --resume: the run's new total).")
   var epochs: Int?
 
+  @Option(help: "Epochs trained as the standard classifier (P 0) before the heatmap loss joins, counted in --epochs (default \(defaults.warmupEpochs); 0 with --weights of a trained classifier).")
+  var warmup: Int?
+
   @Option(help: "Samples per step (default \(defaults.batchSize)).")
   var batch: Int?
 
@@ -142,7 +147,7 @@ struct Train: ParsableCommand {
   /// Whether any option that shapes a new run was given.
   var trainingOptionsGiven: Bool {
     let given: [Any?] = [
-      heatmapWeight, loss, heatmaps, heatmapScale, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
+      heatmapWeight, loss, heatmaps, heatmapScale, warmup, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon,
     ]
     return given.contains { $0 != nil }
@@ -270,6 +275,7 @@ struct Train: ParsableCommand {
     }
     if let bandPenalty { s.bandPenalty = bandPenalty }
     if let epochs { s.epochs = epochs }
+    if let warmup { s.warmupEpochs = warmup }
     if let batch { s.batchSize = batch }
     if let optimizer { s.optimizer.kind = optimizer }
     if let lr { s.optimizer.learningRate = lr }

@@ -68,7 +68,7 @@ import TestSupport
     let samples = try FolderSamples(directory: data, graph: graph, needsMasks: true)
     let third = try samples.load(3)
     #expect(third.targets == [1, 0] && third.known == [1, 0])
-    let state = try train(graph, TrainingSettings(epochs: 1, batchSize: 3, threads: testThreads), data: data)
+    let state = try train(graph, TrainingSettings(epochs: 1, warmupEpochs: 0, batchSize: 3, threads: testThreads), data: data)
     #expect(state.history.count == 1 && state.history[0].trainLoss.isFinite && state.history[0].trainHeatmapLoss > 0)
   }
 }

@@ -55,11 +55,13 @@ import TestSupport
 
   /// The paper's loss (E auto is its); `gwrpSettings` the later one.
   func settings(epochs: Int, p: Double = 0.7) -> TrainingSettings {
-    TrainingSettings(heatmapWeight: p, loss: .paper, heatmapScale: nil, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
+    TrainingSettings(
+      heatmapWeight: p, loss: .paper, heatmapScale: nil, autoScaleBatches: 2, heatmapNormalization: .standardDeviation, epochs: epochs,
+      warmupEpochs: 0, batchSize: 4, seed: 5, threads: testThreads)
   }
 
   func gwrpSettings(epochs: Int, selection: HeatmapSelection) -> TrainingSettings {
-    TrainingSettings(loss: .gwrp, selection: selection, autoScaleBatches: 2, epochs: epochs, batchSize: 4, seed: 5, threads: testThreads)
+    TrainingSettings(loss: .gwrp, selection: selection, autoScaleBatches: 2, epochs: epochs, warmupEpochs: 0, batchSize: 4, seed: 5, threads: testThreads)
   }
 
   func temporaryDirectory() -> String {
@@ -247,3 +249,32 @@ import TestSupport
   }
 }
 
+
+/// The warm-up: the first epochs train the standard classifier, then the heatmap loss joins,
+/// with E measured on the warmed-up model; the ISNet phase picks its own best epoch, and a
+/// run resumed across the switch gives the same bits.
+@Suite struct WarmupTests {
+  let base = TrainerTests()
+
+  func settings(epochs: Int) -> TrainingSettings {
+    var s = base.settings(epochs: epochs)
+    s.warmupEpochs = 2
+    return s
+  }
+
+  @Test func theHeatmapLossJoinsAfterTheWarmup() throws {
+    let data = TrainerTests.ChestSamples(count: 10, seed: 2, size: 32)
+    let validation = TrainerTests.ChestSamples(count: 6, seed: 9, size: 32)
+    let (straight, resumed) = (base.temporaryDirectory(), base.temporaryDirectory())
+    let (state, events) = try base.train(settings(epochs: 3), data: data, directory: straight, validation: validation)
+    #expect(state.history.map { $0.trainHeatmapLoss == 0 } == [true, true, false])
+    #expect(state.history.map { $0.foregroundRelevance == nil } == [true, true, false])
+    #expect(state.heatmapScale != nil && events.contains { if case .autoScale = $0 { true } else { false } })
+    #expect(state.bestEpoch == 3)
+
+    _ = try base.train(settings(epochs: 2), data: data, directory: resumed, validation: validation)
+    let trainer = try Trainer.resume(classifier: try base.classifier(), directory: resumed, train: data, validation: validation, epochs: 3)
+    _ = try trainer.run { _ in }
+    #expect(try base.checkpointBits(straight) == (try base.checkpointBits(resumed)))
+  }
+}
