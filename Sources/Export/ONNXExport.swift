@@ -159,7 +159,7 @@ public enum ONNXExport {
 
   /// The checks of the runtime's weight binding: every parameter present with its shape
   /// and finite values, nothing the model does not read.
-  private static func checkWeights(_ graph: Graph, _ weights: [String: ExportTensor], source: String) throws(ExportError) {
+  static func checkWeights(_ graph: Graph, _ weights: [String: ExportTensor], source: String) throws(ExportError) {
     var problems: [String] = []
     var expected: Set<String> = []
     for parameter in graph.parameters {
