@@ -37,8 +37,11 @@ def all_sum(t):
     group = _SYNC["group"]
     if group is None:
         return t
+    import warnings
     import torch.distributed.nn.functional as dist_nn
-    return dist_nn.all_reduce(t, group=group)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the autograd-aware collective
+        return dist_nn.all_reduce(t, group=group)
 
 
 def all_sum_detached(t):
@@ -958,7 +961,7 @@ def main(argv=None):
     network = model
     if run.world > 1:
         network = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[run.device.index] if run.device.type == "cuda" else None, broadcast_buffers=False)
+            model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     P, heatmaps = args.P, args.P > 0
     kind = CONFIG["output_kind"]
     folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
@@ -1027,9 +1030,9 @@ def main(argv=None):
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             n = float(images.shape[0])
-            sums["loss"] += float(total) * n
-            sums["lc"] += float(lc) * n
-            sums["lh"] += float(lh) * n
+            sums["loss"] += total.item() * n
+            sums["lc"] += lc.item() * n
+            sums["lh"] += lh.item() * n
             if kind == "softmax":
                 sums["correct"] += float((logits.argmax(1) == labels).sum())
             sums["samples"] += n
