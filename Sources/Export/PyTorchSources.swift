@@ -901,6 +901,9 @@ class Run:
         wanted = args.device
         if wanted == "auto":
             wanted = "cuda" if torch.cuda.is_available() else "cpu"
+        # TF32 would round every product to 10 bits: the ISNet gradient is too sensitive.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
         if wanted == "cuda":
             if not torch.cuda.is_available():
                 raise SystemExit("--device cuda: CUDA is not available")
