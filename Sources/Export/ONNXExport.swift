@@ -159,7 +159,7 @@ public enum ONNXExport {
 
   /// The checks of the runtime's weight binding: every parameter present with its shape
   /// and finite values, nothing the model does not read.
-  private static func checkWeights(_ graph: Graph, _ weights: [String: ExportTensor], source: String) throws(ExportError) {
+  static func checkWeights(_ graph: Graph, _ weights: [String: ExportTensor], source: String) throws(ExportError) {
     let problems = graph.weightProblems(names: weights.keys) { weights[$0].map { ($0.shape, $0.values) } }
     guard problems.isEmpty else { throw ExportError(graph.weightMismatchMessage(source: source, problems: problems)) }
   }

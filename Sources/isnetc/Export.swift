@@ -7,7 +7,7 @@ import Runtime
 
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Export a model and its weights to ONNX: the deployment graph, or the classifier with its LRP block.",
+    abstract: "Export a model and its weights to ONNX (the deployment graph, or the classifier with its LRP block) or to a PyTorch package.",
     discussion: """
       --graph deploy writes the pruned run-time graph (no LRP block, dropout removed, batch \
       norms folded into the layers before them), one output `logits` [N,K]. --graph \
@@ -17,15 +17,23 @@ struct Export: ParsableCommand {
       the classes --explain selects. The batch axis N is dynamic; initializers carry the \
       torchvision parameter names. Above 2 GB (or with --external-data) the tensors go to \
       FILE.data beside the model. A model holding an op ONNX cannot express is refused, \
-      naming the op and its source position, and no file is written. See docs/export.md.
+      naming the op and its source position, and no file is written.
+
+      --format pytorch writes a Python package into the directory -o names (its name is \
+      the package's: a Python identifier): model.py (the classifier as an nn.Module under \
+      torchvision's state_dict names, and its LRP block as explicit, differentiable torch \
+      operations from the same compiler pass), loss.py (the ISNet loss with isnetc train's \
+      options), train.py (`python -m NAME.train` or torchrun: DDP), data.py, ops.py and \
+      weights.safetensors. It needs torch and safetensors. See docs/export.md.
 
       Examples:
         isnetc export models/densenet121.isnet --classes 3 --weights w.safetensors --graph deploy -o densenet121.onnx
         isnetc export models/tiny.isnet --weights t.safetensors --graph heatmaps --explain top -o tiny-heatmaps.onnx
+        isnetc export models/tiny.isnet --weights t.safetensors --format pytorch -o tiny_isnet
       """
   )
 
-  enum Format: String, ExpressibleByArgument, CaseIterable { case onnx }
+  enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, pytorch }
   enum GraphChoice: String, ExpressibleByArgument, CaseIterable { case deploy, heatmaps }
 
   @Argument(help: "The model file (.isnet).")
@@ -43,8 +51,8 @@ struct Export: ParsableCommand {
   @Option(help: "The file format.")
   var format: Format = .onnx
 
-  @Option(help: "deploy: logits only; heatmaps: logits and the LRP heatmaps.")
-  var graph: GraphChoice
+  @Option(help: "ONNX: deploy (logits only) or heatmaps (logits and the LRP heatmaps).")
+  var graph: GraphChoice?
 
   @Option(help: ClassSelection.help)
   var explain: ClassSelection = .all
@@ -54,13 +62,21 @@ struct Export: ParsableCommand {
   @Flag(help: "Store the tensors in FILE.data beside the model even under 2 GB.")
   var externalData = false
 
-  @Option(name: .shortAndLong, help: "The .onnx file to write.")
+  @Option(name: .shortAndLong, help: "The .onnx file to write; with --format pytorch, the package's directory.")
   var output: String
 
   func validate() throws {
     if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
-    if graph == .deploy, explain != .all {
-      throw ValidationError("--explain applies to --graph heatmaps only")
+    switch format {
+    case .onnx:
+      guard let graph else { throw ValidationError("--format onnx needs --graph deploy or --graph heatmaps") }
+      if graph == .deploy, explain != .all {
+        throw ValidationError("--explain applies to --graph heatmaps only")
+      }
+    case .pytorch:
+      if graph != nil { throw ValidationError("--graph applies to --format onnx only: the PyTorch module computes the logits, and the heatmaps with forward(x, heatmaps=True)") }
+      if explain != .all { throw ValidationError("--explain applies to --format onnx only: the PyTorch module explains every class") }
+      if externalData { throw ValidationError("--external-data applies to --format onnx only") }
     }
   }
 
@@ -76,6 +92,12 @@ struct Export: ParsableCommand {
     } catch {
       throw fail(error)
     }
+    let tensors = table.mapValues { ExportTensor(shape: $0.shape, values: $0.values) }
+    if format == .pytorch {
+      try writePyTorch(classifier: classifier, weights: tensors, position: { compilation.position(of: $0) })
+      return
+    }
+    let graph = self.graph!
     let selection: ExplainedClasses
     switch explain {
     case .all: selection = .all
@@ -86,7 +108,7 @@ struct Export: ParsableCommand {
     let onnx: ONNXModel
     do {
       onnx = try ONNXExport.model(
-        classifier: classifier, weights: table.mapValues { ExportTensor(shape: $0.shape, values: $0.values) },
+        classifier: classifier, weights: tensors,
         options: options, source: model, weightsSource: weights, position: { compilation.position(of: $0) })
     } catch {
       throw fail(error.message)

@@ -1,0 +1,1132 @@
+/// The fixed files of an exported PyTorch package (PyTorchExport.swift): the LRP
+/// operations, the ISNet loss, dataset folders and the training entry point. Written as
+/// Python, kept here so the isnetc binary carries them.
+
+enum PyTorchSources {
+  static let files: [(String, String)] = [("ops.py", ops), ("loss.py", loss), ("data.py", data), ("train.py", train)]
+
+  static let ops = #"""
+"""The operations the generated model.py calls: parameter modules under torchvision names,
+batch norm in training and evaluation (synchronised across processes under DDP), and the
+LRP block's operations (paper sections 4.4-4.7) written as ordinary differentiable torch
+operations on the classifier's own parameters.
+
+Layout: forward values are [N, ...]; relevance is [N, K, ...], one slice per explained class.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# The process group batch norms and the heatmap loss synchronise over (None: one process).
+_SYNC = {"group": None}
+
+
+def set_sync_group(group):
+    """Batch statistics and the heatmap normalisation over every process of `group` (DDP)."""
+    _SYNC["group"] = group
+
+
+def sync_group():
+    return _SYNC["group"]
+
+
+def all_sum(t):
+    """The sum of `t` over the processes of the sync group, differentiable (autograd sends
+    each process its share of the gradient); `t` itself in one process."""
+    group = _SYNC["group"]
+    if group is None:
+        return t
+    import warnings
+    import torch.distributed.nn.functional as dist_nn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the autograd-aware collective
+        return dist_nn.all_reduce(t, group=group)
+
+
+def all_sum_detached(t):
+    group = _SYNC["group"]
+    if group is None:
+        return t
+    import torch.distributed as dist
+    t = t.clone()
+    dist.all_reduce(t, group=group)
+    return t
+
+
+class Affine(nn.Module):
+    """A convolution's or linear layer's parameters: `weight` and optional `bias`."""
+
+    def __init__(self, shape, bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(shape[0]))
+        else:
+            self.register_parameter("bias", None)
+
+
+class BatchNorm(nn.Module):
+    """A batch norm's parameters and buffers, as torchvision's BatchNorm2d names them."""
+
+    def __init__(self, channels, eps, momentum):
+        super().__init__()
+        self.eps = eps
+        self.momentum = momentum
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+
+def place(root, name, module):
+    """Registers `module` under the dotted torchvision name (containers made as needed)."""
+    parts = name.split(".")
+    parent = root
+    for part in parts[:-1]:
+        child = parent._modules.get(part)
+        if child is None:
+            child = nn.Module()
+            parent.add_module(part, child)
+        parent = child
+    parent.add_module(parts[-1], module)
+    root.layers[name] = module
+
+
+def _channel_shape(x):
+    return [1, -1] + [1] * (x.dim() - 2)
+
+
+def _moments64(x):
+    """The batch's per-channel mean and unbiased variance in float64, over every process."""
+    dims = [0] + list(range(2, x.dim()))
+    x = x.detach().double()
+    count = all_sum_detached(torch.tensor(float(x.numel() // x.shape[1]), dtype=torch.float64, device=x.device))
+    mean = all_sum_detached(x.sum(dims)) / count
+    centred = x - mean.view(_channel_shape(x))
+    variance = all_sum_detached((centred * centred).sum(dims)) / torch.clamp(count - 1, min=1)
+    return mean, variance, count
+
+
+def batch_norm(bn, x, training, stats, name):
+    """Batch norm. Training: the batch's statistics (over every process under DDP), running
+    statistics updated with the unbiased variance (PyTorch's rule). With `stats` (the LRP
+    block runs), records what the block fuses: (mean, 1/sqrt(var + eps)) with the batch's
+    unbiased variance in training (detached, as the reference), the running ones in
+    evaluation."""
+    shape = _channel_shape(x)
+    if not training:
+        y = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+        if stats is not None:
+            stats[name] = (bn.running_mean, torch.rsqrt(bn.running_var + bn.eps))
+        return y
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+    if _SYNC["group"] is None:
+        y = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, True, bn.momentum, bn.eps)
+        if stats is not None:
+            mean, variance, _ = _moments64(x)
+            stats[name] = (mean.to(x.dtype), torch.rsqrt(variance + bn.eps).to(x.dtype))
+        return y
+    # Synchronised: the statistics of the whole batch, differentiable through the sums.
+    dims = [0] + list(range(2, x.dim()))
+    count = float(all_sum_detached(torch.tensor(float(x.numel() // x.shape[1]), device=x.device)).item())
+    mean = all_sum(x.sum(dims)) / count
+    centred = x - mean.view(shape)
+    variance = all_sum((centred * centred).sum(dims)) / count
+    y = centred * (bn.weight * torch.rsqrt(variance + bn.eps)).view(shape) + bn.bias.view(shape)
+    mean64, unbiased64, _ = _moments64(x)
+    with torch.no_grad():
+        bn.running_mean.mul_(1 - bn.momentum).add_(bn.momentum * mean64.to(x.dtype))
+        bn.running_var.mul_(1 - bn.momentum).add_(bn.momentum * unbiased64.to(x.dtype))
+    if stats is not None:
+        stats[name] = (mean64.to(x.dtype), torch.rsqrt(unbiased64 + bn.eps).to(x.dtype))
+    return y
+
+
+def batch_norm_view(bn, x, stats):
+    """The batch norm as the LRP block reads its output z: gamma*(x - mu)/sigma + beta with the
+    recorded statistics and beta detached (only gamma and x receive gradients)."""
+    mean, inverse = stats
+    scale = bn.weight * inverse
+    shift = bn.bias.detach() - mean * scale
+    shape = _channel_shape(x)
+    return x * scale.view(shape) + shift.view(shape)
+
+
+def conv2d_accurate(x, weight, bias, stride, padding, dilation, groups):
+    """A convolution accumulated in float64 and rounded to x's type (the first layer: its
+    output's rounding is what the ISNet gradient is most sensitive to; float64 stays)."""
+    if x.dtype == torch.float64:
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    wide = lambda t: None if t is None else t.double()
+    return F.conv2d(x.double(), wide(weight), wide(bias), stride, padding, dilation, groups).to(x.dtype)
+
+
+def through(value, view):
+    """`value`'s numbers with `view`'s gradient."""
+    return value.detach() + (view - view.detach())
+
+
+def dropout(x, p, training):
+    """Inverted dropout; returns the output and the mask (None when inactive)."""
+    if not training or p <= 0:
+        return x, None
+    if p >= 1:
+        mask = torch.zeros_like(x)
+    else:
+        mask = (torch.rand_like(x) >= p).to(x.dtype) / (1 - p)
+    return x * mask, mask
+
+
+def stabilize(z, epsilon):
+    """z + eps*sign(z) with sign(0) = +1 (the epsilon-rule's denominator, eq. 2)."""
+    return z + epsilon * (2 * (z >= 0).to(z.dtype) - 1)
+
+
+def batch_norm_transpose(r, bn, stats):
+    """Relevance [N, K, C, ...] scaled per channel by gamma/sigma (BN fusion, eqs. 14-15)."""
+    _, inverse = stats
+    scale = bn.weight * inverse
+    return r * scale.view([1, 1, -1] + [1] * (r.dim() - 3))
+
+
+def conv_transpose(r, weight, stride, padding, dilation, groups, output_padding):
+    """[N, K, out, Ho, Wo] -> [N, K, in, H, W]: the transposed convolution (no bias)."""
+    rows = r.flatten(0, 1)
+    y = F.conv_transpose2d(rows, weight, None, stride, padding, output_padding, groups, dilation)
+    return y.unflatten(0, r.shape[:2])
+
+
+def avg_pool_transpose(r, kernel, stride, padding, dilation, groups, output_padding):
+    """The transpose of average pooling (zero padding counted): a depthwise transposed
+    convolution with weights 1/(kh*kw)."""
+    weight = torch.full((groups, 1) + tuple(kernel), 1.0 / (kernel[0] * kernel[1]), dtype=r.dtype, device=r.device)
+    return conv_transpose(r, weight, stride, padding, dilation, groups, output_padding)
+
+
+_ADAPTIVE = {}
+
+
+def _adaptive_matrix(in_size, out_size, dtype, device):
+    """[oh*ow, H*W]: entry 1/(window size) where input pixel p lies in output o's window
+    (PyTorch's windows: floor(i*in/out) .. ceil((i+1)*in/out) - 1)."""
+    key = (in_size, out_size, dtype, device)
+    if key not in _ADAPTIVE:
+        def axis(n_in, n_out):
+            a = torch.zeros(n_out, n_in, dtype=torch.float64)
+            for i in range(n_out):
+                start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+                a[i, start:end] = 1.0
+            return a
+        ah, aw = axis(in_size[0], out_size[0]), axis(in_size[1], out_size[1])
+        ah, aw = ah / ah.sum(1, keepdim=True), aw / aw.sum(1, keepdim=True)
+        m = torch.einsum("ih,jw->ijhw", ah, aw)
+        _ADAPTIVE[key] = m.reshape(out_size[0] * out_size[1], in_size[0] * in_size[1]).to(dtype=dtype, device=device)
+    return _ADAPTIVE[key]
+
+
+def adaptive_avg_pool_transpose(r, in_size):
+    """[N, K, C, oh, ow] -> [N, K, C, H, W]: each value spread evenly over its window."""
+    m = _adaptive_matrix(tuple(in_size), tuple(r.shape[-2:]), r.dtype, r.device)
+    return (r.flatten(-2) @ m).unflatten(-1, tuple(in_size))
+
+
+def max_unpool(r, indices, in_size):
+    """Winner-take-all (section 4.4.1): each value of [N, K, C, Ho, Wo] goes to its window's
+    arg-max (`indices` [N, C, Ho, Wo] from the forward max pool, positions in the plane);
+    values sharing one are summed."""
+    n, k, c = r.shape[:3]
+    flat = r.flatten(3)
+    index = indices.flatten(2).unsqueeze(1).expand(n, k, c, flat.shape[3])
+    out = flat.new_zeros(n, k, c, in_size[0] * in_size[1]).scatter_add(3, index, flat)
+    return out.unflatten(3, tuple(in_size))
+
+
+def zb_fold(conv, norm, norm_name, stats):
+    """The Z^B layer's W' and b' (the convolution with its batch norm folded in by the
+    recorded statistics); only W and gamma receive gradients (b, mu, sigma, beta detached)."""
+    weight = conv.weight
+    out = weight.shape[0]
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(out, dtype=weight.dtype, device=weight.device)
+    if norm is None:
+        return weight, bias
+    mean, inverse = stats[norm_name]
+    scale = norm.weight * inverse
+    return weight * scale.view(-1, 1, 1, 1), (bias - mean) * scale + norm.bias.detach()
+
+
+def _signed_parts(w):
+    """max(0, w) and min(0, w), each passing the gradient where it is the nonzero part."""
+    return F.relu(w), w * (w < 0).to(w.dtype)
+
+
+def zb_preactivation(x, weight, bias, low, high, stride, padding, dilation, groups):
+    """z = conv(x, W', b') - conv(L, W'+, l*b'+) - conv(H, W'-, h*b'-), L and H images of the
+    input's bounds zero-padded like x (section 4.4.3)."""
+    wp, wn = _signed_parts(weight)
+    bp, bn = _signed_parts(bias)
+    z = F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    lows = torch.full((1,) + tuple(x.shape[1:]), float(low), dtype=x.dtype, device=x.device)
+    highs = torch.full((1,) + tuple(x.shape[1:]), float(high), dtype=x.dtype, device=x.device)
+    bounds = F.conv2d(lows, wp, low * bp, stride, padding, dilation, groups) + F.conv2d(highs, wn, high * bn, stride, padding, dilation, groups)
+    return z - bounds
+
+
+def zb_relevance(x, s, weight, low, high, stride, padding, dilation, groups, output_padding):
+    """R_x = (x - l)*conv^T(s, W'+) + (x - h)*conv^T(s, W'-), per class."""
+    wp, wn = _signed_parts(weight)
+    positive = conv_transpose(s, wp, stride, padding, dilation, groups, output_padding)
+    negative = conv_transpose(s, wn, stride, padding, dilation, groups, output_padding)
+    xb = x.unsqueeze(1)
+    return (xb - low) * positive + (xb - high) * negative
+
+
+# MARK: weights
+
+def load_weights(model, path):
+    """Loads a safetensors file named as the model's state_dict (torchvision's names; what
+    isnetc reads and writes). `num_batches_tracked` counters may be absent. Every problem is
+    reported at once, naming the tensor; nothing is loaded then."""
+    from safetensors.torch import load_file
+    try:
+        tensors = load_file(path)
+    except Exception as error:  # the file's own message names what is wrong
+        raise ValueError(f"{path}: cannot read weights ({error})") from None
+    state = model.state_dict()
+    problems = []
+    for name, expected in state.items():
+        tensor = tensors.get(name)
+        if tensor is None:
+            if not name.endswith(".num_batches_tracked"):
+                problems.append(f"missing tensor '{name}' (expected shape {list(expected.shape)})")
+            continue
+        if tuple(tensor.shape) != tuple(expected.shape):
+            problems.append(f"tensor '{name}' has shape {list(tensor.shape)}, the model needs {list(expected.shape)}")
+        elif tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            problems.append(f"tensor '{name}' holds a non-finite value")
+    for name in sorted(tensors):
+        if name not in state:
+            problems.append(f"unexpected tensor '{name}': the model has no parameter of that name")
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ValueError(f"{path}: weights do not fit the model:\n  {shown}{more}")
+    merged = {name: (tensors[name].to(value.dtype) if name in tensors else value) for name, value in state.items()}
+    model.load_state_dict(merged, strict=True)
+
+
+def save_weights(model, path, metadata=None):
+    """Writes the state_dict (float32, counters int64) as safetensors, atomically: a
+    temporary file beside `path`, renamed over it once complete."""
+    import os
+    from safetensors.torch import save_file
+    tensors = {}
+    for name, value in model.state_dict().items():
+        value = value.detach().to("cpu").contiguous()
+        tensors[name] = value if name.endswith(".num_batches_tracked") else value.to(torch.float32)
+    temporary = f"{path}.tmp{os.getpid()}"
+    save_file(tensors, temporary, metadata=metadata)
+    os.replace(temporary, path)
+"""#
+
+  static let loss = #"""
+"""The ISNet loss (paper section 4.3, eqs. 4-11) exactly as `isnetc train` computes it: in
+float64 from the float32 logits and heatmaps, L = (1 - P)*L_C + P*L_H.
+
+L_H, the heatmap loss:
+1. H <- H / s, s = sqrt(Var(H) + e) with one unbiased variance over the whole
+   [B, K, C, H, W] tensor (`std`, the paper's), or s = mean |H| (`mean-abs`; all-zero maps: 1);
+2. u[b, k] = sum over c, y, x of (1 - M) * |H| (mask M: 1 = foreground);
+3. f = u / (u + E) clamped to [0, 1 - e]; L_H = mean over b, k of -log(1 - f).
+
+Under DDP the normalisation's sums run over the whole batch (every process), so each
+process's loss is its share of the full batch's and DDP's gradient average is the gradient
+of the full batch's loss. New heatmap losses are functions with `heatmap_loss`'s signature,
+registered in HEATMAP_LOSSES; new normalisations go in NORMALIZATIONS.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from . import ops
+
+
+def _count(h):
+    return ops.all_sum_detached(torch.tensor(float(h.numel()), dtype=torch.float64, device=h.device))
+
+
+def normalize_std(h, stabilizer):
+    """sqrt(Var(H) + e), the unbiased variance of every element of the batch's heatmaps."""
+    n = _count(h)
+    mean = ops.all_sum(h.sum()) / n
+    centred = h - mean
+    variance = ops.all_sum((centred * centred).sum()) / torch.clamp(n - 1, min=1)
+    return torch.sqrt(variance + stabilizer)
+
+
+def normalize_mean_abs(h, stabilizer):
+    """mean |H| over the batch's heatmaps (0 for all-zero heatmaps is replaced by 1)."""
+    s = ops.all_sum(h.abs().sum()) / _count(h)
+    return torch.where(s > 0, s, torch.ones_like(s))
+
+
+NORMALIZATIONS = {"std": normalize_std, "mean-abs": normalize_mean_abs}
+
+
+def _background(masks, heatmaps):
+    """1 - M as [B, 1, C|1, H, W], broadcast over classes (and channels for [B, H, W] masks)."""
+    m = masks.to(torch.float64)
+    if m.dim() == 3:
+        m = m.unsqueeze(1)
+    return (1 - m).unsqueeze(1)
+
+
+def background_sums(heatmaps, masks, stabilizer=1e-4, normalization="std"):
+    """u [B, K]: the background sum of the normalised |H|."""
+    h = heatmaps.to(torch.float64)
+    s = NORMALIZATIONS[normalization](h, stabilizer)
+    return (_background(masks, h) * (h / s).abs()).flatten(2).sum(2)
+
+
+def heatmap_loss(heatmaps, masks, scale, stabilizer=1e-4, normalization="std"):
+    """L_H of heatmaps [B, K, C, H, W] and masks [B, C|1, H, W] or [B, H, W], E = `scale`:
+    this process's mean over its samples and classes (float64)."""
+    u = background_sums(heatmaps, masks, stabilizer, normalization)
+    f = torch.clamp(u / (u + scale), 0.0, 1.0 - stabilizer)
+    return (-torch.log(1 - f)).mean()
+
+
+HEATMAP_LOSSES = {"isnet": heatmap_loss}
+
+
+def classification_loss(logits, labels, kind="softmax", positive_weights=None):
+    """Cross-entropy (softmax models; `labels` [B] class indices) or binary cross-entropy
+    with logits (sigmoid models; `labels` [B, K] targets), means as PyTorch's defaults."""
+    z = logits.to(torch.float64)
+    if kind == "softmax":
+        return F.cross_entropy(z, labels)
+    targets = labels.to(torch.float64)
+    weights = None if positive_weights is None else torch.as_tensor(positive_weights, dtype=torch.float64, device=z.device)
+    return F.binary_cross_entropy_with_logits(z, targets, pos_weight=weights)
+
+
+def isnet_loss(logits, heatmaps, labels, masks, P, scale, stabilizer=1e-4, normalization="std",
+               kind="softmax", variant="isnet"):
+    """(total, L_C, L_H), float64 scalars. `heatmaps` may be None when P = 0."""
+    lc = classification_loss(logits, labels, kind)
+    if heatmaps is None or P == 0:
+        lh = torch.zeros((), dtype=torch.float64, device=logits.device)
+    else:
+        lh = HEATMAP_LOSSES[variant](heatmaps, masks, scale, stabilizer, normalization)
+    return (1 - P) * lc + P * lh, lc, lh
+"""#
+
+  static let data = #"""
+"""isnetc's dataset folders for training: `images/NAME`, `masks/NAME` (1 or 255 =
+foreground) and `labels.csv` (header with `file` and `label`, optionally `split`; a
+multi-label sample lists its classes separated by `;`). Images are read as `isnetc train`
+reads them: alpha dropped, gray and RGB converted to the model's channels, resized
+bilinearly (PyTorch's align_corners=False arithmetic) to the input size, scaled to the
+input range; masks binarised. The paper's augmentation (section 4.11) and the epoch order
+are isnetc's own, drawn from the same SplitMix64 streams, so a seed gives the same batches
+and the same transforms in both.
+
+PNG is decoded here with the standard library (zlib); other formats need Pillow or
+torchvision, used when installed.
+"""
+
+import csv
+import math
+import os
+import struct
+import zlib
+
+import torch
+import torch.nn.functional as F
+
+MASK64 = (1 << 64) - 1
+
+
+class DataError(Exception):
+    pass
+
+
+class SplitMix64:
+    """isnetc's generator (Sources/SeededRandom): the same seed gives the same stream."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK64
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def unit(self):
+        return (self.next() >> 11) * 2.0 ** -53
+
+    def int(self, low, high):
+        return low + self.next() % (high - low + 1)
+
+
+def epoch_order(count, seed, epoch):
+    """isnetc's shuffle of epoch `epoch` (Trainer.batches): a seeded Fisher-Yates."""
+    order = list(range(count))
+    random = SplitMix64(seed ^ 0x5DEECE66D1CE4E5B ^ ((epoch * 0x9E3779B97F4A7C15) & MASK64))
+    for i in range(count - 1, 0, -1):
+        j = random.int(0, i)
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+def augmentation_parameters(seed, epoch, sample, size):
+    """isnetc's draw for (seed, epoch, sample): translation up to 28 px at 224 (scaled to
+    `size`), rotation up to +-40 degrees, a flip half of the time."""
+    random = SplitMix64(seed ^ ((epoch * 0x9E3779B97F4A7C15) & MASK64) ^ ((sample * 0xD1B54A32D192ED03) & MASK64))
+    shift = 28.0 * size / 224
+    dx = (random.unit() * 2 - 1) * shift
+    dy = (random.unit() * 2 - 1) * shift
+    degrees = (random.unit() * 2 - 1) * 40.0
+    flip = random.unit() < 0.5
+    return dx, dy, degrees, flip
+
+
+def augment(image, mask, parameters):
+    """Applies one draw to image [C, H, W] (bilinear, zeros outside) and mask [H, W] or
+    [C', H, W] (nearest), as isnetc's Augmentation.apply: flip, rotate about the centre,
+    translate."""
+    dx, dy, degrees, flip = parameters
+    _, height, width = image.shape
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    angle = degrees * math.pi / 180
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64), indexing="ij")
+    tx, ty = xs - dx - cx, ys - dy - cy
+    sx = cos_a * tx + sin_a * ty + cx
+    sy = -sin_a * tx + cos_a * ty + cy
+    if flip:
+        sx = (width - 1) - sx
+
+    def inside(ix, iy):
+        return (ix >= 0) & (iy >= 0) & (ix < width) & (iy < height)
+
+    def gather(plane, ix, iy):
+        ok = inside(ix, iy)
+        flat = (iy.clamp(0, height - 1) * width + ix.clamp(0, width - 1)).flatten()
+        values = plane.flatten(-2)[..., flat].unflatten(-1, (height, width))
+        return torch.where(ok, values, torch.zeros_like(values))
+
+    # Nearest neighbour for the mask (rounding half away from zero, as Swift's rounded()).
+    nx = (torch.sign(sx) * torch.floor(sx.abs() + 0.5)).long()
+    ny = (torch.sign(sy) * torch.floor(sy.abs() + 0.5)).long()
+    out_mask = None if mask is None else gather(mask, nx, ny)
+    x0, y0 = torch.floor(sx).long(), torch.floor(sy).long()
+    fx, fy = (sx - x0).float(), (sy - y0).float()
+    top = gather(image, x0, y0) * (1 - fx) + gather(image, x0 + 1, y0) * fx
+    bottom = gather(image, x0, y0 + 1) * (1 - fx) + gather(image, x0 + 1, y0 + 1) * fx
+    return top * (1 - fy) + bottom * fy, out_mask
+
+
+# MARK: images
+
+def _unfilter(raw, width, height, bpp, stride):
+    out = bytearray(height * stride)
+    previous = bytearray(stride)
+    position = 0
+    for row in range(height):
+        kind = raw[position]
+        line = bytearray(raw[position + 1:position + 1 + stride])
+        position += 1 + stride
+        if kind == 1:
+            for i in range(bpp, stride):
+                line[i] = (line[i] + line[i - bpp]) & 255
+        elif kind == 2:
+            for i in range(stride):
+                line[i] = (line[i] + previous[i]) & 255
+        elif kind == 3:
+            for i in range(stride):
+                left = line[i - bpp] if i >= bpp else 0
+                line[i] = (line[i] + ((left + previous[i]) >> 1)) & 255
+        elif kind == 4:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b = previous[i]
+                c = previous[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                predictor = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + predictor) & 255
+        elif kind != 0:
+            raise DataError(f"bad PNG filter type {kind} in row {row}")
+        out[row * stride:(row + 1) * stride] = line
+        previous = line
+    return bytes(out)
+
+
+def decode_png(path):
+    """A PNG as float32 [C, H, W] in [0, 1] (gray, gray+alpha, RGB, RGBA, palette; 8 or 16
+    bits; not interlaced)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise DataError(f"{path}: not a PNG file")
+    position, chunks, palette, header = 8, [], None, None
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        position += 12 + length
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"PLTE":
+            palette = body
+        elif kind == b"IDAT":
+            chunks.append(body)
+        elif kind == b"IEND":
+            break
+    if header is None:
+        raise DataError(f"{path}: PNG without IHDR")
+    width, height, depth, color, _, _, interlace = header
+    if interlace:
+        raise DataError(f"{path}: interlaced PNG is not supported here (install Pillow)")
+    if depth not in (8, 16) and not (color == 3 and depth == 8):
+        raise DataError(f"{path}: PNG bit depth {depth} is not supported here (install Pillow)")
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
+    if channels is None:
+        raise DataError(f"{path}: PNG colour type {color} is not supported")
+    bytes_per_sample = depth // 8
+    bpp = channels * bytes_per_sample
+    try:
+        raw = zlib.decompress(b"".join(chunks))
+    except zlib.error as error:
+        raise DataError(f"{path}: corrupt PNG data ({error})")
+    if len(raw) < height * (1 + width * bpp):
+        raise DataError(f"{path}: truncated PNG data")
+    pixels = _unfilter(raw, width, height, bpp, width * bpp)
+    if depth == 16:
+        values = torch.tensor(struct.unpack(f">{len(pixels) // 2}H", pixels), dtype=torch.float32) / 65535
+    else:
+        values = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).to(torch.float32) / 255
+    image = values.view(height, width, channels).permute(2, 0, 1)
+    if color == 3:
+        if palette is None:
+            raise DataError(f"{path}: palette PNG without PLTE")
+        table = torch.frombuffer(bytearray(palette), dtype=torch.uint8).view(-1, 3).to(torch.float32) / 255
+        image = table[(image[0] * 255).round().long()].permute(2, 0, 1)
+    return image.contiguous()
+
+
+def read_image(path):
+    """float32 [C, H, W] in [0, 1], C = 1 to 4."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file")
+    if path.lower().endswith(".png"):
+        return decode_png(path)
+    try:
+        from PIL import Image
+        import numpy
+        with Image.open(path) as picture:
+            array = numpy.asarray(picture)
+        t = torch.from_numpy(array.copy())
+        scale = 65535.0 if t.dtype in (torch.int32, torch.int16) or array.dtype.itemsize == 2 else 255.0
+        t = t.to(torch.float32) / scale
+        return (t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)).contiguous()
+    except ImportError:
+        pass
+    try:
+        import torchvision.io
+        return torchvision.io.decode_image(torchvision.io.read_file(path)).to(torch.float32) / 255
+    except ImportError:
+        raise DataError(f"{path}: only PNG is read without Pillow or torchvision; install one of them")
+
+
+def load_image(path, channels, height, width, low, high):
+    """As isnetc's loadImage: alpha dropped, channels converted, resized, scaled to range."""
+    image = read_image(path)
+    if image.shape[0] in (2, 4):
+        image = image[:-1]
+    if image.shape[0] == 1 and channels == 3:
+        image = image.expand(3, -1, -1)
+    elif image.shape[0] == 3 and channels == 1:
+        image = (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2]).unsqueeze(0)
+    if tuple(image.shape[1:]) != (height, width):
+        image = F.interpolate(image.unsqueeze(0), size=(height, width), mode="bilinear", align_corners=False, antialias=False)[0]
+    return (low + image * (high - low)).contiguous()
+
+
+class DatasetFolder(torch.utils.data.Dataset):
+    """A dataset folder: item i is (image [C, H, W], mask [H, W] or an empty tensor, label)."""
+
+    def __init__(self, directory, input_shape, input_range, classes, needs_masks, multi_label=False):
+        self.directory = directory
+        self.shape = input_shape
+        self.range = input_range
+        self.classes = classes
+        self.needs_masks = needs_masks
+        self.multi_label = multi_label
+        labels_path = os.path.join(directory, "labels.csv")
+        try:
+            with open(labels_path, newline="") as f:
+                rows = list(csv.reader(f))
+        except OSError as error:
+            raise DataError(f"{labels_path}: cannot read the labels file ({error.strerror}); a dataset folder holds images/, labels.csv and optionally masks/")
+        if not rows or "file" not in [c.strip() for c in rows[0]] or "label" not in [c.strip() for c in rows[0]]:
+            raise DataError(f"{labels_path}:1: the header must name the columns 'file' and 'label'")
+        header = [c.strip() for c in rows[0]]
+        file_column, label_column = header.index("file"), header.index("label")
+        self.entries = []
+        for number, row in enumerate(rows[1:], start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{labels_path}:{number}: {len(row)} fields, the header has {len(header)}")
+            cell = row[label_column].strip()
+            labels = []
+            for part in (cell.split(";") if cell else []):
+                part = part.strip()
+                if not part.isdigit():
+                    raise DataError(f"{labels_path}:{number}: label '{cell}' is not a class index (or indices separated by ';')")
+                if int(part) >= classes:
+                    raise DataError(f"{labels_path}:{number}: label {part}; the model has {classes} classes")
+                if int(part) not in labels:
+                    labels.append(int(part))
+            if not multi_label and len(labels) != 1:
+                raise DataError(f"{labels_path}:{number}: '{row[file_column].strip()}' has {len(labels)} labels; a single-label (softmax) model needs exactly one")
+            self.entries.append((row[file_column].strip(), labels))
+        if not self.entries:
+            raise DataError(f"{labels_path}: no samples")
+        if needs_masks and not os.path.isdir(os.path.join(directory, "masks")):
+            raise DataError(f"{directory}: no masks/ folder; the heatmap loss (P > 0) needs a mask per image (or train with --P 0)")
+
+    def __len__(self):
+        return len(self.entries)
+
+    def load(self, index):
+        name, labels = self.entries[index]
+        c, h, w = self.shape
+        image = load_image(os.path.join(self.directory, "images", name), c, h, w, *self.range)
+        mask = torch.zeros(0)
+        if self.needs_masks:
+            raw = load_image(os.path.join(self.directory, "masks", name), 1, h, w, 0.0, 1.0)[0]
+            threshold = 0.5 / 255 if float(raw.max()) <= 1.5 / 255 else 0.5
+            mask = (raw > threshold).to(torch.float32)
+        if self.multi_label:
+            label = torch.zeros(self.classes)
+            label[labels] = 1
+        else:
+            label = torch.tensor(labels[0])
+        return image, mask, label
+
+    def __getitem__(self, index):
+        return self.load(index)
+
+
+class AugmentedDataset(torch.utils.data.Dataset):
+    """`DatasetFolder` with isnetc's augmentation for the current epoch (`set_epoch`)."""
+
+    def __init__(self, folder, seed, augment_images):
+        self.folder = folder
+        self.seed = seed
+        self.augment_images = augment_images
+        self.epoch = 1
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.folder)
+
+    def __getitem__(self, index):
+        image, mask, label = self.folder.load(index)
+        if self.augment_images:
+            parameters = augmentation_parameters(self.seed, self.epoch, index, image.shape[2])
+            image, moved = augment(image, mask if mask.numel() else None, parameters)
+            if moved is not None:
+                mask = moved
+        return image, mask, label
+
+
+class IsnetcOrderSampler(torch.utils.data.distributed.DistributedSampler):
+    """DistributedSampler over isnetc's epoch order: with a per-process batch of B/W, the
+    W processes' k-th batches together are isnetc's k-th batch of B (rank r takes positions
+    r, r + W, ... of the epoch's order). Epochs count from 1, as in isnetc."""
+
+    def __init__(self, dataset, num_replicas, rank, seed, global_batch):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, seed=seed, drop_last=False)
+        self.isnetc_seed = seed
+        self.global_batch = global_batch
+        self.isnetc_epoch = 1
+
+    def set_epoch(self, epoch):
+        super().set_epoch(epoch)
+        self.isnetc_epoch = epoch
+
+    def batches(self):
+        """isnetc's batches of the epoch that every process takes (a last batch too small
+        to share out is dropped, as isnetc drops one of a single sample)."""
+        order = epoch_order(len(self.dataset), self.isnetc_seed, self.isnetc_epoch)
+        full = [order[i:i + self.global_batch] for i in range(0, len(order), self.global_batch)]
+        return [b for b in full if len(b) >= 2 and len(b) % self.num_replicas == 0 and len(b) // self.num_replicas >= (2 if self.num_replicas == 1 else 1)]
+
+    def __iter__(self):
+        for batch in self.batches():
+            yield from batch[self.rank::self.num_replicas]
+
+    def __len__(self):
+        return sum(len(b) // self.num_replicas for b in self.batches())
+
+
+def batch_sampler(sampler, global_batch):
+    """Per-process batches of `sampler` cut where isnetc's batches are cut."""
+    class _Batches:
+        def __iter__(self_inner):
+            for batch in sampler.batches():
+                yield batch[sampler.rank::sampler.num_replicas]
+
+        def __len__(self_inner):
+            return len(sampler.batches())
+    return _Batches()
+"""#
+
+  static let train = #"""
+"""Trains the exported ISNet as `isnetc train` does, on one process or many:
+
+    python -m PKG.train --data DIR --val DIR --out RUN [--P 0.7 --E auto ...]
+    torchrun --nproc_per_node 8 -m PKG.train --data DIR --val DIR --out RUN [...]
+
+The flags are isnetc train's. Under torchrun the batch (--batch, the whole step's) is
+split across the processes (DistributedSampler over isnetc's epoch order), the model is
+wrapped in DistributedDataParallel (nccl on CUDA, gloo on CPU), and batch statistics and the
+heatmap loss's normalisation run over the whole batch, so a step equals the one-process
+step on the full batch. RUN/weights.safetensors (every epoch) and RUN/best.safetensors
+(best validation loss, or training loss without --val) hold the state_dict under
+torchvision's names: isnetc run, heatmap and eval read them unchanged.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+
+from . import data, loss, ops
+from .model import CONFIG, WEIGHTS, build_model
+
+
+def parse_scale(text):
+    if text == "auto":
+        return None, 1.0
+    if text.startswith("auto/"):
+        try:
+            d = float(text[5:])
+        except ValueError:
+            d = float("nan")
+        if d > 0 and math.isfinite(d):
+            return None, d
+    else:
+        try:
+            e = float(text)
+        except ValueError:
+            e = float("nan")
+        if e > 0 and math.isfinite(e):
+            return e, 1.0
+    raise argparse.ArgumentTypeError(f"--E must be a positive number, auto or auto/D, got '{text}'")
+
+
+def parse_arguments(argv):
+    p = argparse.ArgumentParser(prog=f"python -m {__package__}.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="the training dataset folder (images/, masks/, labels.csv)")
+    p.add_argument("--val", help="a validation dataset folder: evaluated after every epoch, picks the best checkpoint")
+    p.add_argument("--out", help="the run directory")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this directory")
+    p.add_argument("--weights", help="initial weights (safetensors); default: the package's weights.safetensors")
+    p.add_argument("--P", type=float, default=0.7, help="the heatmap loss's weight P; 0 trains the standard classifier")
+    p.add_argument("--E", type=parse_scale, default=(None, 1.0), help="the heatmap loss's E: a number, auto, or auto/D")
+    p.add_argument("--auto-batches", type=int, default=5, help="batches that E auto averages over")
+    p.add_argument("--stabilizer", type=float, default=1e-4, help="e: H / sqrt(Var(H) + e), f clamped to 1 - e")
+    p.add_argument("--heatmap-norm", choices=sorted(loss.NORMALIZATIONS), default="std", help="the heatmaps' divisor before the background sum")
+    p.add_argument("--loss", choices=sorted(loss.HEATMAP_LOSSES), default="isnet", help="the heatmap loss")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch", type=int, default=10, help="samples per step, over all processes")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--momentum", type=float, default=0.99)
+    p.add_argument("--clip", type=float, default=1.0, help="clip the gradient's global L2 norm to this (0: no clipping)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay (L2); the paper uses none")
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument("--seed", type=int, default=0, help="seed for the epoch order, augmentation and dropout")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (CUDA when available)")
+    p.add_argument("--workers", type=int, default=2, help="data loading processes per training process")
+    p.add_argument("--steps", type=int, help="stop after this many optimizer steps (for checks)")
+    args = p.parse_args(argv)
+    if args.resume is None and (args.data is None or args.out is None):
+        p.error("--data and --out are needed (or --resume RUN)")
+    problems = []
+    if not 0 <= args.P <= 1:
+        problems.append(f"--P must be in [0, 1], got {args.P}")
+    if not 0 < args.stabilizer < 1:
+        problems.append(f"--stabilizer must be in (0, 1), got {args.stabilizer}")
+    if args.batch < 2:
+        problems.append(f"--batch must be at least 2 (batch statistics), got {args.batch}")
+    if args.epochs < 1:
+        problems.append(f"--epochs must be at least 1, got {args.epochs}")
+    if not args.lr > 0:
+        problems.append(f"--lr must be positive, got {args.lr}")
+    if not 0 <= args.momentum < 1:
+        problems.append(f"--momentum must be in [0, 1), got {args.momentum}")
+    if args.weight_decay < 0 or args.clip < 0:
+        problems.append("--weight-decay and --clip must not be negative")
+    if args.auto_batches < 1:
+        problems.append("--auto-batches must be at least 1")
+    if problems:
+        p.error("; ".join(problems))
+    return args
+
+
+class Run:
+    """The process's share of a training run."""
+
+    def __init__(self, args):
+        self.args = args
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        wanted = args.device
+        if wanted == "auto":
+            wanted = "cuda" if torch.cuda.is_available() else "cpu"
+        # TF32 would round every product to 10 bits: the ISNet gradient is too sensitive.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        if wanted == "cuda":
+            if not torch.cuda.is_available():
+                raise SystemExit("--device cuda: CUDA is not available")
+            torch.cuda.set_device(local)
+            self.device = torch.device("cuda", local)
+        else:
+            self.device = torch.device(wanted)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            ops.set_sync_group(dist.group.WORLD)
+        if args.batch % self.world:
+            raise SystemExit(f"--batch {args.batch} does not divide among {self.world} processes")
+
+    def say(self, line):
+        if self.rank == 0:
+            print(line, flush=True)
+
+    def mean(self, value):
+        """The mean of a per-process float over the processes."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return float(t.item()) / self.world
+
+
+def write_json(path, value):
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w") as f:
+        json.dump(value, f, indent=1)
+    os.replace(temporary, path)
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    state = {"history": [], "epochs_done": 0, "steps": 0, "E": None, "best_epoch": None, "best_loss": None}
+    if args.resume:
+        directory = args.resume
+        with open(os.path.join(directory, "run.json")) as f:
+            saved = json.load(f)
+        resumed_epochs = args.epochs if "--epochs" in (argv or sys.argv) else None
+        for key, value in saved["settings"].items():
+            setattr(args, key, value)
+        if resumed_epochs:
+            args.epochs = resumed_epochs
+        args.E = tuple(args.E)
+        state.update({k: saved[k] for k in state})
+    else:
+        directory = args.out
+    run = Run(args)
+    if args.weight_decay > 0:
+        run.say("warning: weight decay drives the ISNet towards the zero solution, whose heatmaps are empty (paper section 4.11); the paper trains without it")
+    torch.manual_seed(args.seed * 1000003 + run.rank)
+    model = build_model()
+    initial = os.path.join(directory, "weights.safetensors") if args.resume else (args.weights or WEIGHTS)
+    ops.load_weights(model, initial)
+    model.to(run.device)
+    network = model
+    if run.world > 1:
+        network = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    P, heatmaps = args.P, args.P > 0
+    kind = CONFIG["output_kind"]
+    folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
+    dataset = data.AugmentedDataset(folder, args.seed, not args.no_augment)
+    sampler = data.IsnetcOrderSampler(dataset, run.world, run.rank, args.seed, args.batch)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=data.batch_sampler(sampler, args.batch), num_workers=args.workers)
+    if args.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if args.resume and os.path.exists(os.path.join(directory, "optimizer.pt")):
+        optimizer.load_state_dict(torch.load(os.path.join(directory, "optimizer.pt"), map_location=run.device))
+    os.makedirs(directory, exist_ok=True)
+
+    def to_device(batch):
+        return [t.to(run.device, non_blocking=True) for t in batch]
+
+    scale, divisor = args.E if state["E"] is None else (state["E"], 1.0)
+    if heatmaps and scale is None:
+        # E auto: the initial model's mean background sum (batch statistics, running
+        # statistics left as they are) over the first batches of epoch 1.
+        buffers = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+        sampler.set_epoch(1)
+        dataset.set_epoch(1)
+        model.train()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for index, (images, masks, labels) in enumerate(loader):
+                if index == args.auto_batches:
+                    break
+                images, masks, labels = to_device((images, masks, labels))
+                _, maps = network(images, heatmaps=True)
+                total += float(loss.background_sums(maps, masks, args.stabilizer, args.heatmap_norm).mean())
+                count += 1
+        model.load_state_dict({**model.state_dict(), **buffers})
+        background = run.mean(total / max(count, 1))
+        scale = background / divisor
+        if not (scale > 0 and math.isfinite(scale)):
+            raise SystemExit(f"E auto: the initial mean background sum is {background}; give E explicitly")
+        state["E"] = scale
+        run.say(f"E auto: initial mean background sum {background:.4g}, E = {scale:.4g}")
+    elif heatmaps:
+        state["E"] = scale
+
+    settings = {k: v for k, v in vars(args).items() if k not in ("resume",)}
+    while state["epochs_done"] < args.epochs:
+        epoch = state["epochs_done"] + 1
+        start = time.time()
+        sampler.set_epoch(epoch)
+        dataset.set_epoch(epoch)
+        model.train()
+        sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0, "steps": 0}
+        for images, masks, labels in loader:
+            images, masks, labels = to_device((images, masks, labels))
+            out = network(images, heatmaps=heatmaps)
+            logits, maps = out if heatmaps else (out, None)
+            total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P, state["E"] or 1.0, args.stabilizer, args.heatmap_norm, kind, args.loss)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            state["steps"] += 1
+            grads = [p.grad for p in model.parameters() if p.grad is not None]
+            finite = torch.stack([torch.isfinite(g).all() for g in grads]).all() & torch.isfinite(total)
+            if not bool(finite):
+                raise SystemExit(f"step {state['steps']} (epoch {epoch}): the loss or a gradient is not finite; stopped, the last checkpoint in {directory} is kept")
+            if args.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            optimizer.step()
+            n = float(images.shape[0])
+            sums["loss"] += total.item() * n
+            sums["lc"] += lc.item() * n
+            sums["lh"] += lh.item() * n
+            if kind == "softmax":
+                sums["correct"] += float((logits.argmax(1) == labels).sum())
+            sums["samples"] += n
+            sums["steps"] += 1
+            if args.steps and state["steps"] >= args.steps:
+                break
+        samples = run.mean(sums["samples"]) * run.world
+        record = {"epoch": epoch, "steps": sums["steps"], "trainLoss": run.mean(sums["loss"]) * run.world / samples,
+                  "trainClassificationLoss": run.mean(sums["lc"]) * run.world / samples,
+                  "trainHeatmapLoss": run.mean(sums["lh"]) * run.world / samples,
+                  "trainAccuracy": run.mean(sums["correct"]) * run.world / samples}
+        if args.val and run.rank == 0:
+            record.update(validate(model, args, state["E"] or 1.0, run.device))
+        record["seconds"] = time.time() - start
+        criterion = record.get("validationLoss", record["trainLoss"])
+        best = math.isfinite(criterion) and (state["best_loss"] is None or criterion < state["best_loss"])
+        if best:
+            state["best_epoch"], state["best_loss"] = epoch, criterion
+        state["history"].append(record)
+        state["epochs_done"] = epoch
+        if run.rank == 0:
+            ops.save_weights(model, os.path.join(directory, "weights.safetensors"))
+            if best:
+                ops.save_weights(model, os.path.join(directory, "best.safetensors"))
+            temporary = os.path.join(directory, f"optimizer.pt.tmp{os.getpid()}")
+            torch.save(optimizer.state_dict(), temporary)
+            os.replace(temporary, os.path.join(directory, "optimizer.pt"))
+            write_json(os.path.join(directory, "run.json"), {**state, "model": CONFIG["name"], "settings": settings, "processes": run.world})
+        line = f"epoch {epoch}/{args.epochs}: train loss {record['trainLoss']:.4f} (L_C {record['trainClassificationLoss']:.4f}, L_H {record['trainHeatmapLoss']:.4f}, accuracy {record['trainAccuracy']:.3f})"
+        if "validationLoss" in record:
+            line += f", validation loss {record['validationLoss']:.4f} (accuracy {record['validationAccuracy']:.3f}, macro F1 {record['validationMacroF1']:.3f})"
+        run.say(line + f", {record['seconds']:.1f} s" + ("  [best]" if best else ""))
+        if run.world > 1:
+            dist.barrier()
+        if args.steps and state["steps"] >= args.steps:
+            break
+    if run.world > 1:
+        dist.destroy_process_group()
+
+
+def validate(model, args, scale, device):
+    """Loss, accuracy and macro F1 on the validation folder in evaluation mode (running
+    statistics, no dropout), on this process alone."""
+    kind = CONFIG["output_kind"]
+    heatmaps = args.P > 0
+    folder = data.DatasetFolder(args.val, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
+    group = ops.sync_group()
+    ops.set_sync_group(None)
+    model.eval()
+    classes = CONFIG["classes"]
+    confusion = torch.zeros(classes, classes)
+    sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0}
+    try:
+        with torch.no_grad():
+            for start in range(0, len(folder), args.batch):
+                items = [folder.load(i) for i in range(start, min(start + args.batch, len(folder)))]
+                images = torch.stack([i[0] for i in items]).to(device)
+                masks = torch.stack([i[1] for i in items]).to(device)
+                labels = torch.stack([i[2] for i in items]).to(device)
+                out = model(images, heatmaps=heatmaps)
+                logits, maps = out if heatmaps else (out, None)
+                total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, args.P, scale, args.stabilizer, args.heatmap_norm, kind, args.loss)
+                n = float(len(items))
+                sums["loss"] += float(total) * n
+                sums["lc"] += float(lc) * n
+                sums["lh"] += float(lh) * n
+                sums["samples"] += n
+                if kind == "softmax":
+                    predicted = logits.argmax(1)
+                    sums["correct"] += float((predicted == labels).sum())
+                    for t, q in zip(labels.tolist(), predicted.tolist()):
+                        confusion[t, q] += 1
+    finally:
+        ops.set_sync_group(group)
+        model.train()
+    f1 = []
+    for c in range(classes):
+        tp, fp, fn = confusion[c, c], confusion[:, c].sum() - confusion[c, c], confusion[c, :].sum() - confusion[c, c]
+        f1.append(float(2 * tp / (2 * tp + fp + fn)) if (2 * tp + fp + fn) > 0 else 0.0)
+    n = sums["samples"]
+    return {"validationLoss": sums["loss"] / n, "validationClassificationLoss": sums["lc"] / n,
+            "validationHeatmapLoss": sums["lh"] / n, "validationAccuracy": sums["correct"] / n,
+            "validationMacroF1": sum(f1) / classes}
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (data.DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+"""#
+
+}

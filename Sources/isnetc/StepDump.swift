@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+import Runtime
+import TensorFiles
+import Training
+
+/// `isnetc step`: one training step's loss and gradients on a fixed batch, written as
+/// safetensors: what an exported PyTorch module's step is compared with
+/// (scripts/check_export_pytorch.py). No update is applied.
+struct Step: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run one training step on a fixed batch and write its losses, outputs and gradients.",
+    discussion: """
+      The batch is a safetensors file holding `input` [B,C,H,W] (float32, in the model's \
+      range), `labels` [B] (int64 class indices; for a multi-label model `targets` [B,K]) and, \
+      for P > 0, `mask` [B,H,W] or [B,C,H,W] (1 = foreground). The step runs as in `isnetc \
+      train` (batch statistics, the LRP block, the ISNet loss in float64, the reverse-mode \
+      program) and writes OUT with `loss`, `loss_classification`, `loss_heatmap` (float64), \
+      `logits`, `heatmaps` (P > 0), `grad.NAME` for every trainable parameter and `after.NAME` \
+      for the running statistics the step updated. No optimizer update is taken.
+
+      Example:
+        isnetc step models/tiny.isnet --weights w.safetensors --batch batch.safetensors --P 0.7 --E 10 -o step.safetensors
+      """
+  )
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(help: "Weights (safetensors or a PyTorch .pth checkpoint).")
+  var weights: String
+
+  @Option(help: ArgumentHelp("The batch (safetensors: input, labels or targets, mask).", valueName: "FILE"))
+  var batch: String
+
+  @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 runs the classifier alone.")
+  var heatmapWeight = 0.7
+
+  @Option(name: .customLong("E"), help: "The heatmap loss's E.")
+  var heatmapScale = 10.0
+
+  @Option(help: "The heatmap loss's stabilizer e.")
+  var stabilizer = 1e-4
+
+  @Option(help: "The heatmaps' divisor before the background sum: std or mean-abs.")
+  var heatmapNorm: HeatmapLoss.Normalization = .standardDeviation
+
+  @Option(help: "Threads for the kernels.")
+  var threads = 2
+
+  @Option(name: .shortAndLong, help: "The safetensors file to write.")
+  var output: String
+
+  func validate() throws {
+    if !(0...1).contains(heatmapWeight) { throw ValidationError("--P must be in [0, 1], got \(heatmapWeight)") }
+    if !(heatmapScale > 0) { throw ValidationError("--E must be positive, got \(heatmapScale)") }
+  }
+
+  func run() throws {
+    let classifier = try modelOptions.compile()
+    do {
+      let fixture = try SafetensorsFile(path: batch)
+      guard let shape = fixture.info("input")?.shape, shape.count == 4 else {
+        throw RuntimeError("\(batch): no tensor 'input' [B, C, H, W]")
+      }
+      let samples = shape[0]
+      let kind = classifier.outputKind
+      let labels = fixture.info("labels") != nil ? try fixture.integers("labels").map(Int.init) : []
+      let targets = fixture.info("targets") != nil ? try fixture.floats("targets") : nil
+      if kind == .softmax, labels.count != samples {
+        throw RuntimeError("\(batch): 'labels' must hold \(samples) class indices")
+      }
+      let masks = heatmapWeight > 0 ? try fixture.floats("mask") : nil
+      let trained = try Trainer.trainingGraph(classifier, heatmapWeight: heatmapWeight)
+      let program = try trained.reverseMode()
+      let table = try WeightFiles.load(path: weights)
+      let session = try TrainingSession(program: program, weights: table, weightsSource: weights, batchSize: samples, threads: threads)
+      let objective = Objective(
+        heatmapWeight: heatmapWeight, heatmapLoss: HeatmapLoss(scale: heatmapScale, stabilizer: stabilizer, normalization: heatmapNorm), kind: kind)
+      let step = try objective.step(
+        session, Batch(images: try fixture.floats("input"), masks: masks, labels: labels, targets: targets, samples: samples))
+      var entries = [
+        SafetensorsEntry(name: "loss", shape: [1], values: .float64([step.total])),
+        SafetensorsEntry(name: "loss_classification", shape: [1], values: .float64([step.classificationLoss])),
+        SafetensorsEntry(name: "loss_heatmap", shape: [1], values: .float64([step.heatmapLoss])),
+        SafetensorsEntry(name: "logits", shape: [samples, step.logits.count / samples], values: .float32(step.logits)),
+      ]
+      if let maps = step.heatmaps {
+        entries.append(SafetensorsEntry(name: "heatmaps", shape: [samples] + program.graph[program.graph.outputs[1]].type.dims, values: .float32(maps)))
+      }
+      let shapes = Dictionary(uniqueKeysWithValues: program.graph.parameters.map { ($0.name, $0.shape) })
+      for (name, gradient) in session.gradients {
+        entries.append(SafetensorsEntry(name: "grad.\(name)", shape: shapes[name]!, values: .float32(gradient)))
+      }
+      for (name, tensor) in session.weights where name.contains("running") {
+        entries.append(SafetensorsEntry(name: "after.\(name)", shape: tensor.shape, values: .float32(tensor.values)))
+      }
+      try SafetensorsWriter.write(entries, metadata: ["isnetc.model": classifier.name], to: output)
+      print(String(format: "step: loss %.9g (L_C %.9g, L_H %.9g), %d gradients → %@", step.total, step.classificationLoss, step.heatmapLoss, session.gradients.count, output))
+    } catch let error as ExitCode {
+      throw error
+    } catch {
+      throw fail(error)
+    }
+  }
+}

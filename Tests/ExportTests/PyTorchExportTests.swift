@@ -1,0 +1,126 @@
+import Foundation
+import GraphIR
+import ModelLang
+import TestSupport
+import Testing
+
+@testable import Export
+
+/// The PyTorch emitter, structurally (no Python here; scripts/check-export runs the package
+/// against isnetc): the files, that every op of the model and its LRP block is lowered,
+/// that the module's parameters carry the torchvision names, the training views, refusals.
+@Suite struct PyTorchExportTests {
+  func package(_ name: String, classes: Int? = nil) throws -> (Graph, PyTorchPackage) {
+    let graph = try compileModel(name, classes: classes)
+    return (graph, try PyTorchExport.package(classifier: graph, weights: seededWeights(graph), name: "\(name)_isnet", source: "models/\(name).isnet"))
+  }
+
+  func file(_ package: PyTorchPackage, _ name: String) -> String {
+    package.files.first { $0.name == name }?.text ?? ""
+  }
+
+  @Test func writesTheFilesOfAPackage() throws {
+    let (_, p) = try package("tiny")
+    #expect(p.fileNames == ["__init__.py", "data.py", "loss.py", "model.py", "ops.py", "train.py", "weights.safetensors"])
+    #expect(p.className == "Tiny")
+    #expect(file(p, "__init__.py").contains("from .model import CONFIG, WEIGHTS, Tiny, build_model, load_model"))
+    #expect(file(p, "model.py").contains("\"input_shape\": [3, 64, 64]"))
+    #expect(file(p, "train.py").contains("DistributedDataParallel"))
+    #expect(file(p, "loss.py").contains("HEATMAP_LOSSES = {\"isnet\": heatmap_loss}"))
+  }
+
+  /// One line per node of the LRP graph (`vN = …`): the classifier's before the early
+  /// return, the LRP block's after it.
+  @Test func lowersEveryNodeOfTheModelAndItsLRPBlock() throws {
+    for name in ["tiny", "resnet18", "vgg_small", "vgg_small_nobn"] {
+      let (graph, p) = try package(name)
+      let lrp = try graph.lowered(for: .explain(LRPOptions()))
+      let model = file(p, "model.py")
+      let forward = model[model.range(of: "def forward")!.lowerBound...]
+      let early = forward.range(of: "if not heatmaps:")!.lowerBound
+      var kinds: Set<String> = []
+      for index in lrp.nodes.indices {
+        let assigned = forward.range(of: "\n        v\(index) = ") ?? forward.range(of: "\n        v\(index), ")
+        #expect(assigned != nil, "\(name): node \(index) (\(lrp.nodes[index].op.mnemonic)) has no lowering")
+        if let assigned { #expect((assigned.lowerBound < early) == (index < graph.nodes.count), "\(name): node \(index) on the wrong side of the early return") }
+        kinds.insert(lrp.nodes[index].op.kind.rawValue)
+      }
+      if name == "tiny" {
+        for kind in ["zb_preactivation", "zb_relevance", "max_unpool2d", "avg_pool2d_transpose", "adaptive_avg_pool2d_transpose", "batch_norm_transpose", "conv2d_transpose", "linear_transpose", "slice_channels", "unflatten", "lrp_seed", "lrp_epsilon_divide", "lrp_multiply", "add", "concat"] {
+          #expect(kinds.contains(kind), "tiny's LRP graph lacks \(kind)")
+        }
+      }
+    }
+  }
+
+  /// Parameters are placed under their torchvision names (so state_dict keys are them) and
+  /// the weights file holds exactly the model's parameters.
+  @Test func parametersCarryTheTorchvisionNames() throws {
+    let (graph, p) = try package("densenet121", classes: 1000)
+    let model = file(p, "model.py")
+    let placed = model.split(separator: "\n").compactMap { line -> String? in
+      guard let r = line.range(of: "O.place(self, \"") else { return nil }
+      return String(line[r.upperBound...].prefix { $0 != "\"" })
+    }
+    let owners = Set(graph.parameters.map { $0.name.split(separator: ".").dropLast().joined(separator: ".") })
+    #expect(Set(placed) == owners)
+    #expect(placed.contains("features.denseblock1.denselayer1.norm1"))
+    #expect(placed.contains("features.transition3.conv"))
+    #expect(p.weights.map(\.name) == graph.parameters.map(\.name))
+    #expect(model.contains("O.place(self, \"classifier\", O.Affine((1000, 1024), bias=True))"))
+  }
+
+  /// The LRP block reads batch norms through their detached-statistics view, the logits
+  /// through the detached bias; the first layer accumulates in float64.
+  @Test func emitsTheTrainingViews() throws {
+    let (_, p) = try package("tiny")
+    let model = file(p, "model.py")
+    #expect(model.contains("= O.batch_norm_view(L[\"features.norm5\"]"))
+    #expect(model.contains("L[\"classifier\"].bias.detach()"))
+    #expect(model.contains("O.conv2d_accurate(v0, L[\"features.conv0\"].weight"))
+    let (_, resnet) = try package("resnet18")
+    // Residual additions sum their inputs' views.
+    #expect(file(resnet, "model.py").contains(" = z"))
+  }
+
+  @Test func refusesWhatItCannotExport() throws {
+    let graph = try compileModel("tiny")
+    #expect(throws: ExportError.self) {
+      try PyTorchExport.package(classifier: graph, weights: seededWeights(graph), name: "tiny-net", source: "tiny.isnet")
+    }
+    do {
+      _ = try PyTorchExport.package(classifier: graph, weights: seededWeights(graph), name: "class", source: "tiny.isnet")
+      Issue.record("a keyword was accepted as the package name")
+    } catch {
+      #expect(error.message.contains("cannot name a Python package"))
+    }
+    var weights = seededWeights(graph)
+    weights.removeValue(forKey: "features.norm0.running_var")
+    weights["extra.weight"] = ExportTensor(shape: [1], values: [0])
+    do {
+      _ = try PyTorchExport.package(classifier: graph, weights: weights, name: "tiny_isnet", source: "tiny.isnet", weightsSource: "w.safetensors")
+      Issue.record("weights that do not fit were accepted")
+    } catch {
+      #expect(error.message.contains("w.safetensors: weights do not fit model 'tiny'"))
+      #expect(error.message.contains("missing tensor 'features.norm0.running_var'"))
+      #expect(error.message.contains("unexpected tensor 'extra.weight'"))
+    }
+  }
+
+  /// The language refuses such pools already; a graph built otherwise is refused here.
+  @Test func refusesPoolsTorchCannotPad() {
+    let wide = Pool2DAttributes(kernel: Pair(2, 2), padding: Pair(2, 2))
+    #expect(PyTorchExport.inexpressible(.maxPool2d(wide))?.contains("exceeds half its window") == true)
+    #expect(PyTorchExport.inexpressible(.avgPool2d(wide)) != nil)
+    #expect(PyTorchExport.inexpressible(.maxPool2d(Pool2DAttributes(kernel: Pair(3, 3), stride: Pair(2, 2), padding: Pair(1, 1)))) == nil)
+  }
+
+  @Test func classNamesArePythonIdentifiers() {
+    #expect(PyTorchExport.pythonClassName("densenet121") == "Densenet121")
+    #expect(PyTorchExport.pythonClassName("my-net") == "MyNet")
+    #expect(PyTorchExport.pythonClassName("3d") == "Model3d")
+    #expect(PyTorchExport.isPackageName("tiny_isnet"))
+    #expect(!PyTorchExport.isPackageName("2tiny"))
+    #expect(!PyTorchExport.isPackageName("torch"))
+  }
+}
