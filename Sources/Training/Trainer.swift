@@ -188,9 +188,11 @@ public final class Trainer {
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
       var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0, foreground: 0.0)
       var next = batches.first.map { prefetch($0, epoch: epoch) }
+      var waited = Duration.zero
       for (index, _) in batches.enumerated() {
         let stepStart = ContinuousClock.now
         let prepared = next!.wait()
+        waited += ContinuousClock.now - stepStart
         next = index + 1 < batches.count ? prefetch(batches[index + 1], epoch: epoch) : nil
         guard let batch = try accept(prepared, report) else { continue }
         let step = state.optimizerSteps + 1
@@ -225,6 +227,7 @@ public final class Trainer {
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
         trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: unreadable.count)
       if settings.heatmapWeight > 0, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
+      record.inputWaitSeconds = waited.seconds
       record.warning = ZeroSolutionGuard().check(
         record, history: state.history, initialForeground: state.initialForegroundRelevance,
         classes: classifier[classifier.outputs[0]].type.dims[0], kind: classifier.outputKind, settings: settings)

@@ -171,6 +171,10 @@ public struct EpochRecord: Sendable, Codable, Equatable {
   /// mean over samples, then the mean over classes, as `isnetc eval` reports it.
   public var validationBackgroundFraction: Double? = nil
   public var seconds: Double
+  /// Of the epoch's training time, the seconds its steps waited for their batch (loaded
+  /// and augmented on a background thread while the step before ran): near 0 when the
+  /// input keeps up.
+  public var inputWaitSeconds: Double? = nil
   /// Training samples left out because they could not be read.
   public var skippedSamples: Int
   /// The mean over the epoch's steps of F = Σ_fg |R| per explained heatmap (P > 0).

@@ -306,6 +306,7 @@ struct Train: ParsableCommand {
     }
     if let f = r.foregroundRelevance { line += String(format: ", foreground Σ|R| %.3g", f) }
     line += String(format: ", %.1f s", r.seconds)
+    if let wait = r.inputWaitSeconds { line += String(format: " (%.2f s waiting for input)", wait) }
     if r.skippedSamples > 0 { line += ", \(r.skippedSamples) unreadable samples skipped" }
     return line + (isBest ? "  [best]" : "")
   }

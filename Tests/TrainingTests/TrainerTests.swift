@@ -107,6 +107,7 @@ import TestSupport
     #expect(resumedState.history == state.history.enumerated().map { i, r in
       var r = r
       r.seconds = resumedState.history[i].seconds
+      r.inputWaitSeconds = resumedState.history[i].inputWaitSeconds
       return r
     })
     let weights = try WeightFiles.load(path: "\(straight)/weights.safetensors")
