@@ -71,7 +71,7 @@ let package = Package(
     .target(name: "Runtime", dependencies: ["GraphIR", "CKernels", "COpenBLAS", "TensorFiles", "TorchCheckpoint", "SeededRandom"]),
     // ONNX export: a hand-written protobuf encoder, the lowering of every op (LRP block
     // included) to standard ONNX ops, external data.
-    .target(name: "Export", dependencies: ["GraphIR", "LRPTransform", "TensorFiles"]),
+    .target(name: "Export", dependencies: ["GraphIR", "LRPTransform", "TensorFiles", "Training"]),
     .executableTarget(
       name: "isnetc",
       dependencies: [
@@ -82,7 +82,7 @@ let package = Package(
     // Helpers shared by the test targets: repository paths, golden files, model compilation.
     .target(name: "TestSupport", dependencies: ["GraphIR", "ModelLang", "SeededRandom"], path: "Tests/TestSupport"),
     .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
-    .testTarget(name: "ExportTests", dependencies: ["Export", "GraphIR", "ModelLang", "TestSupport"]),
+    .testTarget(name: "ExportTests", dependencies: ["Export", "GraphIR", "ModelLang", "TestSupport", "Training"]),
     .testTarget(name: "KernelTests", dependencies: ["CKernels", "TestSupport"]),
     .testTarget(name: "TensorFilesTests", dependencies: ["TensorFiles", "SeededRandom"]),
     .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "TensorFiles", "SeededRandom", "TestSupport"]),

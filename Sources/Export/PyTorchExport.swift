@@ -13,11 +13,18 @@
 
 import GraphIR
 import LRPTransform
+import Training
 
 public struct PyTorchOptions: Sendable {
   /// The LRP block's options (ε of the ε-rule), fixed in the emitted module.
   public var lrp: LRPOptions
-  public init(lrp: LRPOptions = LRPOptions()) { self.lrp = lrp }
+  /// The training entry point's defaults: `isnetc train`'s own (`TrainingSettings()`), so
+  /// the two trainers never drift apart.
+  public var training: TrainingSettings
+  public init(lrp: LRPOptions = LRPOptions(), training: TrainingSettings = TrainingSettings()) {
+    self.lrp = lrp
+    self.training = training
+  }
 }
 
 /// The files of an exported package: text files by name, and the weights.
@@ -159,7 +166,7 @@ public enum PyTorchExport {
 
       """
     var files: [(String, String)] = [("__init__.py", initText), ("model.py", model)]
-    files += PyTorchSources.files
+    files += try PyTorchSources.files(trainDefaults: PyTorchSources.trainDefaults(options.training))
     let table = parameters.map { ($0.name, weights[$0.name]!) }
     return PyTorchPackage(name: name, files: files, weights: table, className: className)
   }

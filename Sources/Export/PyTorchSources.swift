@@ -2,8 +2,33 @@
 /// operations, the ISNet loss, dataset folders and the training entry point. Written as
 /// Python, kept here so the isnetc binary carries them.
 
+import Training
+
 enum PyTorchSources {
-  static let files: [(String, String)] = [("ops.py", ops), ("loss.py", loss), ("data.py", data), ("train.py", train)]
+  /// The placeholders of `train.py`'s defaults (each `@NAME@` in its text) and their values
+  /// from `settings`, as Python literals.
+  static func trainDefaults(_ settings: TrainingSettings) -> [String: String] {
+    [
+      "P": "\(settings.heatmapWeight)", "AUTO_BATCHES": "\(settings.autoScaleBatches)",
+      "STABILIZER": "\(settings.heatmapStabilizer)", "NORM": settings.heatmapNormalization.rawValue,
+      "EPOCHS": "\(settings.epochs)", "WARMUP": "\(settings.warmupEpochs)", "BATCH": "\(settings.batchSize)",
+      "OPTIMIZER": settings.optimizer.kind.rawValue, "LR": "\(settings.optimizer.learningRate)",
+      "MOMENTUM": "\(settings.optimizer.momentum)", "CLIP": "\(settings.optimizer.clipNorm ?? 0)",
+      "WEIGHT_DECAY": "\(settings.optimizer.weightDecay)", "AUGMENT": settings.augment ? "True" : "False",
+      "SEED": "\(settings.seed)",
+    ]
+  }
+  static let trainDefaultNames = ["P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP", "WEIGHT_DECAY", "AUGMENT", "SEED"]
+
+  /// The support files, `train.py` with its defaults filled in (every placeholder must be given).
+  static func files(trainDefaults values: [String: String]) throws(ExportError) -> [(String, String)] {
+    var text = train
+    for key in trainDefaultNames {
+      guard let value = values[key] else { throw ExportError("the PyTorch trainer's default '\(key)' was not given") }
+      text = text.replacingOccurrences(of: "@\(key)@", with: value)
+    }
+    return [("ops.py", ops), ("loss.py", loss), ("data.py", data), ("train.py", text)]
+  }
 
   static let ops = #"""
 """The operations the generated model.py calls: parameter modules under torchvision names,
@@ -847,21 +872,22 @@ def parse_arguments(argv):
     p.add_argument("--out", help="the run directory")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this directory")
     p.add_argument("--weights", help="initial weights (safetensors); default: the package's weights.safetensors")
-    p.add_argument("--P", type=float, default=0.7, help="the heatmap loss's weight P; 0 trains the standard classifier")
+    p.add_argument("--P", type=float, default=@P@, help="the heatmap loss's weight P; 0 trains the standard classifier")
     p.add_argument("--E", type=parse_scale, default=(None, 1.0), help="the heatmap loss's E: a number, auto, or auto/D")
-    p.add_argument("--auto-batches", type=int, default=5, help="batches that E auto averages over")
-    p.add_argument("--stabilizer", type=float, default=1e-4, help="e: H / sqrt(Var(H) + e), f clamped to 1 - e")
-    p.add_argument("--heatmap-norm", choices=sorted(loss.NORMALIZATIONS), default="std", help="the heatmaps' divisor before the background sum")
+    p.add_argument("--auto-batches", type=int, default=@AUTO_BATCHES@, help="batches that E auto averages over")
+    p.add_argument("--stabilizer", type=float, default=@STABILIZER@, help="e: H / sqrt(Var(H) + e), f clamped to 1 - e")
+    p.add_argument("--heatmap-norm", choices=sorted(loss.NORMALIZATIONS), default="@NORM@", help="the heatmaps' divisor before the background sum")
     p.add_argument("--loss", choices=sorted(loss.HEATMAP_LOSSES), default="isnet", help="the heatmap loss")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch", type=int, default=10, help="samples per step, over all processes")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--momentum", type=float, default=0.99)
-    p.add_argument("--clip", type=float, default=1.0, help="clip the gradient's global L2 norm to this (0: no clipping)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay (L2); the paper uses none")
-    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    p.add_argument("--seed", type=int, default=0, help="seed for the epoch order, augmentation and dropout")
+    p.add_argument("--epochs", type=int, default=@EPOCHS@)
+    p.add_argument("--warmup", type=int, default=@WARMUP@, help="epochs trained as the standard classifier (P 0) before the heatmap loss joins, counted in --epochs")
+    p.add_argument("--batch", type=int, default=@BATCH@, help="samples per step, over all processes")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="@OPTIMIZER@")
+    p.add_argument("--lr", type=float, default=@LR@)
+    p.add_argument("--momentum", type=float, default=@MOMENTUM@)
+    p.add_argument("--clip", type=float, default=@CLIP@, help="clip the gradient's global L2 norm to this (0: no clipping)")
+    p.add_argument("--weight-decay", type=float, default=@WEIGHT_DECAY@, help="weight decay (L2); the paper uses none")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=@AUGMENT@, help="the paper's augmentation of image and mask")
+    p.add_argument("--seed", type=int, default=@SEED@, help="seed for the epoch order, augmentation and dropout")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (CUDA when available)")
     p.add_argument("--workers", type=int, default=2, help="data loading processes per training process")
     p.add_argument("--steps", type=int, help="stop after this many optimizer steps (for checks)")
@@ -968,7 +994,7 @@ def main(argv=None):
     P, heatmaps = args.P, args.P > 0
     kind = CONFIG["output_kind"]
     folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
-    dataset = data.AugmentedDataset(folder, args.seed, not args.no_augment)
+    dataset = data.AugmentedDataset(folder, args.seed, args.augment)
     sampler = data.IsnetcOrderSampler(dataset, run.world, run.rank, args.seed, args.batch)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=data.batch_sampler(sampler, args.batch), num_workers=args.workers)
     if args.optimizer == "sgd":
@@ -983,9 +1009,10 @@ def main(argv=None):
         return [t.to(run.device, non_blocking=True) for t in batch]
 
     scale, divisor = args.E if state["E"] is None else (state["E"], 1.0)
-    if heatmaps and scale is None:
-        # E auto: the initial model's mean background sum (batch statistics, running
-        # statistics left as they are) over the first batches of epoch 1.
+
+    def measure_scale():
+        """E auto: the mean background sum of the model the ISNet phase starts from (batch
+        statistics, running statistics left as they are) over the first batches of epoch 1."""
         buffers = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
         sampler.set_epoch(1)
         dataset.set_epoch(1)
@@ -1001,17 +1028,22 @@ def main(argv=None):
                 count += 1
         model.load_state_dict({**model.state_dict(), **buffers})
         background = run.mean(total / max(count, 1))
-        scale = background / divisor
-        if not (scale > 0 and math.isfinite(scale)):
+        measured = background / divisor
+        if not (measured > 0 and math.isfinite(measured)):
             raise SystemExit(f"E auto: the initial mean background sum is {background}; give E explicitly")
-        state["E"] = scale
-        run.say(f"E auto: initial mean background sum {background:.4g}, E = {scale:.4g}")
-    elif heatmaps:
-        state["E"] = scale
+        run.say(f"E auto: mean background sum {background:.4g}, E = {measured:.4g}")
+        return measured
 
     settings = {k: v for k, v in vars(args).items() if k not in ("resume",)}
     while state["epochs_done"] < args.epochs:
         epoch = state["epochs_done"] + 1
+        # The warm-up trains the standard classifier; the heatmap loss joins after it, with
+        # E measured on the model it starts from, and the ISNet phase picks its best epoch.
+        warming = epoch <= args.warmup
+        if heatmaps and not warming and state["E"] is None:
+            state["E"] = measure_scale() if scale is None else scale
+            if epoch > 1:
+                state["best_loss"] = None
         start = time.time()
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)
@@ -1019,9 +1051,10 @@ def main(argv=None):
         sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0, "steps": 0}
         for images, masks, labels in loader:
             images, masks, labels = to_device((images, masks, labels))
-            out = network(images, heatmaps=heatmaps)
-            logits, maps = out if heatmaps else (out, None)
-            total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P, state["E"] or 1.0, args.stabilizer, args.heatmap_norm, kind, args.loss)
+            explain = heatmaps and not warming
+            out = network(images, heatmaps=explain)
+            logits, maps = out if explain else (out, None)
+            total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P if explain else 0.0, state["E"] or 1.0, args.stabilizer, args.heatmap_norm, kind, args.loss)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             state["steps"] += 1

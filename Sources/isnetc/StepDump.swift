@@ -33,17 +33,20 @@ struct Step: ParsableCommand {
   @Option(help: ArgumentHelp("The batch (safetensors: input, labels or targets, mask).", valueName: "FILE"))
   var batch: String
 
+  // Defaults are isnetc train's (TrainingSettings()); E has none here (no E auto in one step).
   @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 runs the classifier alone.")
-  var heatmapWeight = 0.7
+  var heatmapWeight = TrainingSettings().heatmapWeight
 
-  @Option(name: .customLong("E"), help: "The heatmap loss's E.")
-  var heatmapScale = 10.0
+  @Option(name: .customLong("E"), help: "The heatmap loss's E (the paper's loss).")
+  var heatmapScale: Double
 
   @Option(help: "The heatmap loss's stabilizer e.")
-  var stabilizer = 1e-4
+  var stabilizer = TrainingSettings().heatmapStabilizer
 
   @Option(help: "The heatmaps' divisor before the background sum: std or mean-abs.")
-  var heatmapNorm: HeatmapLoss.Normalization = .standardDeviation
+  var heatmapNorm = TrainingSettings().heatmapNormalization
+
+  @OptionGroup var lrp: LRPFlags
 
   @Option(help: "Threads for the kernels.")
   var threads = 2
@@ -71,8 +74,7 @@ struct Step: ParsableCommand {
         throw RuntimeError("\(batch): 'labels' must hold \(samples) class indices")
       }
       let masks = heatmapWeight > 0 ? try fixture.floats("mask") : nil
-      let trained = try Trainer.trainingGraph(classifier, heatmapWeight: heatmapWeight)
-      let program = try trained.reverseMode()
+      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 ? lrp.options : nil)
       let table = try WeightFiles.load(path: weights)
       let session = try TrainingSession(program: program, weights: table, weightsSource: weights, batchSize: samples, threads: threads)
       let objective = Objective(

@@ -3,6 +3,7 @@ import GraphIR
 import ModelLang
 import TestSupport
 import Testing
+import Training
 
 @testable import Export
 
@@ -17,6 +18,20 @@ import Testing
 
   func file(_ package: PyTorchPackage, _ name: String) -> String {
     package.files.first { $0.name == name }?.text ?? ""
+  }
+
+  /// train.py's defaults are isnetc train's (TrainingSettings()), with no placeholder left.
+  @Test func theTrainerDefaultsAreIsnetcTrains() throws {
+    let (_, p) = try package("tiny")
+    let train = file(p, "train.py")
+    let d = TrainingSettings()
+    #expect(!train.contains("@"))
+    #expect(train.contains("\"--P\", type=float, default=\(d.heatmapWeight),"))
+    #expect(train.contains("\"--warmup\", type=int, default=\(d.warmupEpochs),"))
+    #expect(train.contains("default=\"\(d.optimizer.kind.rawValue)\")"))
+    #expect(train.contains("\"--lr\", type=float, default=\(d.optimizer.learningRate))"))
+    #expect(train.contains("default=\"\(d.heatmapNormalization.rawValue)\""))
+    #expect(train.contains("default=\(d.augment ? "True" : "False"), help=\"the paper's augmentation"))
   }
 
   @Test func writesTheFilesOfAPackage() throws {
