@@ -90,14 +90,9 @@ public struct GWRPHeatmapLoss: Sendable, Equatable {
   /// [B, C, H, W] or [B, H, W]. Returns L_H and, when asked, ∂L_H/∂heatmaps.
   public func evaluate(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int, gradient: Bool) -> (loss: Double, gradient: [Double]?) {
     let n = heatmaps.count
-    let perClass = n / (batch * classes)
-    let plane = perClass / channels
-    precondition(batch * classes * perClass == n && channels * plane == perClass)
-    let maskPerSample = masks.count / batch
-    precondition(maskPerSample == perClass || maskPerSample == plane, "masks must be [B, C, H, W] or [B, H, W]")
-    func foreground(_ b: Int, _ i: Int) -> Bool {
-      masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)] > 0
-    }
+    let layout = HeatmapLayout(heatmaps: n, masks: masks, batch: batch, classes: classes, channels: channels)
+    let (perClass, plane) = (layout.perClass, layout.plane)
+    func foreground(_ b: Int, _ i: Int) -> Bool { layout.mask(b, i) > 0 }
     let terms = Double(batch * classes)
     var loss = 0.0
     var result = gradient ? [Double](repeating: 0, count: n) : nil

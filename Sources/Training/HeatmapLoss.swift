@@ -61,14 +61,9 @@ public struct HeatmapLoss: Sendable, Equatable {
   /// broadcast over channels). Returns L_H and, when asked, ∂L_H/∂heatmaps.
   public func evaluate(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int, gradient: Bool) -> (loss: Double, gradient: [Double]?) {
     let n = heatmaps.count
-    let perClass = n / (batch * classes)
-    let plane = perClass / channels
-    precondition(batch * classes * perClass == n && channels * plane == perClass)
-    let maskPerSample = masks.count / batch
-    precondition(maskPerSample == perClass || maskPerSample == plane, "masks must be [B, C, H, W] or [B, H, W]")
-    func background(_ b: Int, _ i: Int) -> Double {
-      1 - masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)]
-    }
+    let layout = HeatmapLayout(heatmaps: n, masks: masks, batch: batch, classes: classes, channels: channels)
+    let perClass = layout.perClass
+    func background(_ b: Int, _ i: Int) -> Double { 1 - layout.mask(b, i) }
     let (s, mean) = divisor(heatmaps)
     var loss = 0.0
     var du = [Double](repeating: 0, count: batch * classes)  // ∂L/∂u
@@ -115,19 +110,13 @@ public struct HeatmapLoss: Sendable, Equatable {
   /// The mean over samples and classes of u, the background sum of the normalised |H|
   /// (the quantity E is compared with; the paper's rule of thumb sets E from it).
   public func meanBackground(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int) -> Double {
-    let n = heatmaps.count
-    let perClass = n / (batch * classes)
-    let plane = perClass / channels
-    let maskPerSample = masks.count / batch
+    let layout = HeatmapLayout(heatmaps: heatmaps.count, masks: masks, batch: batch, classes: classes, channels: channels)
     let s = divisor(heatmaps).s
     var total = 0.0
     for b in 0..<batch {
       for k in 0..<classes {
-        let start = (b * classes + k) * perClass
-        for i in 0..<perClass {
-          let m = masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)]
-          total += (1 - m) * abs(heatmaps[start + i] / s)
-        }
+        let start = layout.start(b, k)
+        for i in 0..<layout.perClass { total += (1 - layout.mask(b, i)) * abs(heatmaps[start + i] / s) }
       }
     }
     return total / Double(batch * classes)

@@ -36,14 +36,8 @@ struct Export: ParsableCommand {
   enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, pytorch }
   enum GraphChoice: String, ExpressibleByArgument, CaseIterable { case deploy, heatmaps }
 
-  @Argument(help: "The model file (.isnet).")
-  var model: String
-
-  @Option(help: "Number of classes (overrides the model's 'classes' parameter).")
-  var classes: Int?
-
-  @Option(help: ArgumentHelp("Input height and width, overriding the model's.", valueName: "H,W"))
-  var inputSize: InputSize?
+  @OptionGroup var modelOptions: ModelOptions
+  var model: String { modelOptions.model }
 
   @Option(help: "Weights (safetensors) named as the model's parameters.")
   var weights: String
@@ -66,7 +60,6 @@ struct Export: ParsableCommand {
   var output: String
 
   func validate() throws {
-    if let classes, classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
     switch format {
     case .onnx:
       guard let graph else { throw ValidationError("--format onnx needs --graph deploy or --graph heatmaps") }
@@ -81,7 +74,7 @@ struct Export: ParsableCommand {
   }
 
   func run() throws {
-    let compilation = ModelCompiler.compile(path: model, options: CompileOptions(classes: classes, inputSize: inputSize?.pair))
+    let compilation = ModelCompiler.compile(path: model, options: CompileOptions(classes: modelOptions.classes, inputSize: modelOptions.inputSize?.pair))
     guard let classifier = compilation.graph else {
       printError(compilation.renderedDiagnostics, newline: false)
       throw ExitCode(1)
