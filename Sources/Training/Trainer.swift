@@ -114,6 +114,12 @@ public final class Trainer {
     train: SampleSource, validation: SampleSource?, directory: String
   ) throws {
     if let problem = state.settings.problems.first { throw TrainingFailure(problem) }
+    if let weights = state.settings.positiveWeights {
+      let classes = classifier[classifier.outputs[0]].type.dims[0]
+      guard classifier.outputKind == .sigmoid, weights.count == classes else {
+        throw TrainingFailure("--positive-weights: \(weights.count) weights for a \(classifier.outputKind == .sigmoid ? "model with \(classes) labels" : "single-label (softmax) model, which has no positive terms")")
+      }
+    }
     if classifier.outputKind == .sigmoid, state.settings.selection == .selective, state.settings.heatmapWeight > 0 {
       throw TrainingFailure("--heatmaps selective explains each sample's one label; a multi-label (sigmoid) model has several: use all or stochastic")
     }
@@ -160,7 +166,8 @@ public final class Trainer {
           decay: s.gwrpDecay, scale: s.gwrpScale, backgroundWeight: s.backgroundWeight, foregroundWeight: s.foregroundWeight,
           lower: band[0], upper: band[1], penalty: s.bandPenalty))
     }
-    return Objective(heatmapWeight: s.heatmapWeight, heatmapTerm: term, selection: s.selection, kind: classifier.outputKind)
+    return Objective(
+      heatmapWeight: s.heatmapWeight, heatmapTerm: term, selection: s.selection, kind: classifier.outputKind, positiveWeights: s.positiveWeights)
   }
 
   /// The seed of a step's stochastic heatmap choice.

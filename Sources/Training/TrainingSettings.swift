@@ -55,6 +55,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var threads: Int
   /// The LRP block's options (ε of the ε-rule): the block the heatmap loss trains.
   public var lrp: LRPOptions
+  /// Multi-label models: each label's weight of its positive term in BCE (nil: all 1),
+  /// for labels rarer than their absence.
+  public var positiveWeights: [Double]? = nil
 
   /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
@@ -92,7 +95,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
-    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp
+    case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -122,6 +125,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     augment = try c.decode(Bool.self, forKey: .augment)
     threads = try c.decode(Int.self, forKey: .threads)
     lrp = try c.decodeIfPresent(LRPOptions.self, forKey: .lrp) ?? d.lrp
+    positiveWeights = try c.decodeIfPresent([Double].self, forKey: .positiveWeights)
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings
@@ -143,6 +147,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     if let problem = lrp.problem { found.append("--epsilon: \(problem)") }
     if epochs < 1 { found.append("--epochs must be at least 1, got \(epochs)") }
     if warmupEpochs < 0 { found.append("--warmup must not be negative, got \(warmupEpochs)") }
+    if let weights = positiveWeights, weights.isEmpty || !weights.allSatisfy({ $0 > 0 && $0.isFinite }) {
+      found.append("--positive-weights must be positive numbers, one per label, got \(weights.map { "\($0)" }.joined(separator: ","))")
+    }
     if batchSize < 2 { found.append("--batch must hold at least 2 samples (batch statistics), got \(batchSize)") }
     if !(optimizer.learningRate > 0 && optimizer.learningRate.isFinite) { found.append("--lr must be positive, got \(optimizer.learningRate)") }
     if !(0..<1).contains(optimizer.momentum) { found.append("--momentum must be in [0, 1), got \(optimizer.momentum)") }

@@ -90,6 +90,11 @@ struct Train: ParsableCommand {
   @Option(help: "gwrp loss: the penalty above the band, hybrid (quadratic, then linear beyond C1 + C2) or quadratic (default \(defaults.bandPenalty.rawValue)).")
   var bandPenalty: GWRPHeatmapLoss.Penalty?
 
+  @Option(
+    help: ArgumentHelp(
+      "Multi-label models: each label's weight of its positive term in BCE, comma-separated (default: all 1).", valueName: "W,W,…"))
+  var positiveWeights: String?
+
   @Option(help: "Epochs (default \(defaults.epochs); with --resume: the run's new total).")
   var epochs: Int?
 
@@ -147,7 +152,7 @@ struct Train: ParsableCommand {
   /// Whether any option that shapes a new run was given.
   var trainingOptionsGiven: Bool {
     let given: [Any?] = [
-      heatmapWeight, loss, heatmaps, heatmapScale, warmup, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
+      heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon,
     ]
     return given.contains { $0 != nil }
@@ -276,6 +281,11 @@ struct Train: ParsableCommand {
     if let bandPenalty { s.bandPenalty = bandPenalty }
     if let epochs { s.epochs = epochs }
     if let warmup { s.warmupEpochs = warmup }
+    if let positiveWeights {
+      let values = positiveWeights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+      guard values.allSatisfy({ $0 != nil }) else { throw ValidationError("--positive-weights: '\(positiveWeights)' is not a comma-separated list of numbers") }
+      s.positiveWeights = values.map { $0! }
+    }
     if let batch { s.batchSize = batch }
     if let optimizer { s.optimizer.kind = optimizer }
     if let lr { s.optimizer.learningRate = lr }

@@ -70,5 +70,12 @@ import TestSupport
     #expect(third.targets == [1, 0] && third.known == [1, 0])
     let state = try train(graph, TrainingSettings(epochs: 1, warmupEpochs: 0, batchSize: 3, threads: testThreads), data: data)
     #expect(state.history.count == 1 && state.history[0].trainLoss.isFinite && state.history[0].trainHeatmapLoss > 0)
+    // Per-label positive weights reach BCE: the first label's positives count double.
+    var weighted = TrainingSettings(epochs: 1, warmupEpochs: 0, batchSize: 3, threads: testThreads)
+    weighted.positiveWeights = [2, 1]
+    let heavier = try train(graph, weighted, data: data)
+    #expect(heavier.history[0].trainClassificationLoss != state.history[0].trainClassificationLoss)
+    weighted.positiveWeights = [2]
+    #expect(throws: TrainingFailure.self) { try self.train(graph, weighted, data: data) }
   }
 }

@@ -33,4 +33,10 @@ import Testing
     // Label 0: F1 = 2·2 / (2·2 + 1 + 1) = 2/3; label 1: never present nor predicted, 0.
     #expect(abs(Trainer.macroF1([(2, 1, 1), (0, 0, 0)]) - 1.0 / 3) < 1e-15)
   }
+
+  @Test func positiveWeightsMustBePositive() {
+    var settings = TrainingSettings()
+    settings.positiveWeights = [1, 0]
+    #expect(settings.problems == ["--positive-weights must be positive numbers, one per label, got 1.0,0.0"])
+  }
 }
