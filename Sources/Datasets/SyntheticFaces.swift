@@ -10,10 +10,10 @@ import SeededRandom
 /// - foreground (the mask): a head (an oval with ears) of random skin tone, size, place and
 ///   tilt, with hair, eyebrows, eyes, nose and mouth, and the hat when the face wears one;
 /// - attributes, each drawn independently with probability ½ and drawn only on the head:
-///   `glasses` (two rings with a bridge and temples), `smiling` (the mouth curves up; else
-///   it is straight to slightly down), `hat` (a brimmed hat on the head, part of the mask),
-///   `beard` (the lower face and a moustache in the hair's colour). `signal` scales how
-///   visible glasses, beard and smile are;
+///   `glasses` (two rings with a bridge and temples), `smiling` (an open mouth showing
+///   teeth; else a closed, straight to slightly down mouth), `hat` (a brimmed hat on the
+///   head, part of the mask), `beard` (stubble over the lower face in the hair's colour).
+///   `signal` scales how visible glasses, beard and smile are;
 /// - the bias, one cue per attribute, two-valued, outside the mask only: `glasses` tints
 ///   the background warm (orange) or cool (blue); `smiling` lays horizontal or vertical
 ///   stripes over it; `hat` puts a square or a circle in the top-left corner; `beard` a
@@ -123,11 +123,12 @@ public struct SyntheticFaces: Sendable {
     let iris = colour(0.1, 0.5)
     let lips = [0.6 + r.uniform(-0.1, 0.1), 0.16, 0.16]
     let eyeX = r.uniform(0.34, 0.42)
-    let mouthWidth = r.uniform(0.3, 0.4)
-    // The mouth's centre line: v = 0.5 + depth·(1 − (u / width)²); a smile's corners are
-    // higher than its middle.
+    let mouthWidth = r.uniform(0.4, 0.5)
+    // The mouth's curve: v = 0.46 + depth·(1 − (u / width)²). A closed mouth is that
+    // curve, straight to slightly down; a smile is open, down to a curve as deep as the
+    // signal allows.
     let straight = r.uniform(-0.06, 0.02)
-    let depth = smiling ? 0.08 + 0.2 * signal : straight
+    let depth = smiling ? 0.12 + 0.4 * signal : straight
     let line = 0.75 / a  // a stroke's half-width: 0.75 pixel
     let (ct, st) = (cos(tilt), sin(tilt))
     var mask = [Float](repeating: 0, count: plane)
@@ -157,11 +158,21 @@ public struct SyntheticFaces: Sendable {
             }
             if abs(u) < line, v > 0, v < 0.26 { p = p.map { $0 * 0.78 } }
             if beard, v > 0.2 {
-              let texture = 0.85 + 0.15 * sin(23 * u + 3 * v) * sin(19 * v - 5 * u)
-              p = blend(p, hair.map { $0 * texture }, min(1, 0.85 * signal))
+              // Stubble: dark dots on every other pixel of every other row over a
+              // hair-coloured shade.
+              let dot = x % 2 == 0 && y % 2 == 0
+              p = blend(p, hair.map { $0 * (dot ? 0.35 : 1) }, min(1, (dot ? 1 : 0.6) * signal))
             }
-            let mouth = 0.5 + depth * (1 - (u / mouthWidth) * (u / mouthWidth))
-            if abs(u) <= mouthWidth, abs(v - mouth) < line * 1.2 { p = lips }
+            let curve = 0.46 + depth * (1 - (u / mouthWidth) * (u / mouthWidth))
+            if smiling {
+              // An open smile: teeth over a dark mouth between the top line and the curve
+              // below it, lips around.
+              if abs(u) <= mouthWidth, v >= 0.46 - line, v <= curve + line {
+                p = v < 0.46 + line || v > curve - line ? lips : v < 0.46 + 0.4 * depth ? [0.96, 0.95, 0.9] : [0.3, 0.04, 0.06]
+              }
+            } else if abs(u) <= mouthWidth, abs(v - curve) < line * 1.2 {
+              p = lips
+            }
             if glasses {
               let ring = abs((ex * ex + (v + 0.12) * (v + 0.12)).squareRoot() - 0.25) < line
               let bridge = abs(v + 0.12) < line && abs(u) < eyeX - 0.24
