@@ -32,7 +32,8 @@ public struct SyntheticFaces: Sendable {
   /// How visible glasses, beard and smile are (1: dark frames, a full beard, a wide
   /// smile; lower is subtler).
   public var signal: Double
-  /// Strength of the background cues (1: the default; larger is a stronger bias).
+  /// Strength of the background cues (1: the default; larger is a stronger bias; 0: no
+  /// cues, every split drawn as test-clean is).
   public var cueStrength: Double
 
   public init(resolution: Int = 64, signal: Double = 0.6, cueStrength: Double = 1) {

@@ -36,7 +36,8 @@ struct MakeDataset: ParsableCommand {
       the head with its ears and hat. Each attribute has a two-valued cue in the textured \
       background: glasses a warm or cool tint, smiling horizontal or vertical stripes, hat \
       a square or a circle top left, beard a triangle or a cross bottom right \
-      (--cue-strength). test-clean has no cues, test-swapped the opposite values'. \
+      (--cue-strength; 0 leaves them out everywhere, for a reference trained without the \
+      bias). test-clean has no cues, test-swapped the opposite values'. \
       labels.csv lists each image's attributes as indices separated by `;` (empty for \
       none); classes.txt names them. Train a model declared `-> sigmoid` \
       (models/tiny_multilabel.isnet).
@@ -78,7 +79,7 @@ struct MakeDataset: ParsableCommand {
   @Option(help: "objects: the watermark's opacity, in (0, 1].")
   var watermarkOpacity = SyntheticObjects().watermarkOpacity
 
-  @Option(help: "faces: strength of the background cues (larger: a stronger bias).")
+  @Option(help: "faces: strength of the background cues (larger: a stronger bias; 0: none, every split as test-clean).")
   var cueStrength = SyntheticFaces().cueStrength
 
   func validate() throws {
@@ -88,7 +89,7 @@ struct MakeDataset: ParsableCommand {
     guard patchSize > 0, patchSize <= 0.2 else { throw ValidationError("--patch-size must be in (0, 0.2], got \(patchSize)") }
     guard patchContrast > 0, patchContrast <= 1 else { throw ValidationError("--patch-contrast must be in (0, 1], got \(patchContrast)") }
     guard watermarkOpacity > 0, watermarkOpacity <= 1 else { throw ValidationError("--watermark-opacity must be in (0, 1], got \(watermarkOpacity)") }
-    guard cueStrength > 0, cueStrength <= 3 else { throw ValidationError("--cue-strength must be in (0, 3], got \(cueStrength)") }
+    guard cueStrength >= 0, cueStrength <= 3 else { throw ValidationError("--cue-strength must be in [0, 3], got \(cueStrength)") }
     guard (16...1024).contains(resolution) else { throw ValidationError("--resolution must be between 16 and 1024, got \(resolution)") }
   }
 

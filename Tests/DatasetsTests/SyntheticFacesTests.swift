@@ -78,6 +78,15 @@ import Testing
     }
   }
 
+  /// At cue strength 0 every split is drawn as test-clean is: a reference without the bias.
+  @Test func cueStrengthZeroDrawsNoCues() {
+    let unbiased = SyntheticFaces(resolution: 64, cueStrength: 0)
+    for seed: UInt64 in [1, 2] {
+      let clean = faces.sample(bias: .none, seed: seed)
+      for bias in SyntheticChest.Shapes.allCases { #expect(unbiased.sample(bias: bias, seed: seed) == clean) }
+    }
+  }
+
   /// Each cue on a flat gray image with no mask: the tint's hue, the stripes' direction,
   /// the badges' shapes follow their values.
   @Test func eachCueShowsItsValue() {
