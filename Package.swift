@@ -89,7 +89,7 @@ let package = Package(
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SeededRandom", "TestSupport"]),
     .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "ImageIO"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "SeededRandom"]),
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets", "ImageIO"]),
