@@ -66,7 +66,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .meanAbsolute,
     gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
     band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
-    epochs: Int = 10, warmupEpochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
+    epochs: Int = 40, warmupEpochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
     seed: UInt64 = 0, augment: Bool = false, threads: Int = 2, lrp: LRPOptions = LRPOptions()
   ) {
     self.heatmapWeight = heatmapWeight

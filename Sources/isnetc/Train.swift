@@ -33,8 +33,8 @@ struct Train: ParsableCommand {
       RUN/best.safetensors, each atomically. --resume RUN continues a run bit for bit.
 
       Examples:
-        isnetc train models/tiny.isnet --data data/train --val data/val --P 0.7 --E auto --epochs 20 --out run/
-        isnetc train models/tiny.isnet --resume run/ --epochs 30
+        isnetc train models/tiny.isnet --data data/train --val data/val --out run/
+        isnetc train models/tiny.isnet --resume run/ --epochs 60
       """
   )
 
@@ -160,6 +160,9 @@ struct Train: ParsableCommand {
 
   func run() throws {
     let classifier = try modelOptions.compile()
+    if resume == nil, let settings = try? self.settings(), settings.heatmapWeight > 0, settings.epochs <= settings.warmupEpochs {
+      printError("warning: all \(settings.epochs) epochs are the warm-up (--warmup \(settings.warmupEpochs)): this run trains the standard classifier only; give more --epochs or a shorter --warmup")
+    }
     if (weightDecay ?? 0) > 0 {
       printError("warning: weight decay drives the ISNet towards the zero solution, whose heatmaps are empty (paper section 4.11); the paper trains without it")
     }
