@@ -12,13 +12,13 @@ enum PyTorchSources {
       "P": "\(settings.heatmapWeight)", "AUTO_BATCHES": "\(settings.autoScaleBatches)",
       "STABILIZER": "\(settings.heatmapStabilizer)", "NORM": settings.heatmapNormalization.rawValue,
       "EPOCHS": "\(settings.epochs)", "WARMUP": "\(settings.warmupEpochs)", "BATCH": "\(settings.batchSize)",
-      "OPTIMIZER": settings.optimizer.kind.rawValue, "LR": "\(settings.optimizer.learningRate)",
+      "OPTIMIZER": settings.optimizer.kind.rawValue, "LOSS": settings.loss.rawValue, "LR": "\(settings.optimizer.learningRate)",
       "MOMENTUM": "\(settings.optimizer.momentum)", "CLIP": "\(settings.optimizer.clipNorm ?? 0)",
       "WEIGHT_DECAY": "\(settings.optimizer.weightDecay)", "AUGMENT": settings.augment ? "True" : "False",
       "SEED": "\(settings.seed)",
     ]
   }
-  static let trainDefaultNames = ["P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP", "WEIGHT_DECAY", "AUGMENT", "SEED"]
+  static let trainDefaultNames = ["LOSS", "P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP", "WEIGHT_DECAY", "AUGMENT", "SEED"]
 
   /// The support files, `train.py` with its defaults filled in (every placeholder must be given).
   static func files(trainDefaults values: [String: String]) throws(ExportError) -> [(String, String)] {
@@ -423,7 +423,7 @@ def heatmap_loss(heatmaps, masks, scale, stabilizer=1e-4, normalization="std"):
     return (-torch.log(1 - f)).mean()
 
 
-HEATMAP_LOSSES = {"isnet": heatmap_loss}
+HEATMAP_LOSSES = {"paper": heatmap_loss}
 
 
 def classification_loss(logits, labels, kind="softmax", positive_weights=None):
@@ -438,7 +438,7 @@ def classification_loss(logits, labels, kind="softmax", positive_weights=None):
 
 
 def isnet_loss(logits, heatmaps, labels, masks, P, scale, stabilizer=1e-4, normalization="std",
-               kind="softmax", variant="isnet"):
+               kind="softmax", variant="paper"):
     """(total, L_C, L_H), float64 scalars. `heatmaps` may be None when P = 0."""
     lc = classification_loss(logits, labels, kind)
     if heatmaps is None or P == 0:
@@ -877,7 +877,7 @@ def parse_arguments(argv):
     p.add_argument("--auto-batches", type=int, default=@AUTO_BATCHES@, help="batches that E auto averages over")
     p.add_argument("--stabilizer", type=float, default=@STABILIZER@, help="e: H / sqrt(Var(H) + e), f clamped to 1 - e")
     p.add_argument("--heatmap-norm", choices=sorted(loss.NORMALIZATIONS), default="@NORM@", help="the heatmaps' divisor before the background sum")
-    p.add_argument("--loss", choices=sorted(loss.HEATMAP_LOSSES), default="isnet", help="the heatmap loss")
+    p.add_argument("--loss", choices=sorted(loss.HEATMAP_LOSSES), default="@LOSS@", help="the heatmap loss (isnetc train's --loss gwrp is not here yet)")
     p.add_argument("--epochs", type=int, default=@EPOCHS@)
     p.add_argument("--warmup", type=int, default=@WARMUP@, help="epochs trained as the standard classifier (P 0) before the heatmap loss joins, counted in --epochs")
     p.add_argument("--batch", type=int, default=@BATCH@, help="samples per step, over all processes")

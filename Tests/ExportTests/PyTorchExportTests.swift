@@ -41,7 +41,7 @@ import Training
     #expect(file(p, "__init__.py").contains("from .model import CONFIG, WEIGHTS, Tiny, build_model, load_model"))
     #expect(file(p, "model.py").contains("\"input_shape\": [3, 64, 64]"))
     #expect(file(p, "train.py").contains("DistributedDataParallel"))
-    #expect(file(p, "loss.py").contains("HEATMAP_LOSSES = {\"isnet\": heatmap_loss}"))
+    #expect(file(p, "loss.py").contains("HEATMAP_LOSSES = {\"paper\": heatmap_loss}"))
   }
 
   /// One line per node of the LRP graph (`vN = …`): the classifier's before the early
