@@ -37,6 +37,13 @@ public final class FolderSamples: SampleSource {
     }
   }
 
+  /// A mask as read (0…1) → 0/1. A 0/1 mask reads as 0 and 1/255: its threshold is half
+  /// of 1/255; a 0/255 mask's is one half.
+  public static func binarize(_ raw: [Float]) -> [Float] {
+    let threshold: Float = (raw.max() ?? 0) <= 1.5 / 255 ? 0.5 / 255 : 0.5
+    return raw.map { $0 > threshold ? 1 : 0 }
+  }
+
   public var count: Int { folder.entries.count }
   public func name(_ index: Int) -> String { folder.imagePath(folder.entries[index]) }
 
@@ -45,10 +52,7 @@ public final class FolderSamples: SampleSource {
     let image = try loadImage(path: folder.imagePath(entry), channels: dims[0], height: dims[1], width: dims[2], range: range, options: options)
     var mask: [Float]?
     if needsMasks {
-      let raw = try folder.mask(entry, height: dims[1], width: dims[2])
-      // A 0/1 mask reads as 0 and 1/255: its threshold is half of 1/255.
-      let threshold: Float = (raw.max() ?? 0) <= 1.5 / 255 ? 0.5 / 255 : 0.5
-      mask = raw.map { $0 > threshold ? 1 : 0 }
+      mask = Self.binarize(try folder.mask(entry, height: dims[1], width: dims[2]))
     }
     guard let classes else { return TrainingSample(image: image, mask: mask, label: entry.label) }
     let targets = (0..<classes).map { Float(entry.labels.contains($0) ? 1 : 0) }

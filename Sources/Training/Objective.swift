@@ -16,6 +16,8 @@ public struct Batch: Sendable {
   public var targets: [Float]?
   public var known: [Float]?
   public var samples: Int
+  /// Explanation distillation: the images as the teacher sees them (background replaced).
+  public var teacherImages: [Float]? = nil
 
   public init(images: [Float], masks: [Float]?, labels: [Int], targets: [Float]? = nil, known: [Float]? = nil, samples: Int) {
     self.images = images

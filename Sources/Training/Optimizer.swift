@@ -58,6 +58,9 @@ public final class Optimizer {
   /// Per parameter: Adam's second moment.
   private var second: [String: [Float]] = [:]
 
+  /// Parameters kept as they are: no update, and left out of the gradient's norm.
+  public var frozen: Set<String> = []
+
   public init(settings: OptimizerSettings) {
     self.settings = settings
   }
@@ -69,6 +72,7 @@ public final class Optimizer {
     var squares = 0.0
     var badParameter: String?
     session.withParametersAndGradients { name, _, gradient, count in
+      guard !frozen.contains(name) else { return }
       var sum = 0.0
       for i in 0..<count { sum += Double(gradient[i]) * Double(gradient[i]) }
       if !sum.isFinite, badParameter == nil { badParameter = name }
@@ -81,6 +85,7 @@ public final class Optimizer {
     if let limit = settings.clipNorm, limit / (norm + 1e-6) < 1 { scale = Float(limit / (norm + 1e-6)) }
     steps += 1
     session.withParametersAndGradients { name, value, gradient, count in
+      guard !frozen.contains(name) else { return }
       switch settings.kind {
       case .sgd: sgd(name, value, gradient, count, scale)
       case .adam: adam(name, value, gradient, count, scale)
@@ -158,6 +163,7 @@ public final class Optimizer {
     let tables = settings.kind == .sgd ? [("momentum", first)] : [("first moment", first), ("second moment", second)]
     var problem: String?
     session.withParametersAndGradients { name, _, _, count in
+      guard !frozen.contains(name) else { return }
       for (label, table) in tables where problem == nil {
         if let values = table[name] {
           if values.count != count { problem = "\(source): the \(label) of '\(name)' has \(values.count) values, the parameter \(count)" }

@@ -28,6 +28,8 @@ public struct TrainingSample: Sendable {
   /// A multi-label sample's targets [K] in {0, 1}, and which are known (1) or not (0).
   public var targets: [Float]?
   public var known: [Float]?
+  /// Explanation distillation: the image as the teacher sees it (background replaced).
+  public var teacherImage: [Float]? = nil
   public init(image: [Float], mask: [Float]?, label: Int, targets: [Float]? = nil, known: [Float]? = nil) {
     self.image = image
     self.mask = mask
@@ -72,6 +74,19 @@ public struct TrainingFailure: Error, Sendable, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
+/// A distillation run's teacher: its compiled classifier and weights.
+public struct TeacherSource {
+  public var classifier: Graph
+  public var weights: WeightTable
+  /// Where the weights came from, for messages.
+  public var source: String
+  public init(classifier: Graph, weights: WeightTable, source: String) {
+    self.classifier = classifier
+    self.weights = weights
+    self.source = source
+  }
+}
+
 public final class Trainer {
   public private(set) var state: RunState
   public let session: TrainingSession
@@ -82,23 +97,40 @@ public final class Trainer {
   let train: SampleSource
   let validation: SampleSource?
   let directory: String
+  /// The frozen teacher of a distillation run.
+  let teacher: Teacher?
+  /// The input's declared range (the noise fill draws from it).
+  let inputRange: ClosedRange<Float>
   /// Training samples that failed to load (reported once, then left out).
   private var unreadable: Set<Int> = []
 
   /// A new run in `directory` (created if needed).
   public convenience init(
     classifier: Graph, settings: TrainingSettings, weights: WeightTable, weightsSource: String,
-    train: SampleSource, validation: SampleSource?, directory: String, trainData: String? = nil, validationData: String? = nil
+    train: SampleSource, validation: SampleSource?, directory: String, trainData: String? = nil, validationData: String? = nil,
+    teacher: TeacherSource? = nil
   ) throws {
     let state = RunState(
       model: classifier.name, settings: settings, heatmapScale: settings.heatmapScale, initialMeanBackground: nil,
       epochsDone: 0, optimizerSteps: 0, history: [], bestEpoch: nil, bestLoss: nil,
-      bestCriterion: validation == nil ? "training loss" : "validation loss", trainData: trainData, validationData: validationData)
-    try self.init(classifier: classifier, state: state, weights: weights, weightsSource: weightsSource, optimizerState: [:], train: train, validation: validation, directory: directory)
+      bestCriterion: Self.criterionName(settings, validation: validation != nil), trainData: trainData, validationData: validationData)
+    try self.init(
+      classifier: classifier, state: state, weights: weights, weightsSource: weightsSource, optimizerState: [:], train: train, validation: validation,
+      directory: directory, teacher: teacher)
+  }
+
+  /// What `best.safetensors` is chosen by, in words.
+  static func criterionName(_ settings: TrainingSettings, validation: Bool) -> String {
+    switch settings.bestBy {
+    case .last: "the last epoch"
+    case .f1: "validation macro F1"
+    case .loss where settings.distillation != nil: validation ? "validation distillation loss" : "training distillation loss"
+    case .loss: validation ? "validation loss" : "training loss"
+    }
   }
 
   /// Continues the run whose checkpoint is in `directory`; `epochs` raises its total.
-  public static func resume(classifier: Graph, directory: String, train: SampleSource, validation: SampleSource?, epochs: Int?) throws -> Trainer {
+  public static func resume(classifier: Graph, directory: String, train: SampleSource, validation: SampleSource?, epochs: Int?, teacher: TeacherSource? = nil) throws -> Trainer {
     var (state, weights, optimizerState) = try Checkpoint.read(directory: directory)
     guard state.model == classifier.name else {
       throw TrainingFailure("\(directory): the run trained model '\(state.model)', not '\(classifier.name)'")
@@ -106,14 +138,15 @@ public final class Trainer {
     if let epochs { state.settings.epochs = epochs }
     return try Trainer(
       classifier: classifier, state: state, weights: weights, weightsSource: "\(directory)/\(Checkpoint.fileName)",
-      optimizerState: optimizerState, train: train, validation: validation, directory: directory)
+      optimizerState: optimizerState, train: train, validation: validation, directory: directory, teacher: teacher)
   }
 
   init(
     classifier: Graph, state: RunState, weights: WeightTable, weightsSource: String, optimizerState: WeightTable,
-    train: SampleSource, validation: SampleSource?, directory: String
+    train: SampleSource, validation: SampleSource?, directory: String, teacher teacherSource: TeacherSource?
   ) throws {
     if let problem = state.settings.problems.first { throw TrainingFailure(problem) }
+    if state.settings.bestBy == .f1, validation == nil { throw TrainingFailure("--best-by f1 needs a validation set (--val)") }
     if let weights = state.settings.positiveWeights {
       let classes = classifier[classifier.outputs[0]].type.dims[0]
       guard classifier.outputKind == .sigmoid, weights.count == classes else {
@@ -124,20 +157,36 @@ public final class Trainer {
       throw TrainingFailure("--heatmaps selective explains each sample's one label; a multi-label (sigmoid) model has several: use all or stochastic")
     }
     let settings = state.settings
+    var weights = weights
+    var frozen: Set<String> = []
+    if let distillation = settings.distillation {
+      guard let teacherSource else { throw TrainingFailure("a distillation run needs its teacher (--distill-from, --teacher-weights)") }
+      try Teacher.check(teacher: teacherSource.classifier, student: classifier)
+      if distillation.freezeHead {
+        frozen = try Self.copyHead(from: teacherSource, into: &weights, student: classifier)
+      }
+      teacher = try Teacher(
+        classifier: teacherSource.classifier, weights: teacherSource.weights, source: teacherSource.source, lrp: settings.lrp,
+        batchSize: settings.batchSize, threads: settings.threads)
+    } else {
+      teacher = nil
+    }
+    if case .input(let r) = classifier[classifier.inputIDs[0]].op { inputRange = Float(r.low)...Float(r.high) } else { inputRange = 0...1 }
     self.state = state
     self.classifier = classifier
     self.train = train
     self.validation = validation
     self.directory = directory
-    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.heatmapWeight, lrp: settings.lrp)
+    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.trainsHeatmaps ? 1 : 0, lrp: settings.lrp)
     let program: AdjointProgram
     do {
-      program = try classifier.trainingProgram(heatmaps: settings.heatmapWeight > 0 ? settings.lrp : nil)
+      program = try classifier.trainingProgram(heatmaps: settings.trainsHeatmaps ? settings.lrp : nil)
     } catch {
       throw TrainingFailure("\(classifier.name): \(error)")
     }
     session = try TrainingSession(program: program, weights: weights, weightsSource: weightsSource, batchSize: settings.batchSize, threads: settings.threads)
     optimizer = Optimizer(settings: settings.optimizer)
+    optimizer.frozen = frozen
     try optimizer.restore(optimizerState, steps: state.optimizerSteps, source: weightsSource)
     try optimizer.validate(against: session, source: weightsSource)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -150,6 +199,37 @@ public final class Trainer {
   }
 
   var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
+
+  /// The linear layer that produces a classifier's logits, by name.
+  static func head(of graph: Graph) throws -> String {
+    let output = graph[graph.outputs[0]]
+    guard case .linear = output.op, let name = output.name else {
+      throw TrainingFailure("--freeze-head-from-teacher: the logits of '\(graph.name)' are not a named linear layer's output")
+    }
+    return name
+  }
+
+  /// Copies the teacher's last layer into the student's weights; returns the student's
+  /// parameter names it set, to keep frozen.
+  static func copyHead(from teacher: TeacherSource, into weights: inout WeightTable, student: Graph) throws -> Set<String> {
+    let (from, to) = (try head(of: teacher.classifier), try head(of: student))
+    var names: Set<String> = []
+    for suffix in ["weight", "bias"] {
+      let source = teacher.weights["\(from).\(suffix)"]
+      guard let target = weights["\(to).\(suffix)"] else { continue }
+      guard let source, source.shape == target.shape else {
+        throw TrainingFailure("--freeze-head-from-teacher: the teacher's '\(from).\(suffix)' \(source.map { "has shape \($0.shape)" } ?? "is missing"), the student's '\(to).\(suffix)' has \(target.shape)")
+      }
+      weights["\(to).\(suffix)"] = source
+      names.insert("\(to).\(suffix)")
+    }
+    return names
+  }
+
+  /// The distillation objective of a distillation run.
+  var distillationObjective: DistillationObjective? {
+    state.settings.distillation.map { DistillationObjective(settings: $0, kind: classifier.outputKind, lrp: state.settings.lrp) }
+  }
 
   /// The ISNet loss with the run's E and band (placeholders until measured on the initial
   /// model: what is measured does not depend on them).
@@ -184,8 +264,9 @@ public final class Trainer {
       let epoch = state.epochsDone + 1
       // The warm-up trains the standard classifier (P = 0); the ISNet phase starts from it,
       // with E and the band measured on the model it starts from.
-      let warmingUp = epoch <= settings.warmupEpochs
-      if settings.heatmapWeight > 0, !warmingUp, state.initialForegroundRelevance == nil {
+      let distillation = distillationObjective
+      let warmingUp = distillation == nil && epoch <= settings.warmupEpochs
+      if settings.heatmapWeight > 0, distillation == nil, !warmingUp, state.initialForegroundRelevance == nil {
         try measureStartingModel(report)
         objective = self.objective
         if epoch > 1 { state.bestLoss = nil }  // the ISNet phase picks its own best epoch
@@ -205,7 +286,12 @@ public final class Trainer {
         let step = state.optimizerSteps + 1
         session.dropoutSeed = settings.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
         objective.selectionSeed = Self.selectionSeed(settings.seed, step: step)
-        let result = try objective.step(session, batch)
+        let result: StepResult
+        if let distillation, let teacher {
+          result = try distillation.step(session, teacher: teacher, batch, seed: Self.selectionSeed(settings.seed, step: step))
+        } else {
+          result = try objective.step(session, batch)
+        }
         let place = "step \(step) (epoch \(epoch), batch \(index + 1) of \(batches.count))"
         guard result.total.isFinite else {
           throw TrainingFailure("\(place): the loss is not finite (classification \(result.classificationLoss), heatmap \(result.heatmapLoss)); stopped, the last checkpoint in \(directory) is kept")
@@ -233,11 +319,13 @@ public final class Trainer {
       var record = EpochRecord(
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
         trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: unreadable.count)
-      if settings.heatmapWeight > 0, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
+      if settings.trainsHeatmaps, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
       record.inputWaitSeconds = waited.seconds
-      record.warning = ZeroSolutionGuard().check(
+      if distillation == nil {
+        record.warning = ZeroSolutionGuard().check(
         record, history: state.history, initialForeground: state.initialForegroundRelevance,
-        classes: classifier[classifier.outputs[0]].type.dims[0], kind: classifier.outputKind, settings: settings)
+          classes: classifier[classifier.outputs[0]].type.dims[0], kind: classifier.outputKind, settings: settings)
+      }
       if validation != nil {
         report(.validating(epoch: epoch))
         let v = try validate(objective)
@@ -245,7 +333,12 @@ public final class Trainer {
         (record.validationAccuracy, record.validationMacroF1, record.validationBackgroundFraction) = (v.accuracy, v.macroF1, v.backgroundFraction)
       }
       record.seconds = (ContinuousClock.now - start).seconds
-      let criterion = record.validationLoss ?? record.trainLoss
+      let criterion: Double
+      switch settings.bestBy {
+      case .loss: criterion = record.validationLoss ?? record.trainLoss
+      case .f1: criterion = -(record.validationMacroF1 ?? 0)
+      case .last: criterion = -Double(epoch)
+      }
       let isBest = criterion.isFinite && (state.bestLoss.map { criterion < $0 } ?? true)
       if isBest { (state.bestEpoch, state.bestLoss) = (epoch, criterion) }
       state.history.append(record)
@@ -328,7 +421,8 @@ public final class Trainer {
     guard let validation else { throw TrainingFailure("validation: no validation set") }
     let settings = state.settings
     var objective = objective
-    let graph = try settings.heatmapWeight > 0 ? trained : classifier.lowered(for: .deploy)
+    let graph = try settings.trainsHeatmaps ? trained : classifier.lowered(for: .deploy)
+    let distillation = distillationObjective
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
     var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
     var confusion: ConfusionMatrix?
@@ -343,13 +437,31 @@ public final class Trainer {
       for i in indices {
         do { samples.append(try validation.load(i)) } catch { throw TrainingFailure("validation: \(validation.name(i)): \(error)") }
       }
-      let batch = try Self.assemble(samples, needsMasks: settings.heatmapWeight > 0, names: indices.map { validation.name($0) })
-      // The stochastic choice depends on the batch's place alone: every epoch's validation
-      // loss sees the same draws.
-      objective.selectionSeed = Self.selectionSeed(~settings.seed, step: start)
+      // A teacher validates on masked images, as it trains.
+      for (k, i) in indices.enumerated() {
+        samples[k].image = settings.maskInput(samples[k], range: inputRange, channels: inputDims[0], seed: MaskFill.seed(~settings.seed, epoch: 0, sample: i))
+      }
+      if let fill = settings.distillation?.teacherInput {
+        // The same fill in every epoch: the validation loss compares like with like.
+        for (k, i) in indices.enumerated() { samples[k].teacherImage = fill(samples[k], range: inputRange, channels: inputDims[0], seed: MaskFill.seed(~settings.seed, epoch: 0, sample: i)) }
+      }
+      let batch = try Self.assemble(samples, needsMasks: settings.needsMasks, names: indices.map { validation.name($0) })
+      // The stochastic choices and ε depend on the batch's place alone: every epoch's
+      // validation loss sees the same draws.
+      let seed = Self.selectionSeed(~settings.seed, step: start)
+      objective.selectionSeed = seed
+      let epsilons = settings.distillation?.epsilonRange.map { DistillationSettings.epsilons(range: $0, samples: batch.samples, seed: seed) }
+      inference.sampleEpsilons = epsilons
       let logits = try inference.run(batch.images, samples: batch.samples)
-      let heatmaps = settings.heatmapWeight > 0 ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
-      let (result, _) = try objective.loss(logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false)
+      let heatmaps = settings.trainsHeatmaps ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
+      let result: StepResult
+      if let distillation, let teacher, let heatmaps {
+        let taught = try teacher.explain(batch.teacherImages!, samples: batch.samples, epsilons: epsilons)
+        (result, _) = try distillation.evaluate(
+          student: (logits, heatmaps), teacher: taught, batch: batch, dims: inputDims, seed: seed, gradient: false)
+      } else {
+        (result, _) = try objective.loss(logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false)
+      }
       let n = Double(batch.samples)
       sums.total += result.total * n
       sums.classification += result.classificationLoss * n
@@ -422,7 +534,8 @@ public final class Trainer {
   /// Loads and augments the samples at `indices`, leaving out `skip`. Pure: the result
   /// depends on the indices, the seed and the epoch only, never on when or where it runs.
   static func prepare(
-    _ indices: [Int], skip: Set<Int>, source: SampleSource, augmentation: Augmentation?, seed: UInt64, epoch: Int, dims: [Int]
+    _ indices: [Int], skip: Set<Int>, source: SampleSource, augmentation: Augmentation?, seed: UInt64, epoch: Int, dims: [Int],
+    fill: MaskedInput
   ) -> PreparedBatch {
     var prepared = PreparedBatch()
     for index in indices where !skip.contains(index) {
@@ -439,6 +552,9 @@ public final class Trainer {
         sample.image = moved.image
         if sample.mask != nil { sample.mask = moved.mask }
       }
+      let fillSeed = MaskFill.seed(seed, epoch: epoch, sample: index)
+      if let teacherFill = fill.teacher { sample.teacherImage = teacherFill(sample, range: fill.range, channels: fill.channels, seed: fillSeed) }
+      sample.image = fill.own(sample, range: fill.range, channels: fill.channels, seed: fillSeed)
       prepared.samples.append(sample)
       prepared.names.append(source.name(index))
     }
@@ -450,8 +566,9 @@ public final class Trainer {
   func prefetch(_ indices: [Int], epoch: Int) -> BatchPrefetch {
     let (source, skip, settings, dims) = (train, unreadable, state.settings, inputDims)
     let augmentation = settings.augment ? Augmentation.paper(size: dims[2]) : nil
+    let fill = MaskedInput(own: settings.maskInput, teacher: settings.distillation?.teacherInput, range: inputRange, channels: dims[0])
     return BatchPrefetch {
-      Self.prepare(indices, skip: skip, source: source, augmentation: augmentation, seed: settings.seed, epoch: epoch, dims: dims)
+      Self.prepare(indices, skip: skip, source: source, augmentation: augmentation, seed: settings.seed, epoch: epoch, dims: dims, fill: fill)
     }
   }
 
@@ -463,7 +580,7 @@ public final class Trainer {
       report(.skipped(name: failure.name, reason: failure.reason))
     }
     guard prepared.samples.count >= 2 else { return nil }
-    return try Self.assemble(prepared.samples, needsMasks: state.settings.heatmapWeight > 0, names: prepared.names)
+    return try Self.assemble(prepared.samples, needsMasks: state.settings.needsMasks, names: prepared.names)
   }
 
   static func assemble(_ samples: [TrainingSample], needsMasks: Bool, names: [String]) throws -> Batch {
@@ -471,17 +588,19 @@ public final class Trainer {
     if needsMasks {
       var all: [Float] = []
       for (sample, name) in zip(samples, names) {
-        guard let mask = sample.mask else { throw TrainingFailure("\(name): no mask (the heatmap loss, P > 0, needs one per sample)") }
+        guard let mask = sample.mask else { throw TrainingFailure("\(name): no mask (the heatmap loss, P > 0, and the masked input need one per sample)") }
         all += mask
       }
       masks = all
     }
     let multiLabel = samples.allSatisfy { $0.targets != nil }
-    return Batch(
+    var batch = Batch(
       images: samples.flatMap(\.image), masks: masks, labels: samples.map(\.label),
       targets: multiLabel ? samples.flatMap { $0.targets! } : nil,
       known: multiLabel ? samples.flatMap { $0.known ?? Array(repeating: 1, count: $0.targets!.count) } : nil,
       samples: samples.count)
+    if samples.allSatisfy({ $0.teacherImage != nil }) { batch.teacherImages = samples.flatMap { $0.teacherImage! } }
+    return batch
   }
 
   /// The mean over labels of F1 = 2·TP / (2·TP + FP + FN) (a label never present nor
@@ -513,6 +632,23 @@ public final class Trainer {
   }
 }
 
+
+/// The background fills of a run: of the trained classifier's own input, and of the
+/// teacher's (distillation).
+struct MaskedInput: Sendable {
+  var own: MaskFill
+  var teacher: MaskFill?
+  var range: ClosedRange<Float>
+  var channels: Int
+}
+
+extension MaskFill {
+  /// The sample's image with this fill (masks are loaded whenever a fill is set).
+  func callAsFunction(_ sample: TrainingSample, range: ClosedRange<Float>, channels: Int, seed: UInt64) -> [Float] {
+    guard self != .none, let mask = sample.mask else { return sample.image }
+    return apply(to: sample.image, mask: mask, channels: channels, range: range, seed: seed)
+  }
+}
 
 /// One batch being prepared on a background thread; `wait` hands it over. The result is
 /// written before the semaphore is signalled and read after it is waited on, which orders

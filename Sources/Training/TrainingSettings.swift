@@ -58,6 +58,29 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// Multi-label models: each label's weight of its positive term in BCE (nil: all 1),
   /// for labels rarer than their absence.
   public var positiveWeights: [Double]? = nil
+  /// What replaces the background of the images the classifier trains on (a teacher for
+  /// explanation distillation): none, zero or noise.
+  public var maskInput: MaskFill = .none
+  /// Train by explanation distillation from a teacher instead of the ISNet loss.
+  public var distillation: DistillationSettings? = nil
+  /// Which epoch's weights `best.safetensors` keeps.
+  public var bestBy: CheckpointRule = .loss
+
+  /// The checkpoint rule: the lowest validation loss (the training loss without a
+  /// validation set; for distillation, the distillation loss, which needs no labels), the
+  /// highest validation macro F1, or the last epoch.
+  public enum CheckpointRule: String, Sendable, Codable, CaseIterable {
+    case loss, f1, last
+  }
+
+  /// Whether training samples need their masks: for the heatmap loss, or to replace the
+  /// background of the masked input.
+  public var needsMasks: Bool {
+    heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
+  }
+
+  /// Whether the trained graph carries the LRP block.
+  public var trainsHeatmaps: Bool { heatmapWeight > 0 || distillation != nil }
 
   /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
@@ -96,6 +119,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
     case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
+    case maskInput, distillation, bestBy
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -126,6 +150,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     threads = try c.decode(Int.self, forKey: .threads)
     lrp = try c.decodeIfPresent(LRPOptions.self, forKey: .lrp) ?? d.lrp
     positiveWeights = try c.decodeIfPresent([Double].self, forKey: .positiveWeights)
+    maskInput = try c.decodeIfPresent(MaskFill.self, forKey: .maskInput) ?? .none
+    distillation = try c.decodeIfPresent(DistillationSettings.self, forKey: .distillation)
+    bestBy = try c.decodeIfPresent(CheckpointRule.self, forKey: .bestBy) ?? .loss
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings
@@ -156,6 +183,10 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     if !(optimizer.weightDecay >= 0) { found.append("--weight-decay must not be negative, got \(optimizer.weightDecay)") }
     if let c = optimizer.clipNorm, !(c > 0) { found.append("--clip must be positive (0 turns clipping off), got \(c)") }
     if threads < 1 { found.append("--threads must be at least 1, got \(threads)") }
+    if let distillation {
+      found += distillation.problems
+      if maskInput != .none { found.append("--mask-input with --distill-from masks the teacher's input; the student sees the raw images") }
+    }
     return found
   }
 }

@@ -59,6 +59,9 @@ struct Bench: ParsableCommand {
   @Option(help: "With --train: which heatmaps the loss sees, all, selective or stochastic (default \(TrainingSettings().selection.rawValue)). The LRP block computes every class's either way.")
   var heatmaps: HeatmapSelection = TrainingSettings().selection
 
+  @Flag(help: "With --train: the explanation-distillation step instead (the teacher, this model with the same weights, runs forward and its LRP block on masked images; the student forward, LRP block and reverse).")
+  var distill = false
+
   func run() throws {
     let classifier = try modelOptions.compile()
     if train { return try runTrainingSteps(classifier) }

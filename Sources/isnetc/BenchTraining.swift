@@ -11,10 +11,14 @@ extension Bench {
   /// SGD with momentum and clipping) on seeded random images, masks and labels.
   func runTrainingSteps(_ classifier: Graph) throws {
     let session: TrainingSession
+    var teacher: Teacher?
     do {
       let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
-      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 ? lrpFlags.options : nil)
+      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distill ? lrpFlags.options : nil)
       session = try TrainingSession(program: program, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
+      if distill {
+        teacher = try Teacher(classifier: classifier, weights: table, source: weights ?? "initial weights", lrp: lrpFlags.options, batchSize: batch, threads: threads)
+      }
     } catch {
       throw fail(error)
     }
@@ -35,10 +39,22 @@ extension Bench {
         lower: 1, upper: 25, penalty: d.bandPenalty))
     let objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: term, selection: heatmaps, kind: classifier.outputKind)
     let optimizer = Optimizer(settings: OptimizerSettings())
-    let data = Batch(images: images, masks: mask, labels: labels, samples: batch)
+    var data = Batch(images: images, masks: mask, labels: labels, samples: batch)
+    let distillation = DistillationObjective(
+      settings: DistillationSettings(teacherModel: modelOptions.model, teacherWeights: weights ?? ""), kind: classifier.outputKind, lrp: lrpFlags.options)
+    if distill {
+      let plane = h * w
+      data.teacherImages = images.enumerated().map { i, x in mask[(i / (dims[0] * plane)) * plane + i % plane] > 0 ? x : 0 }
+    }
+    var stepIndex: UInt64 = 0
     func step() throws -> Double {
       let start = ContinuousClock.now
-      _ = try objective.step(session, data)
+      stepIndex += 1
+      if let teacher {
+        _ = try distillation.step(session, teacher: teacher, data, seed: stepIndex)
+      } else {
+        _ = try objective.step(session, data)
+      }
       try optimizer.step(session)
       let d = ContinuousClock.now - start
       return d.seconds
@@ -56,10 +72,10 @@ extension Bench {
     let peakMiB = Double(usage.ru_maxrss) / 1024
     let arenaMiB = Double(session.memoryPlan.arenaFloats) * 4 / 1_048_576
     let unplannedMiB = Double(session.memoryPlan.unplannedFloats) * 4 / 1_048_576
-    let what = heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image computed, \(heatmaps == .all ? classes : 1) in the loss)" : "standard classifier step (P 0)"
+    let what = distill ? "distillation step (teacher forward + LRP block, student forward + LRP block + reverse, \(classes) heatmaps per image computed, 1 matched)" : heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image computed, \(heatmaps == .all ? classes : 1) in the loss)" : "standard classifier step (P 0)"
     if json {
-      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"classes\": %d, \"heatmaps\": \"%@\", \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
-        classifier.name, batch, threads, heatmapWeight, classes, heatmaps.rawValue, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"distill\": %@, \"classes\": %d, \"heatmaps\": \"%@\", \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
+        classifier.name, batch, threads, heatmapWeight, distill ? "true" : "false", classes, heatmaps.rawValue, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))
     } else {
       print("\(classifier.name) \(what), batch \(batch), \(threads) threads, input \(classifier[classifier.inputIDs[0]].type): median of \(times.count) steps")
       print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))

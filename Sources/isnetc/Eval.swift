@@ -5,6 +5,7 @@ import Foundation
 import GraphIR
 import LRPTransform
 import Runtime
+import Training
 
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -29,6 +30,9 @@ struct Eval: ParsableCommand {
       fraction is reported: the share of each class's |R| outside the mask, averaged over \
       samples (the ISNet drives it towards 0).
 
+      --mask-input zero|noise evaluates on images whose background (mask 0) is replaced, as \
+      a teacher for explanation distillation sees them (noise: seeded, the same every run).
+
       The folder layout is that of `isnetc make-dataset` (images/, masks/, labels.csv; a \
       multi-label folder lists a sample's labels separated by ';').
       """
@@ -48,6 +52,9 @@ struct Eval: ParsableCommand {
     parsing: .upToNextOption,
     help: ArgumentHelp("Multi-label models: one probability threshold for every label, or one per label.", valueName: "T"))
   var thresholds: [Double] = [0.5]
+
+  @Option(help: "Replace the background (mask 0) of every image first: none, zero or noise (default none).")
+  var maskInput: MaskFill = .none
 
   @Flag(help: "Print JSON instead of tables.")
   var json = false
@@ -72,6 +79,9 @@ struct Eval: ParsableCommand {
     guard labelThresholds.count == classes, labelThresholds.allSatisfy({ (0...1).contains($0) }) else {
       throw fail("--thresholds: give one probability in [0, 1] or one per label (\(classes)), got \(thresholds.count): \(thresholds)")
     }
+    if maskInput != .none, !dataset.hasMasks { throw fail("--mask-input \(maskInput.rawValue): \(data) has no masks/ folder") }
+    var range: ClosedRange<Float> = 0...1
+    if case .input(let r) = graph[graph.inputIDs[0]].op { range = Float(r.low)...Float(r.high) }
     let session = try inference.session(for: graph)
     let reader = inference.reader(for: graph)
     let (channels, height, width) = (reader.dims[0], reader.dims[1], reader.dims[2])
@@ -82,7 +92,13 @@ struct Eval: ParsableCommand {
     while start < dataset.entries.count {
       let batch = Array(dataset.entries[start..<min(start + inference.batch, dataset.entries.count)])
       do {
-        let inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
+        var inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
+        if maskInput != .none {
+          for (i, entry) in batch.enumerated() {
+            let mask = FolderSamples.binarize(try dataset.mask(entry, height: height, width: width))
+            inputs[i] = maskInput.apply(to: inputs[i], mask: mask, channels: channels, range: range, seed: MaskFill.seed(0, epoch: 0, sample: start + i))
+          }
+        }
         let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
         for i in batch.indices {
           let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: kind)

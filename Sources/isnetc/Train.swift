@@ -4,6 +4,7 @@ import Foundation
 import GraphIR
 import ImageIO
 import Runtime
+import ModelLang
 import Training
 
 struct Train: ParsableCommand {
@@ -32,9 +33,17 @@ struct Train: ParsableCommand {
       macro F1, background relevance, per epoch) and, when the validation loss improves, \
       RUN/best.safetensors, each atomically. --resume RUN continues a run bit for bit.
 
+      Explanation distillation (--distill-from, docs/training.md): first train a teacher \
+      that never sees the background (--P 0 --mask-input zero), then a student whose only \
+      loss is the distance of its LRP heatmaps from the teacher's, the teacher seeing each \
+      image masked, the student the raw image. The student needs no mask at run time.
+
       Examples:
         isnetc train models/tiny.isnet --data data/train --val data/val --out run/
         isnetc train models/tiny.isnet --resume run/ --epochs 60
+        isnetc train models/tiny.isnet --data data/train --val data/val --P 0 --mask-input zero --epochs 20 --out teacher/
+        isnetc train models/tiny.isnet --data data/train --val data/val --distill-from models/tiny.isnet \\
+          --teacher-weights teacher/best.safetensors --out student/
       """
   )
 
@@ -95,6 +104,33 @@ struct Train: ParsableCommand {
       "Multi-label models: each label's weight of its positive term in BCE, comma-separated (default: all 1).", valueName: "W,W,…"))
   var positiveWeights: String?
 
+  @Option(help: "Replace the background (mask 0) of the images: none, zero or noise (uniform over the input's range). Trains a teacher on masked images; with --distill-from, the teacher's input (default none; with --distill-from zero).")
+  var maskInput: MaskFill?
+
+  @Option(help: ArgumentHelp("Explanation distillation: the teacher's model file; the student (MODEL) learns to match its heatmaps.", valueName: "TEACHER.isnet"))
+  var distillFrom: String?
+
+  @Option(help: ArgumentHelp("The teacher's weights (with --distill-from).", valueName: "FILE"))
+  var teacherWeights: String?
+
+  @Option(help: "Distillation: whose heatmaps are matched: stochastic (the teacher's top class half of the time, else another), label, top, all (default stochastic).")
+  var explain: DistillationClasses?
+
+  @Option(help: ArgumentHelp("Distillation: ε of the LRP rule drawn per sample, log-uniform in [LOW, HIGH], shared by teacher and student; --epsilon fixes it instead (default 0.01,0.1).", valueName: "LOW,HIGH"))
+  var epsilonRange: String?
+
+  @Option(help: "Distillation: the weight of a cross-entropy term on the labels (default 0: explanations alone).")
+  var distillCe: Double?
+
+  @Flag(inversion: .prefixedNo, help: "Distillation: copy the teacher's last layer into the student and keep it fixed (default on).")
+  var freezeHeadFromTeacher: Bool?
+
+  @Flag(inversion: .prefixedNo, help: "Distillation: compare the maps' 2×, 4×, … average-pooled versions too (default on).")
+  var pyramid: Bool?
+
+  @Option(help: "Which epoch best.safetensors keeps: loss (lowest validation loss; for distillation the distillation loss, no labels needed), f1 (highest validation macro F1) or last (default \(defaults.bestBy.rawValue)).")
+  var bestBy: TrainingSettings.CheckpointRule?
+
   @Option(help: "Epochs (default \(defaults.epochs); with --resume: the run's new total).")
   var epochs: Int?
 
@@ -154,13 +190,14 @@ struct Train: ParsableCommand {
     let given: [Any?] = [
       heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon,
+      maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, bestBy,
     ]
     return given.contains { $0 != nil }
   }
 
   func run() throws {
     let classifier = try modelOptions.compile()
-    if resume == nil, let settings = try? self.settings(), settings.heatmapWeight > 0, settings.epochs <= settings.warmupEpochs {
+    if resume == nil, let settings = try? self.settings(), settings.distillation == nil, settings.heatmapWeight > 0, settings.epochs <= settings.warmupEpochs {
       printError("warning: all \(settings.epochs) epochs are the warm-up (--warmup \(settings.warmupEpochs)): this run trains the standard classifier only; give more --epochs or a shorter --warmup")
     }
     if (weightDecay ?? 0) > 0 {
@@ -171,20 +208,22 @@ struct Train: ParsableCommand {
       if let resume {
         let (state, _, _) = try Checkpoint.read(directory: resume)
         guard let trainData = data ?? state.trainData else { throw TrainingInputError("\(resume): the run does not say its data; give --data") }
-        let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess)
-        let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: state.settings.heatmapWeight > 0, options: preprocess) }
+        let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: state.settings.needsMasks, options: preprocess)
+        let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: state.settings.needsMasks, options: preprocess) }
         try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
-        trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs)
+        let teacher = try state.settings.distillation.map { try Self.teacher($0) }
+        trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs, teacher: teacher)
         Self.say("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
       } else {
         let settings = try self.settings()
-        let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess)
-        let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.heatmapWeight > 0, options: preprocess) }
+        let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.needsMasks, options: preprocess)
+        let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.needsMasks, options: preprocess) }
         try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
         let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: settings.seed)
+        let teacher = try settings.distillation.map { try Self.teacher($0) }
         trainer = try Trainer(
           classifier: classifier, settings: settings, weights: table, weightsSource: weights ?? "initial weights", train: train,
-          validation: validation, directory: out!, trainData: data, validationData: val)
+          validation: validation, directory: out!, trainData: data, validationData: val, teacher: teacher)
       }
     } catch let error as ExitCode {
       throw error
@@ -229,8 +268,25 @@ struct Train: ParsableCommand {
       throw fail(error)
     }
     if let best = final.bestEpoch {
-      Self.say("done: \(directory)/best.safetensors is epoch \(best) (\(final.bestCriterion) \(String(format: "%.4f", final.bestLoss ?? .nan))); \(directory)/weights.safetensors is the last")
+      // The criterion is stored so that lower is better: F1 negated, the epoch negated.
+      let value: String
+      switch final.settings.bestBy {
+      case .loss: value = String(format: " %.4f", final.bestLoss ?? .nan)
+      case .f1: value = String(format: " %.4f", -(final.bestLoss ?? .nan))
+      case .last: value = ""
+      }
+      Self.say("done: \(directory)/best.safetensors is epoch \(best) (\(final.bestCriterion)\(value)); \(directory)/weights.safetensors is the last")
     }
+  }
+
+  /// The teacher of a distillation run, compiled and with its weights.
+  static func teacher(_ settings: DistillationSettings) throws -> TeacherSource {
+    let compilation = ModelCompiler.compile(path: settings.teacherModel, options: CompileOptions())
+    guard let graph = compilation.graph else {
+      printError(compilation.renderedDiagnostics, newline: false)
+      throw ExitCode(1)
+    }
+    return TeacherSource(classifier: graph, weights: try loadWeights(settings.teacherWeights), source: settings.teacherWeights)
   }
 
   /// One line on standard output, unbuffered: a log file shows each epoch as it ends.
@@ -299,6 +355,38 @@ struct Train: ParsableCommand {
     if let seed { s.seed = seed }
     if let threads { s.threads = threads }
     s.lrp = lrp.options
+    if let bestBy { s.bestBy = bestBy }
+    let distillOnly = [
+      teacherWeights != nil ? "--teacher-weights" : nil, explain != nil ? "--explain" : nil, epsilonRange != nil ? "--epsilon-range" : nil,
+      distillCe != nil ? "--distill-ce" : nil, freezeHeadFromTeacher != nil ? "--freeze-head-from-teacher" : nil, pyramid != nil ? "--pyramid" : nil,
+    ].compactMap { $0 }
+    if let distillFrom {
+      guard let teacherWeights else { throw ValidationError("--distill-from needs the teacher's weights: --teacher-weights FILE") }
+      var d = DistillationSettings(teacherModel: distillFrom, teacherWeights: teacherWeights)
+      if let maskInput { d.teacherInput = maskInput }
+      if let explain { d.classes = explain }
+      if lrp.epsilon != nil {
+        guard epsilonRange == nil else { throw ValidationError("--epsilon fixes ε, --epsilon-range draws it: give one") }
+        d.epsilonRange = nil
+      }
+      if let epsilonRange {
+        let values = epsilonRange.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 2, let low = values[0], let high = values[1] else { throw ValidationError("--epsilon-range: '\(epsilonRange)' is not LOW,HIGH") }
+        d.epsilonRange = [low, high]
+      }
+      if let distillCe { d.crossEntropyWeight = distillCe }
+      if let freezeHeadFromTeacher { d.freezeHead = freezeHeadFromTeacher }
+      if let pyramid { d.pyramid = pyramid }
+      s.distillation = d
+      // The student learns from the teacher from its first step: no warm-up, no ISNet loss.
+      s.warmupEpochs = 0
+      s.heatmapWeight = 0
+      let isnetOnly = [heatmapWeight != nil ? "--P" : nil, loss != nil ? "--loss" : nil, heatmaps != nil ? "--heatmaps" : nil, heatmapScale != nil ? "--E" : nil, warmup != nil ? "--warmup" : nil]
+      if let option = isnetOnly.compactMap({ $0 }).first { throw ValidationError("\(option) belongs to the ISNet loss; a distillation run (--distill-from) trains by the teacher's heatmaps alone") }
+    } else {
+      if let option = distillOnly.first { throw ValidationError("\(option) belongs to explanation distillation; add --distill-from TEACHER.isnet") }
+      if let maskInput { s.maskInput = maskInput }
+    }
     let paperOnly = [stabilizer != nil ? "--stabilizer" : nil, heatmapNorm != nil ? "--heatmap-norm" : nil].compactMap { $0 }
     let gwrpOnly = [
       decay != nil ? "--decay" : nil, backgroundWeight != nil ? "--background-weight" : nil, foregroundWeight != nil ? "--foreground-weight" : nil,
@@ -371,6 +459,9 @@ extension HeatmapLoss.Normalization: ExpressibleByArgument {}
 extension TrainingSettings.Loss: ExpressibleByArgument {}
 extension HeatmapSelection: ExpressibleByArgument {}
 extension GWRPHeatmapLoss.Penalty: ExpressibleByArgument {}
+extension MaskFill: ExpressibleByArgument {}
+extension DistillationClasses: ExpressibleByArgument {}
+extension TrainingSettings.CheckpointRule: ExpressibleByArgument {}
 
 struct TrainingInputError: Error, CustomStringConvertible {
   var description: String

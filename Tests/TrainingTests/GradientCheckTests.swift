@@ -110,8 +110,12 @@ import TestSupport
     return Setup(session: session, input: input, seeds: seeds, samples: samples)
   }
 
-  func loss(_ s: Setup) throws -> Double {
+  /// A loss of the outputs and its adjoints of them; nil: the linear loss of `Setup.seeds`.
+  typealias Objective = ([[Float]]) throws -> (Double, [[Float]])
+
+  func loss(_ s: Setup, _ objective: Objective? = nil) throws -> Double {
     let outputs = try s.session.forward(s.input, samples: s.samples)
+    if let objective { return try objective(outputs).0 }
     return zip(outputs, s.seeds).reduce(0.0) { total, pair in
       zip(pair.0, pair.1).reduce(total) { $0 + Double($1.0) * Double($1.1) }
     }
@@ -120,12 +124,13 @@ import TestSupport
   /// (parameter, analytic ⟨∇L, v⟩, best finite difference, error) per tensor; the error is
   /// relative to the larger of the two, or to 1% of the model's largest ⟨∇L, v⟩ (float32
   /// differences cannot resolve much smaller derivatives).
-  func check(_ kind: String, heatmaps: Bool) throws -> [(String, Double, Double, Double)] {
+  func check(_ kind: String, heatmaps: Bool, objective: Objective? = nil, prepare: (TrainingSession) -> Void = { _ in }) throws -> [(String, Double, Double, Double)] {
     let s = try setup(kind, heatmaps: heatmaps)
+    prepare(s.session)
     _ = try loss(s)
     s.session.lrpStatisticsFrozen = true
-    _ = try loss(s)
-    try s.session.backward(seeds: s.seeds)
+    let outputs = try s.session.forward(s.input, samples: s.samples)
+    try s.session.backward(seeds: try objective.map { try $0(outputs).1 } ?? s.seeds)
     let gradients = s.session.gradients
     let graph = s.session.graph
     var random = SplitMix64(seed: 99)
@@ -143,7 +148,7 @@ import TestSupport
       for h in [1e-3, 3e-4, 1e-4, 5e-5, 2e-5, 1e-5] {
         func shifted(_ sign: Double) throws -> Double {
           for i in 0..<count { pointer[i] = Float(Double(original[i]) + sign * h * direction[i]) }
-          return try loss(s)
+          return try loss(s, objective)
         }
         differences.append((try shifted(1) - (try shifted(-1))) / (2 * h))
       }
