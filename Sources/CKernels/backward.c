@@ -132,14 +132,15 @@ void isn_accumulate(const float *x, size_t count, float *y) {
 
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
-                                     float *dr, float *dz) {
+                                     const float *sample_eps, float *dr, float *dz) {
   ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *zs = z + n * count;
+    const float e = sample_eps ? sample_eps[n] : eps;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
       for (size_t i = i0; i < i0 + len; i++) {
         const float zi = zs[i];
-        const float s = zi + (zi >= 0.0f ? eps : -eps);
+        const float s = zi + (zi >= 0.0f ? e : -e);
         const float gi = g[row + i];
         if (dr) dr[row + i] += gi / s;
         if (dz) dz[n * count + i] -= gi * out[row + i] / s;

@@ -2,6 +2,8 @@
 // division and the product with the activations. Relevance tensors hold one slice per
 // explained class after each sample ([batch, classes, count]); the forward values they
 // combine with ([batch, count]) are broadcast over the classes, never copied K times.
+// The ε-rule's ε is one number for the batch, or one per sample (`sample_eps`, when not
+// NULL): a run-time choice, so the graph is not recompiled to change it.
 #include <string.h>
 
 #include "isn_internal.h"
@@ -16,8 +18,8 @@ void isn_lrp_seed(const float *logits, size_t logits_stride, int batch, int clas
 }
 
 void isn_lrp_epsilon_divide(const float *r, size_t r_stride, const float *z, size_t z_stride,
-                            int batch, int classes, size_t count, float eps, float *out,
-                            size_t out_stride) {
+                            int batch, int classes, size_t count, float eps,
+                            const float *sample_eps, float *out, size_t out_stride) {
   if (batch <= 0 || classes <= 0 || count == 0) return;
   const size_t rows = (size_t)batch * (size_t)classes;
 #pragma omp parallel for num_threads(isn_threads()) schedule(static) \
@@ -27,10 +29,11 @@ void isn_lrp_epsilon_divide(const float *r, size_t r_stride, const float *z, siz
     const float *rs = r + b * r_stride + k * count;
     const float *zs = z + b * z_stride;
     float *os = out + b * out_stride + k * count;
+    const float e = sample_eps ? sample_eps[b] : eps;
 #pragma omp simd
     for (size_t i = 0; i < count; i++) {
       const float zi = zs[i];
-      os[i] = rs[i] / (zi + (zi >= 0.0f ? eps : -eps));
+      os[i] = rs[i] / (zi + (zi >= 0.0f ? e : -e));
     }
   }
 }
@@ -71,8 +74,8 @@ void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const
 void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
                          const float *z, size_t z_stride, const float *scale,
                          const float *addend, size_t addend_stride, int batch, int classes,
-                         int channels, size_t plane, float eps, float *out,
-                         size_t out_stride) {
+                         int channels, size_t plane, float eps, const float *sample_eps,
+                         float *out, size_t out_stride) {
   if (batch <= 0 || classes <= 0 || channels <= 0 || plane == 0) return;
   const size_t count = (size_t)channels * plane;
   const size_t rows = (size_t)batch * (size_t)classes * (size_t)channels;
@@ -86,6 +89,7 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
     const float *cs = c + b * c_stride + k * count + ch * plane;
     float *os = out + b * out_stride + k * count + ch * plane;
     const float *ds = addend ? addend + b * addend_stride + k * count + ch * plane : NULL;
+    const float e = sample_eps ? sample_eps[b] : eps;
     // The same operations in the same order as isn_lrp_multiply, isn_lrp_epsilon_divide,
     // the batch-norm transpose and isn_add one after another: the same bits.
     if (scale) {
@@ -93,7 +97,7 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
 #pragma omp simd
       for (size_t i = 0; i < plane; i++) {
         const float zi = zs[i];
-        os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? eps : -eps)) * s + 0.0f;  // + 0: as the affine kernel
+        os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? e : -e)) * s + 0.0f;  // + 0: as the affine kernel
       }
       if (ds) {
 #pragma omp simd
@@ -103,7 +107,7 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
 #pragma omp simd
       for (size_t i = 0; i < plane; i++) {
         const float zi = zs[i];
-        os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? eps : -eps));
+        os[i] = (as[i] * cs[i]) / (zi + (zi >= 0.0f ? e : -e));
       }
       if (ds) {
 #pragma omp simd

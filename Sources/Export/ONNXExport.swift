@@ -111,13 +111,14 @@ public enum ONNXExport {
     model.opset = options.opset
     model.docString = options.graph == .deploy
       ? "isnetc deployment graph of \(classifier.name): input [N,C,H,W] → logits [N,K]"
-      : "isnetc classifier and LRP block of \(classifier.name) (ε = \(options.lrp.epsilon)): input [N,C,H,W] → logits [N,K], heatmaps [N,K',C,H,W]"
+      : "isnetc classifier and LRP block of \(classifier.name) (ε = \(options.lrp.epsilon), input rule \(options.lrp.inputRule.rawValue)): input [N,C,H,W] → logits [N,K], heatmaps [N,K',C,H,W]"
     model.metadata = [
       ("isnetc.graph", options.graph.rawValue), ("isnetc.model", classifier.name),
       ("isnetc.output_kind", classifier.outputKind.rawValue),
     ]
     if options.graph == .heatmaps {
       model.metadata.append(("isnetc.epsilon", options.lrp.epsilon.description))
+      model.metadata.append(("isnetc.input_rule", options.lrp.inputRule.rawValue))
       let explain: String
       switch options.explain {
       case .all: explain = "all"

@@ -16,7 +16,8 @@ import LRPTransform
 import Training
 
 public struct PyTorchOptions: Sendable {
-  /// The LRP block's options (ε of the ε-rule), fixed in the emitted module.
+  /// The LRP block's options (ε of the ε-rule, the input layer's rule), fixed in the
+  /// emitted module: it is emitted from the block they derive, Zᴮ or ε at the input alike.
   public var lrp: LRPOptions
   /// The training entry point's defaults: `isnetc train`'s own (`TrainingSettings()`), so
   /// the two trainers never drift apart.
@@ -104,7 +105,7 @@ public enum PyTorchExport {
     let className = pythonClassName(classifier.name)
     var emitter = PyTorchModuleEmitter(graph: graph, classifierCount: classifier.nodes.count, className: className)
     let parameters = classifier.parameters
-    let doc = "The \(classifier.name) classifier and its LRP block (epsilon \(options.lrp.epsilon)), exported by isnetc from \(sanitized(source))."
+    let doc = "The \(classifier.name) classifier and its LRP block (epsilon \(options.lrp.epsilon), input rule \(options.lrp.inputRule.rawValue)), exported by isnetc from \(sanitized(source))."
     let body = try emitter.module(parameters: parameters, doc: doc)
     let classes = classifier[classifier.outputs[0]].type.dims[0]
     let inputDims = classifier[input].type.dims
@@ -116,6 +117,7 @@ public enum PyTorchExport {
       "    \"classes\": \(classes),",
       "    \"output_kind\": \"\(classifier.outputKind.rawValue)\",",
       "    \"epsilon\": \(options.lrp.epsilon),",
+      "    \"input_rule\": \"\(options.lrp.inputRule.rawValue)\",",
     ]
     let model = """
       \"\"\"\(classifier.name): the classifier and its LRP block, exported by isnetc (generated; do not edit).

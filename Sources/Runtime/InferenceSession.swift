@@ -18,6 +18,14 @@ public final class InferenceSession {
   let scratch: UnsafeMutablePointer<Float>
   /// One closure per node that does work, given the number of samples in this run.
   private var steps: [(node: NodeID, run: (Int) -> Void)] = []
+  /// The ε of the LRP ε-rule per sample for the next runs: element b for sample b, at every
+  /// `lrp_epsilon_divide` node (the Zᴮ first layer's stabiliser included, so a batch with
+  /// ε_b everywhere gives each sample the bits of a graph compiled with ε_b). nil: each
+  /// node's compiled ε. `run` refuses fewer values than samples, or any value that is not
+  /// positive and finite.
+  public var sampleEpsilons: [Float]?
+  /// Where the LRP steps read `sampleEpsilons` during a run.
+  let sampleEpsilonStorage: SampleEpsilonStorage
   /// When set, each run adds every step's seconds to `stepSeconds[node index]`.
   public var profiling = false
   public private(set) var stepSeconds: [Double] = []
@@ -43,6 +51,7 @@ public final class InferenceSession {
     if let problem = graph.verify().first { throw RuntimeError("invalid graph: \(problem)") }
     self.graph = graph
     self.threads = max(1, threads)
+    sampleEpsilonStorage = SampleEpsilonStorage(capacity: batchSize)
     isn_set_threads(Int32(self.threads))
     constants = try BoundParameters(graph: graph, weights: weights, source: weightsSource)
     let chains = fuseLRPChains ? FusedRatio.find(in: graph) : [:]
@@ -124,6 +133,7 @@ public final class InferenceSession {
     guard input.count == samples * perSample else {
       throw RuntimeError("input has \(input.count) values, expected \(samples) × \(perSample) for \(graph[inputID].type)")
     }
+    try sampleEpsilonStorage.load(sampleEpsilons, samples: samples)
     isn_set_threads(Int32(threads))
     let location = plan.location(of: inputID)
     input.withUnsafeBufferPointer { source in

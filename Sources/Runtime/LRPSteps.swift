@@ -82,11 +82,12 @@ extension InferenceSession {
     let (classes, channels, plane) = (dims[0], dims[1], dims[2] * dims[3])
     let scale = chain.transpose.map { constants.constants[$0]!.scale }
     let addend = chain.addend.map { (pointer: pointer(NodeID($0)), stride: plan.location(of: NodeID($0)).sampleStride) }
+    let sampleEpsilons = sampleEpsilonStorage
     return { samples in
       withOptionalBuffer(scale) { s in
         isn_lrp_fused_ratio(
           a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s, addend?.pointer, addend?.stride ?? 0,
-          Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), y, yStride)
+          Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), sampleEpsilons.kernelArgument, y, yStride)
       }
     }
   }
@@ -108,8 +109,11 @@ extension InferenceSession {
       return { samples in isn_lrp_seed(logits.pointer, logits.stride, Int32(samples), Int32(classes), y, yStride) }
     case .lrpEpsilonDivide(let a):
       let (r, z) = (operands[0], operands[1])
+      let sampleEpsilons = sampleEpsilonStorage
       return { samples in
-        isn_lrp_epsilon_divide(r.pointer, r.stride, z.pointer, z.stride, Int32(samples), Int32(classes), perClass, Float(a.epsilon), y, yStride)
+        isn_lrp_epsilon_divide(
+          r.pointer, r.stride, z.pointer, z.stride, Int32(samples), Int32(classes), perClass, Float(a.epsilon), sampleEpsilons.kernelArgument, y,
+          yStride)
       }
     case .lrpMultiply:
       let (x, r) = (operands[0], operands[1])

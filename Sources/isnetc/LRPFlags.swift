@@ -7,9 +7,16 @@ struct LRPFlags: ParsableArguments {
   @Option(help: ArgumentHelp("The ε of the LRP block's ε-rule (default \(LRPOptions.defaultEpsilon)).", valueName: "ε"))
   var epsilon: Double?
 
+  @Option(
+    help: ArgumentHelp(
+      "The input layer's LRP rule: zb (the paper's Zᴮ with the input's declared range) or epsilon (the ε-rule up to the input: gradient × input there) (default zb).",
+      valueName: "rule"))
+  var inputRule: LRPOptions.InputRule?
+
   var options: LRPOptions {
     var options = LRPOptions()
     if let epsilon { options.epsilon = epsilon }
+    if let inputRule { options.inputRule = inputRule }
     return options
   }
 
@@ -17,6 +24,8 @@ struct LRPFlags: ParsableArguments {
     if let problem = options.problem { throw ValidationError("--epsilon: \(problem)") }
   }
 }
+
+extension LRPOptions.InputRule: ExpressibleByArgument {}
 
 extension ModelOptions {
   /// The model compiled and lowered for `purpose` through the one pipeline; an error names

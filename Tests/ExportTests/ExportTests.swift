@@ -94,6 +94,20 @@ func temporaryDirectory() throws -> String {
     #expect(decoded.outputs[1].dims == ["N", "3", "3", "64", "64"])
   }
 
+  /// With the ε input rule the first layer is an ε step like the others: no Zᴮ
+  /// initializers, the input rule in the metadata.
+  @Test func heatmapGraphWithTheEpsilonInputRule() throws {
+    let graph = try compileModel("tiny")
+    let options = ExportOptions(graph: .heatmaps, lrp: LRPOptions(inputRule: .epsilon))
+    let model = try ONNXExport.model(classifier: graph, weights: seededWeights(graph), options: options, source: "tiny.isnet")
+    let decoded = try DecodedModel(model.encoded())
+    #expect(Set(decoded.initializers.map(\.name)) == Set(graph.parameters.map(\.name)))
+    #expect(decoded.outputs.map(\.name) == ["logits", "heatmaps"])
+    #expect(model.metadata.contains { $0.key == "isnetc.input_rule" && $0.value == "epsilon" })
+    let zb = try ONNXExport.model(classifier: graph, weights: seededWeights(graph), options: ExportOptions(graph: .heatmaps), source: "tiny.isnet")
+    #expect(zb.metadata.contains { $0.key == "isnetc.input_rule" && $0.value == "zb" })
+  }
+
   @Test func deploymentGraphFoldsBatchNorms() throws {
     let graph = try compileModel("tiny")
     let weights = seededWeights(graph)

@@ -68,6 +68,26 @@ import Training
     }
   }
 
+  /// The module is emitted from the LRP block the options derive: with the ε input rule,
+  /// no Zᴮ operation, every node lowered, the rule in CONFIG.
+  @Test func honoursTheEpsilonInputRule() throws {
+    let graph = try compileModel("tiny")
+    let options = PyTorchOptions(lrp: LRPOptions(inputRule: .epsilon))
+    let p = try PyTorchExport.package(classifier: graph, weights: seededWeights(graph), name: "tiny_isnet", options: options, source: "models/tiny.isnet")
+    let model = file(p, "model.py")
+    #expect(!model.contains("O.zb_"))
+    #expect(model.contains("\"input_rule\": \"epsilon\","))
+    let lrp = try graph.lowered(for: .explain(options.lrp))
+    let last = lrp.outputs[1].index
+    // The heatmaps: the input times the first layer's transposed convolution.
+    #expect(model.contains("v\(last) = v0.unsqueeze(1) * v\(lrp.nodes[last].inputs[1].index)"))
+    for index in lrp.nodes.indices {
+      #expect(model.contains("\n        v\(index) = ") || model.contains("\n        v\(index), "), "node \(index) has no lowering")
+    }
+    let (_, zb) = try package("tiny")
+    #expect(file(zb, "model.py").contains("\"input_rule\": \"zb\","))
+  }
+
   /// Parameters are placed under their torchvision names (so state_dict keys are them) and
   /// the weights file holds exactly the model's parameters.
   @Test func parametersCarryTheTorchvisionNames() throws {

@@ -28,4 +28,14 @@ import TestSupport
     let program = try compileModel(model, classes: 3).withLRPBlock().reverseMode()
     try assertGolden(program.text, at: "Tests/LRPTransformTests/Golden/\(model).grad")
   }
+
+  /// The ε input rule: tiny's first convolution and batch norm take the ε-rule, the input's
+  /// relevance is x ⊙ convᵀ(…); in the training program nothing flows into the input.
+  @Test func epsilonInputRuleMatchesGolden() throws {
+    let graph = try compileModel("tiny", classes: 3).withLRPBlock(LRPOptions(inputRule: .epsilon))
+    #expect(graph.verify().isEmpty)
+    #expect(try Graph(parsing: graph.text) == graph)
+    try assertGolden(graph.text, at: "Tests/LRPTransformTests/Golden/tiny.epsilon-input.lrp")
+    try assertGolden(try graph.reverseMode().text, at: "Tests/LRPTransformTests/Golden/tiny.epsilon-input.grad")
+  }
 }

@@ -6,9 +6,9 @@ import TestSupport
 /// One small graph per LRP rule, with the LRP block it derives written out: what each rule
 /// emits, readable without a whole model (paper sections 4.1, 4.4).
 @Suite struct LRPRuleTests {
-  static func block(_ body: String, input: String = "f32[2, 4, 4] in [0, 1]") throws -> String {
+  static func block(_ body: String, input: String = "f32[2, 4, 4] in [0, 1]", options: LRPOptions = LRPOptions()) throws -> String {
     let graph = try compileSource("isnet 1;\nmodel m(input: \(input)) {\n\(body)\n}\n")
-    let lrp = try graph.withLRPBlock()
+    let lrp = try graph.withLRPBlock(options)
     #expect(lrp.verify().isEmpty)
     // Only the LRP block: the nodes after the classifier's.
     return lrp.text.split(separator: "\n").filter { line in
@@ -151,5 +151,40 @@ import TestSupport
         %16 = lrp_epsilon_divide(%14, %15) {eps=0.01} : f32[N,2,2,4,4]
         %17 = zb_relevance(%0, %16) @c0 {out=2, kernel=[1,1], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true, in=[2,4,4], range=[0.0,1.0]} : f32[N,2,2,4,4]
       """#)
+  }
+
+  /// With the ε input rule the first layer takes the ε-rule like the others (its batch norm
+  /// transposed, not folded) and the input is an activation point: R = x ⊙ c.
+  @Test func epsilonInputRuleTreatsTheInputAsAnActivation() throws {
+    let body = #"x = relu(bn(conv(input, out: 3, k: 3, pad: 1, bias: false) @ "c") @ "n"); return linear(flatten(x), out: 2) @ "fc";"#
+    let text = try Self.block(body, options: LRPOptions(inputRule: .epsilon))
+    #expect(text == #"""
+        %6 = lrp_seed(%5) : f32[N,2,2]
+        %7 = lrp_epsilon_divide(%6, %5) {eps=0.01} : f32[N,2,2]
+        %8 = linear_transpose(%7) @fc {in=48, out=2} : f32[N,2,48]
+        %9 = unflatten(%8) {dims=[3,4,4]} : f32[N,2,3,4,4]
+        %10 = lrp_multiply(%3, %9) : f32[N,2,3,4,4]
+        %11 = lrp_epsilon_divide(%10, %2) {eps=0.01} : f32[N,2,3,4,4]
+        %12 = batch_norm_transpose(%11) @n {eps=1e-05, momentum=0.1} : f32[N,2,3,4,4]
+        %13 = conv2d_transpose(%12) @c {out=3, kernel=[3,3], stride=[1,1], pad=[1,1], dilation=[1,1], groups=1, bias=false, in=[2,4,4]} : f32[N,2,2,4,4]
+        %14 = lrp_multiply(%0, %13) : f32[N,2,2,4,4]
+      """#)
+  }
+
+  /// What the Zᴮ rule refuses (a first convolution read beyond its batch norm, an input
+  /// read beyond the first convolution) is an ordinary graph for the ε input rule: the
+  /// input's relevance is the sum of what reaches it.
+  @Test func epsilonInputRuleAcceptsWhatZBetaRefuses() throws {
+    let bodies = [
+      #"c = conv(input, out: 2, k: 1, bias: false) @ "c"; x = relu(bn(c) @ "n"); return linear(flatten(add(x, c)), out: 2) @ "fc";"#,
+      #"x = relu(conv(input, out: 2, k: 1) @ "c"); return linear(flatten(concat(x, input)), out: 2) @ "fc";"#,
+    ]
+    for body in bodies {
+      let graph = try compileSource("isnet 1;\nmodel m(input: f32[2, 4, 4] in [0, 1]) {\n\(body)\n}\n")
+      #expect(throws: LRPError.self) { try graph.withLRPBlock() }
+      let lrp = try graph.withLRPBlock(LRPOptions(inputRule: .epsilon))
+      #expect(lrp.verify().isEmpty)
+      #expect(!lrp.nodes.contains { $0.op.kind == .zbRelevance || $0.op.kind == .zbPreactivation })
+    }
   }
 }

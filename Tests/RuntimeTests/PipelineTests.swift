@@ -17,6 +17,24 @@ import TestSupport
     #expect(try tiny.trainingProgram(heatmaps: nil).text == (try tiny.reverseMode().text))
   }
 
+  /// The ε input rule through every purpose: the LRP block without Zᴮ, and a training
+  /// program in which the input (read by the first convolution and an lrp_multiply) gets
+  /// no adjoint.
+  @Test func theEpsilonInputRuleReachesEveryPurpose() throws {
+    let tiny = try compileModel("tiny")
+    let options = LRPOptions(inputRule: .epsilon)
+    let graph = try tiny.lowered(for: .explain(options))
+    #expect(graph == (try tiny.withLRPBlock(options)))
+    #expect(graph != (try tiny.lowered(for: .explain(LRPOptions()))))
+    #expect(!graph.nodes.contains { $0.op.kind == .zbPreactivation || $0.op.kind == .zbRelevance })
+    let input = graph.inputIDs[0]
+    #expect(graph.consumers[input.index].map { graph[$0].op.kind }.sorted { $0.rawValue < $1.rawValue } == [.conv2d, .lrpMultiply])
+    let program = try tiny.trainingProgram(heatmaps: options)
+    #expect(program.text == (try graph.reverseMode().text))
+    #expect(!program.adjoints.contains { $0.node == input })
+    #expect(program.gradients.contains("features.conv0.weight"))
+  }
+
   @Test(arguments: [0, -0.5, Double.nan, Double.infinity])
   func badEpsilonIsRefusedWithOneMessage(_ epsilon: Double) throws {
     let tiny = try compileModel("tiny")

@@ -18,6 +18,10 @@ import TestSupport
 /// + ⟨q, heatmaps⟩, so ∂L/∂outputs = (r, q). For each parameter tensor θ and a random
 /// direction v, (L(θ + hv) − L(θ − hv)) / 2h must equal ⟨∇θ L, v⟩.
 ///
+/// The LRP block is checked with both input rules: the paper's Zᴮ first layer, and the
+/// ε-rule up to the input (the input then an activation point read by an `lrp_multiply`,
+/// no gradient flowing into it).
+///
 /// The LRP block's detachments are made literal for the finite differences: the batch
 /// statistics it fuses are frozen at the unperturbed forward's (`lrpStatisticsFrozen`),
 /// which is what the gradient differentiates. Biases and batch-norm shifts are detached in
@@ -84,12 +88,16 @@ import TestSupport
     var samples: Int
   }
 
-  func setup(_ kind: String, heatmaps: Bool) throws -> Setup {
+  /// A larger ε keeps the ε-rule's 1/z' smooth enough for differences in float32.
+  static let lrp = LRPOptions(epsilon: 0.1)
+
+  /// The model `kind` in training mode, with its LRP block for `heatmaps` (nil: the
+  /// classifier alone), seeded weights, inputs and output adjoints.
+  func setup(_ kind: String, heatmaps: LRPOptions?) throws -> Setup {
     let blocks = try Repository.read("models/densenet_blocks.isnet")
     let compilation = compileSources(["m.isnet": Self.models[kind]!, "densenet_blocks.isnet": blocks])
     let classifier = try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
-    // A larger ε keeps the ε-rule's 1/z' smooth enough for differences in float32.
-    let graph = heatmaps ? try classifier.withLRPBlock(LRPOptions(epsilon: 0.1)) : classifier
+    let graph = try heatmaps.map { try classifier.withLRPBlock($0) } ?? classifier
     var random = SplitMix64(seed: 7)
     var weights = Initialization.weights(for: classifier, seed: 3)
     // Non-trivial γ, β and biases, so that every role's derivative matters.
@@ -124,7 +132,7 @@ import TestSupport
   /// (parameter, analytic ⟨∇L, v⟩, best finite difference, error) per tensor; the error is
   /// relative to the larger of the two, or to 1% of the model's largest ⟨∇L, v⟩ (float32
   /// differences cannot resolve much smaller derivatives).
-  func check(_ kind: String, heatmaps: Bool, objective: Objective? = nil, prepare: (TrainingSession) -> Void = { _ in }) throws -> [(String, Double, Double, Double)] {
+  func check(_ kind: String, heatmaps: LRPOptions?, objective: Objective? = nil, prepare: (TrainingSession) -> Void = { _ in }) throws -> [(String, Double, Double, Double)] {
     let s = try setup(kind, heatmaps: heatmaps)
     prepare(s.session)
     _ = try loss(s)
@@ -137,7 +145,7 @@ import TestSupport
     var rows: [(String, Double, [Double])] = []
     for parameter in graph.parameters where gradients[parameter.name] != nil {
       let isShift = parameter.role == .bias
-      if heatmaps && isShift { continue }
+      if heatmaps != nil && isShift { continue }
       let pointer = s.session.parameter(parameter.name)
       let count = parameter.elementCount
       let original = Array(UnsafeBufferPointer(start: pointer, count: count))
@@ -165,10 +173,26 @@ import TestSupport
 
   @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid"], [false, true])
   func gradientsMatchFiniteDifferences(_ kind: String, heatmaps: Bool) throws {
+    try expectAgreement(kind, heatmaps: heatmaps ? Self.lrp : nil)
+  }
+
+  /// Under the ε input rule the first layer's ε-rule divides by its full-resolution
+  /// pre-activations, many of them near zero (Zᴮ's bound terms keep its own away from
+  /// zero); where a step moves one across zero while the ReLU above it is open (the batch
+  /// norm's training value and LRP view differ) the loss jumps by about 2R/ε. ε 0.3 keeps
+  /// those jumps within what the differences resolve: at 0.1 the DenseNet's first
+  /// convolution agrees to 3% at best, its differences scattered across the step sizes.
+  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid"])
+  func gradientsMatchFiniteDifferencesWithTheEpsilonInputRule(_ kind: String) throws {
+    try expectAgreement(kind, heatmaps: LRPOptions(epsilon: 0.3, inputRule: .epsilon))
+  }
+
+  func expectAgreement(_ kind: String, heatmaps: LRPOptions?) throws {
     let rows = try check(kind, heatmaps: heatmaps)
     #expect(rows.count >= 4)
+    let label = heatmaps.map { " with heatmaps (input rule \($0.inputRule.rawValue))" } ?? ""
     for (name, analytic, difference, error) in rows {
-      #expect(error <= 2e-2, "\(kind)\(heatmaps ? " with heatmaps" : ""): \(name): gradient·v \(analytic), finite difference \(difference)")
+      #expect(error <= 2e-2, "\(kind)\(label): \(name): gradient·v \(analytic), finite difference \(difference)")
     }
   }
 }

@@ -19,6 +19,23 @@ import TestSupport
     #expect(older.lrp == LRPOptions())
   }
 
+  /// The input rule is stored with ε; options written before it existed read as Zᴮ, the
+  /// rule those runs trained with.
+  @Test func theInputRuleIsStoredAndOlderOptionsReadZBeta() throws {
+    let options = LRPOptions(epsilon: 0.05, inputRule: .epsilon)
+    #expect(try JSONDecoder().decode(LRPOptions.self, from: JSONEncoder().encode(options)) == options)
+    let older = try JSONDecoder().decode(LRPOptions.self, from: Data(#"{"epsilon": 0.05}"#.utf8))
+    #expect(older == LRPOptions(epsilon: 0.05, inputRule: .zb))
+    var settings = TrainingSettings()
+    settings.lrp = options
+    var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(settings)) as! [String: Any]
+    #expect((object["lrp"] as? [String: Any])?["inputRule"] as? String == "epsilon")
+    object["lrp"] = ["epsilon": 0.05]
+    let run = try JSONDecoder().decode(TrainingSettings.self, from: try JSONSerialization.data(withJSONObject: object))
+    #expect(run.lrp == LRPOptions(epsilon: 0.05))
+    #expect(throws: DecodingError.self) { try JSONDecoder().decode(LRPOptions.self, from: Data(#"{"epsilon": 0.05, "inputRule": "z+"}"#.utf8)) }
+  }
+
   @Test func aBadEpsilonIsOneProblemWithThePipelinesMessage() {
     var settings = TrainingSettings()
     settings.lrp = LRPOptions(epsilon: 0)
@@ -30,5 +47,7 @@ import TestSupport
     let options = LRPOptions(epsilon: 0.1)
     #expect(try Trainer.trainingGraph(tiny, heatmapWeight: 0.7, lrp: options) == (try tiny.withLRPBlock(options)))
     #expect(try Trainer.trainingGraph(tiny, heatmapWeight: 0, lrp: options) == tiny)
+    let epsilonInput = LRPOptions(epsilon: 0.1, inputRule: .epsilon)
+    #expect(try Trainer.trainingGraph(tiny, heatmapWeight: 0.7, lrp: epsilonInput) == (try tiny.withLRPBlock(epsilonInput)))
   }
 }

@@ -180,10 +180,12 @@ void isn_lrp_seed(const float *logits, size_t logits_stride, int batch, int clas
 
 /// The ε-rule's division: out[b, k, i] = r[b, k, i] / (z[b, i] + eps·sign(z[b, i])), with
 /// sign(0) = +1; z broadcast over the classes. r, out: [batch, classes, count] (strides
-/// per sample); z: [batch, count]. In place (out == r) is allowed.
+/// per sample); z: [batch, count]. `sample_eps`, when not NULL, holds one ε per sample
+/// ([batch]) and sample b uses sample_eps[b] in place of `eps` (the same formula; with
+/// NULL, the same bits as one ε for all). In place (out == r) is allowed.
 void isn_lrp_epsilon_divide(const float *r, size_t r_stride, const float *z, size_t z_stride,
-                            int batch, int classes, size_t count, float eps, float *out,
-                            size_t out_stride);
+                            int batch, int classes, size_t count, float eps,
+                            const float *sample_eps, float *out, size_t out_stride);
 
 /// The Zᴮ rule's relevance at the input from the two transposed convolutions by the
 /// positive and negative weights: out[b, k, i] = (x[b, i] − low)·pos[b, k, i] +
@@ -205,13 +207,14 @@ void isn_lrp_multiply(const float *a, size_t a_stride, const float *c, size_t c_
 /// a[b, ch, i]·c[b, k, ch, i] / (z[b, ch, i] ± eps) · scale[ch]. a and z: [batch, channels,
 /// plane] (strides per sample); c and out: [batch, classes, channels, plane]. With
 /// `addend` (shaped like out) the result is added to it: the adjoint sum that follows the
-/// chain where a value has several consumers. Bitwise equal to the kernels run one after
-/// another. out may be addend.
+/// chain where a value has several consumers. `sample_eps` (NULL or [batch]) as for
+/// isn_lrp_epsilon_divide. Bitwise equal to the kernels run one after another. out may be
+/// addend.
 void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
                          const float *z, size_t z_stride, const float *scale,
                          const float *addend, size_t addend_stride, int batch, int classes,
-                         int channels, size_t plane, float eps, float *out,
-                         size_t out_stride);
+                         int channels, size_t plane, float eps, const float *sample_eps,
+                         float *out, size_t out_stride);
 
 // --- Training: gradients (backward.c). Every output ACCUMULATES (+=); tensors are dense. ---
 
@@ -238,10 +241,11 @@ void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx)
 /// y += x over `count` floats.
 void isn_accumulate(const float *x, size_t count, float *y);
 /// The ε-division's backward (out = r / s, s = z + eps·sign(z)): dr += g / s and
-/// dz[b, i] −= Σ_k g·out / s (z broadcast over the classes). Either output may be NULL.
+/// dz[b, i] −= Σ_k g·out / s (z broadcast over the classes). `sample_eps` (NULL or
+/// [batch]) as for isn_lrp_epsilon_divide. Either output may be NULL.
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
-                                     float *dr, float *dz);
+                                     const float *sample_eps, float *dr, float *dz);
 /// The backward of out = a ⊙ c (a broadcast over classes): da[b, i] += Σ_k g·c,
 /// dc += g·a. Either output may be NULL.
 void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,

@@ -22,7 +22,9 @@
 ///   each input's share of z. Summing adjoints where they meet makes a dense block's
 ///   skips cost one pass, not one per consumer.
 /// - The first layer (a convolution, optionally followed by batch norm, read by a ReLU)
-///   uses the Zᴮ rule with the input's declared range (section 4.4.3).
+///   uses the Zᴮ rule with the input's declared range (section 4.4.3), or, with
+///   `LRPOptions.inputRule` `.epsilon`, the ε-rule like every other layer: the input is then
+///   an ordinary activation point, R_x = x ⊙ c (gradient × input there).
 /// - Dropout is the identity (section 4.4.4).
 ///
 /// The forward values the rules read (a, z, arg-max) are the forward pass's own: in
@@ -30,10 +32,33 @@
 
 
 public struct LRPOptions: Sendable, Hashable, Codable {
+  /// The rule of the layer that reads the input.
+  public enum InputRule: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The paper's Zᴮ rule with the input's declared range (section 4.4.3).
+    case zb
+    /// The ε-rule, as every other layer: relevance at the input is x ⊙ c.
+    case epsilon
+  }
+
   /// The ε of the ε-rule (and of the Zᴮ layer's stabiliser): the paper's 0.01.
   public static let defaultEpsilon = 0.01
   public var epsilon: Double
-  public init(epsilon: Double = defaultEpsilon) { self.epsilon = epsilon }
+  /// The first layer's rule: Zᴮ by default, as the paper.
+  public var inputRule: InputRule
+  public init(epsilon: Double = defaultEpsilon, inputRule: InputRule = .zb) {
+    self.epsilon = epsilon
+    self.inputRule = inputRule
+  }
+
+  private enum CodingKeys: String, CodingKey { case epsilon, inputRule }
+
+  /// Options stored before `inputRule` existed (training runs' run.json) read as Zᴮ, the
+  /// rule they were trained with.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    epsilon = try c.decode(Double.self, forKey: .epsilon)
+    inputRule = try c.decodeIfPresent(InputRule.self, forKey: .inputRule) ?? .zb
+  }
 
   /// What is wrong with these options, in the words every command reports, or nil.
   public var problem: String? {
@@ -192,15 +217,16 @@ private struct LRPBuilder {
   }
 
   /// R at a ReLU's (or element-wise function's) output → s at its input z; or, for the
-  /// first layer, the Zᴮ rule.
+  /// first layer under the Zᴮ input rule, the Zᴮ rule. Under the ε input rule the first
+  /// layer takes this same ε step and its transpose reaches the input as x ⊙ c (`send`).
   private mutating func stepThroughNonlinearity(_ index: Int, relevance r: NodeID) throws(LRPError) {
     let z = classifier.nodes[index].inputs[0].index
-    if let first = firstLayer(feeding: z) {
+    if options.inputRule == .zb, let first = firstLayer(feeding: z) {
       try zBeta(first: first, relevance: r)
       return
     }
     let value = append(.lrpEpsilonDivide(EpsilonAttributes(epsilon: options.epsilon)), [r, id(z)], name: nil)
-        accumulate(.adjoint, z, value)
+    accumulate(.adjoint, z, value)
   }
 
   /// The convolution (and batch norm) between the input and the ReLU whose input is `z`,
@@ -239,7 +265,7 @@ private struct LRPBuilder {
     let z = append(.zbPreactivation(attributes), [id(input)], name: name)
     let s = append(.lrpEpsilonDivide(EpsilonAttributes(epsilon: options.epsilon)), [r, z], name: nil)
     let value = append(.zbRelevance(attributes), [id(input), s], name: name)
-        accumulate(.relevance, input, value)
+    accumulate(.relevance, input, value)
   }
 
   /// Sends the adjoint `c` of node `index`'s value to its inputs through the transpose of
@@ -289,7 +315,7 @@ private struct LRPBuilder {
   private mutating func send(_ c: NodeID, to target: Int) {
     if activation[target] {
       let value = append(.lrpMultiply, [id(target), c], name: nil)
-        accumulate(.relevance, target, value)
+      accumulate(.relevance, target, value)
     } else {
       accumulate(.adjoint, target, c)
     }

@@ -71,7 +71,9 @@ extension TrainingSession {
       case .lrpEpsilonDivide(let e):
         let classes = node.type.dims[0]
         let perClass = count / classes
-        isn_lrp_epsilon_divide_backward(g, pointer(id), zValue(node.inputs[1]), Int32(n), Int32(classes), perClass, Float(e.epsilon), operand == 0 ? dx : nil, operand == 1 ? dx : nil)
+        isn_lrp_epsilon_divide_backward(
+          g, pointer(id), zValue(node.inputs[1]), Int32(n), Int32(classes), perClass, Float(e.epsilon), sampleEpsilonStorage.kernelArgument,
+          operand == 0 ? dx : nil, operand == 1 ? dx : nil)
       case .lrpMultiply:
         let classes = node.type.dims[0]
         let perClass = count / classes

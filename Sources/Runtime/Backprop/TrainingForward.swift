@@ -118,7 +118,7 @@ extension TrainingSession {
     case .lrpSeed:
       isn_lrp_seed(operand, classes, Int32(samples), Int32(classes), y, perSample(id))
     case .lrpEpsilonDivide(let e):
-      isn_lrp_epsilon_divide(operand, perSample(id), zValue(node.inputs[1]), perClass, Int32(samples), Int32(classes), perClass, Float(e.epsilon), y, perSample(id))
+      isn_lrp_epsilon_divide(operand, perSample(id), zValue(node.inputs[1]), perClass, Int32(samples), Int32(classes), perClass, Float(e.epsilon), sampleEpsilonStorage.kernelArgument, y, perSample(id))
     case .lrpMultiply:
       isn_lrp_multiply(operand, perClass, pointer(node.inputs[1]), perSample(id), Int32(samples), Int32(classes), perClass, y, perSample(id))
     case .batchNormTranspose:

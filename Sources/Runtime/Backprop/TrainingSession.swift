@@ -48,6 +48,14 @@ public final class TrainingSession {
   /// Whether a forward updates the batch norms' running statistics (off to measure a
   /// batch, e.g. for `E auto`, without changing the model).
   public var updatesRunningStatistics = true
+  /// The ε of the LRP ε-rule per sample: element b for sample b at every
+  /// `lrp_epsilon_divide` node (the Zᴮ first layer's stabiliser included), in `forward` and
+  /// in the `backward` that follows it. nil: each node's compiled ε. `forward` refuses fewer
+  /// values than samples, or any value that is not positive and finite; `backward` always
+  /// differentiates the last forward, with the values that forward took.
+  public var sampleEpsilons: [Float]?
+  /// The values the last forward took from `sampleEpsilons`, read by both passes' kernels.
+  let sampleEpsilonStorage: SampleEpsilonStorage
   /// Keeps the statistics the LRP block fuses from the previous forward: the detachment
   /// made literal, so finite differences see the function the gradients differentiate.
   var lrpStatisticsFrozen = false
@@ -84,6 +92,7 @@ public final class TrainingSession {
     self.program = program
     self.batchSize = batchSize
     self.threads = max(1, threads)
+    sampleEpsilonStorage = SampleEpsilonStorage(capacity: batchSize)
     isn_set_threads(Int32(self.threads))
     var parameterBuffers: [String: Buffer] = [:]
     for parameter in graph.parameters {
@@ -181,6 +190,7 @@ public final class TrainingSession {
     guard input.count == samples * perSample else {
       throw RuntimeError("input has \(input.count) values, expected \(samples) × \(perSample) for \(graph[inputID].type)")
     }
+    try sampleEpsilonStorage.load(sampleEpsilons, samples: samples)
     isn_set_threads(Int32(threads))
     self.samples = samples
     input.withUnsafeBufferPointer { values[inputID.index].update(from: $0.baseAddress!, count: input.count) }
