@@ -68,6 +68,8 @@ public struct DistillationSettings: Sendable, Codable, Equatable {
   public var freezeHead: Bool
   /// Compare average-pooled versions of the maps too (DistillationLoss).
   public var pyramid: Bool
+  /// How each pair of maps is brought to a common scale.
+  public var normalization: DistillationLoss.Normalization = .geometric
 
   public init(
     teacherModel: String, teacherWeights: String, teacherInput: MaskFill = .zero, classes: DistillationClasses = .stochastic,
@@ -81,6 +83,25 @@ public struct DistillationSettings: Sendable, Codable, Equatable {
     self.crossEntropyWeight = crossEntropyWeight
     self.freezeHead = freezeHead
     self.pyramid = pyramid
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case teacherModel, teacherWeights, teacherInput, classes, epsilonRange, crossEntropyWeight, freezeHead, pyramid, normalization
+  }
+
+  /// Settings stored before one existed decode it at its default.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = DistillationSettings(teacherModel: "", teacherWeights: "")
+    teacherModel = try c.decode(String.self, forKey: .teacherModel)
+    teacherWeights = try c.decode(String.self, forKey: .teacherWeights)
+    teacherInput = try c.decodeIfPresent(MaskFill.self, forKey: .teacherInput) ?? d.teacherInput
+    classes = try c.decodeIfPresent(DistillationClasses.self, forKey: .classes) ?? d.classes
+    epsilonRange = try c.decodeIfPresent([Double].self, forKey: .epsilonRange)
+    crossEntropyWeight = try c.decodeIfPresent(Double.self, forKey: .crossEntropyWeight) ?? d.crossEntropyWeight
+    freezeHead = try c.decodeIfPresent(Bool.self, forKey: .freezeHead) ?? d.freezeHead
+    pyramid = try c.decodeIfPresent(Bool.self, forKey: .pyramid) ?? d.pyramid
+    normalization = try c.decodeIfPresent(DistillationLoss.Normalization.self, forKey: .normalization) ?? d.normalization
   }
 
   public var problems: [String] {
@@ -135,7 +156,7 @@ public struct DistillationObjective: Sendable {
   public var settings: DistillationSettings
   public var kind: OutputKind
   public var lrp: LRPOptions
-  public var loss: DistillationLoss { DistillationLoss(pyramid: settings.pyramid) }
+  public var loss: DistillationLoss { DistillationLoss(pyramid: settings.pyramid, normalization: settings.normalization) }
 
   public init(settings: DistillationSettings, kind: OutputKind, lrp: LRPOptions) {
     self.settings = settings

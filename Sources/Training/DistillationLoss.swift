@@ -15,12 +15,24 @@
 public struct DistillationLoss: Sendable, Equatable {
   /// δ in g.
   public static let stabilizer = 1e-10
+
+  /// How each pair is brought to a common scale.
+  public enum Normalization: String, Sendable, Codable, CaseIterable {
+    /// Both maps divided by the geometric mean of their mean |R| (the authors').
+    case geometric
+    /// Each map divided by its own mean |R|: ℓ = mean |S/m_S − T/m_T|, blind to the
+    /// student map's scale.
+    case separate
+  }
+
   public var pyramid: Bool
   public var minimumSide: Int
+  public var normalization: Normalization
 
-  public init(pyramid: Bool = true, minimumSide: Int = 8) {
+  public init(pyramid: Bool = true, minimumSide: Int = 8, normalization: Normalization = .geometric) {
     self.pyramid = pyramid
     self.minimumSide = minimumSide
+    self.normalization = normalization
   }
 
   /// The pooling factors used for a map of `height` × `width`.
@@ -46,7 +58,7 @@ public struct DistillationLoss: Sendable, Equatable {
       for f in factors {
         let (ps, h, w) = Self.pool(s, channels: channels, height: height, width: width, factor: f)
         let (pt, _, _) = Self.pool(t, channels: channels, height: height, width: width, factor: f)
-        let (loss, dPooled) = Self.pairLoss(ps, pt, gradient: gradient)
+        let (loss, dPooled) = normalization == .geometric ? Self.pairLoss(ps, pt, gradient: gradient) : Self.separateLoss(ps, pt, gradient: gradient)
         total += loss * weight
         guard let dPooled else { continue }
         // The pool's transpose: each pooled value's gradient spread evenly over its window.
@@ -86,6 +98,29 @@ public struct DistillationLoss: Sendable, Equatable {
     // dℓ/dS_i = sign(S_i − T_i)/(n·g) − (ℓ/g)·√mean|T|/(2·√mean|S|)·sign(S_i)/n
     let scaleTerm = rootS > 0 ? loss / g * rootT / (2 * rootS) : 0
     let d = s.indices.map { i in (sign(s[i] - t[i]) / g - scaleTerm * sign(s[i])) / n }
+    return (loss, d)
+  }
+
+  /// ℓ = mean |S/m_S − T/m_T| (m: mean |·| + δ) and dℓ/dS.
+  static func separateLoss(_ s: [Double], _ t: [Double], gradient: Bool) -> (Double, [Double]?) {
+    let n = Double(s.count)
+    let meanS = s.reduce(0) { $0 + abs($1) } / n + stabilizer
+    let meanT = t.reduce(0) { $0 + abs($1) } / n + stabilizer
+    var loss = 0.0
+    var signs = [Double](repeating: 0, count: gradient ? s.count : 0)
+    var projection = 0.0  // Σ_j sign(u_j − v_j)·S_j
+    for i in s.indices {
+      let d = s[i] / meanS - t[i] / meanT
+      loss += abs(d)
+      if gradient {
+        signs[i] = sign(d)
+        projection += signs[i] * s[i]
+      }
+    }
+    loss /= n
+    guard gradient else { return (loss, nil) }
+    // u = S/m_S: du_j/dS_i = δ_ij/m_S − S_j·sign(S_i)/(n·m_S²).
+    let d = s.indices.map { i in signs[i] / (n * meanS) - sign(s[i]) * projection / (n * n * meanS * meanS) }
     return (loss, d)
   }
 

@@ -128,6 +128,9 @@ struct Train: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Distillation: compare the maps' 2×, 4×, … average-pooled versions too (default on).")
   var pyramid: Bool?
 
+  @Option(help: "Distillation: each pair of maps divided by the geometric mean of their mean |R| (geometric), or each by its own (separate).")
+  var distillNorm: DistillationLoss.Normalization?
+
   @Option(help: "Which epoch best.safetensors keeps: loss (lowest validation loss; for distillation the distillation loss, no labels needed), f1 (highest validation macro F1) or last (default \(defaults.bestBy.rawValue)).")
   var bestBy: TrainingSettings.CheckpointRule?
 
@@ -377,6 +380,7 @@ struct Train: ParsableCommand {
       if let distillCe { d.crossEntropyWeight = distillCe }
       if let freezeHeadFromTeacher { d.freezeHead = freezeHeadFromTeacher }
       if let pyramid { d.pyramid = pyramid }
+      if let distillNorm { d.normalization = distillNorm }
       s.distillation = d
       // The student learns from the teacher from its first step: no warm-up, no ISNet loss.
       s.warmupEpochs = 0
@@ -460,6 +464,7 @@ extension TrainingSettings.Loss: ExpressibleByArgument {}
 extension HeatmapSelection: ExpressibleByArgument {}
 extension GWRPHeatmapLoss.Penalty: ExpressibleByArgument {}
 extension MaskFill: ExpressibleByArgument {}
+extension DistillationLoss.Normalization: ExpressibleByArgument {}
 extension DistillationClasses: ExpressibleByArgument {}
 extension TrainingSettings.CheckpointRule: ExpressibleByArgument {}
 

@@ -43,15 +43,28 @@ import TestSupport
     #expect(zero.gradient!.allSatisfy { $0.isFinite })
   }
 
+  /// Each map divided by its own mean |R|: the student's scale costs nothing, its pattern
+  /// does. Up to δ: m + δ instead of m moves ℓ by about δ/m relative (≈ 2e-8 for the
+  /// map scaled by 0.01, mean |R| ≈ 0.005).
+  @Test func separateNormalizationIsBlindToTheStudentsScale() {
+    let loss = DistillationLoss(normalization: .separate)
+    let t = randomMaps(2 * 16 * 16, seed: 6), other = randomMaps(2 * 16 * 16, seed: 7)
+    func value(_ s: [Double]) -> Double { loss.evaluate(student: s, teacher: t, pairs: 1, channels: 2, height: 16, width: 16, gradient: false).loss }
+    #expect(value(t.map { $0 * 7 }) <= 1e-9)
+    #expect(abs(value(other.map { $0 * 0.01 }) - value(other)) <= 1e-7 * value(other))
+    #expect(value(other) > 0.5)
+  }
+
   /// Central differences in float64 at random maps, step h = 1e-5: the loss is piecewise
   /// smooth (|S − T| kinks are at least ~1e-4 away at these random points, so no step
   /// crosses one); the rounding error of the difference is about |L|·u/h ≈ 1e-11 and the
   /// truncation error h²·|L'''| is smaller still, so 1e-9 + 1e-6·|g| is a strict bound.
-  @Test(arguments: [true, false]) func gradientMatchesFiniteDifferences(pyramid: Bool) {
-    let loss = DistillationLoss(pyramid: pyramid)
+  @Test(arguments: [true, false], DistillationLoss.Normalization.allCases)
+  func gradientMatchesFiniteDifferences(pyramid: Bool, normalization: DistillationLoss.Normalization) {
+    let loss = DistillationLoss(pyramid: pyramid, normalization: normalization)
     let (c, h, w, pairs) = (2, 18, 17, 2)  // odd sides: the pools drop a remainder
     let s = randomMaps(pairs * c * h * w, seed: 2), t = randomMaps(pairs * c * h * w, seed: 3)
-    let shallow = DistillationLoss(pyramid: pyramid, minimumSide: 4)
+    let shallow = DistillationLoss(pyramid: pyramid, minimumSide: 4, normalization: normalization)
     for loss in [loss, shallow] {
       let g = loss.evaluate(student: s, teacher: t, pairs: pairs, channels: c, height: h, width: w, gradient: true).gradient!
       for i in stride(from: 0, to: s.count, by: 37) {
