@@ -69,7 +69,13 @@ public struct DistillationSettings: Sendable, Codable, Equatable {
   /// Compare average-pooled versions of the maps too (DistillationLoss).
   public var pyramid: Bool
   /// How each pair of maps is brought to a common scale.
-  public var normalization: DistillationLoss.Normalization = .geometric
+  public var normalization: DistillationLoss.Normalization = .separate
+
+  /// The LRP rule of the input layer the distillation defaults to: the ε-rule, whose
+  /// relevance is 0 where the teacher's input is 0 (Zᴮ gives zeroed pixels relevance too).
+  public static let inputRule = LRPOptions.InputRule.epsilon
+  /// The learning rate a distillation run defaults to (Adam).
+  public static let learningRate = 1e-3
 
   public init(
     teacherModel: String, teacherWeights: String, teacherInput: MaskFill = .zero, classes: DistillationClasses = .stochastic,

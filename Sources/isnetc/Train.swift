@@ -119,7 +119,7 @@ struct Train: ParsableCommand {
   @Option(help: ArgumentHelp("Distillation: ε of the LRP rule drawn per sample, log-uniform in [LOW, HIGH], shared by teacher and student; --epsilon fixes it instead (default 0.01,0.1).", valueName: "LOW,HIGH"))
   var epsilonRange: String?
 
-  @Option(help: "Distillation: the weight of a cross-entropy term on the labels (default 0: explanations alone).")
+  @Option(help: "Distillation: the weight of a cross-entropy term on the labels; 0 trains by the explanations alone (default \(DistillationSettings(teacherModel: "", teacherWeights: "").crossEntropyWeight)).")
   var distillCe: Double?
 
   @Flag(inversion: .prefixedNo, help: "Distillation: copy the teacher's last layer into the student and keep it fixed (default on).")
@@ -128,7 +128,7 @@ struct Train: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Distillation: compare the maps' 2×, 4×, … average-pooled versions too (default on).")
   var pyramid: Bool?
 
-  @Option(help: "Distillation: each pair of maps divided by the geometric mean of their mean |R| (geometric), or each by its own (separate).")
+  @Option(help: "Distillation: each map divided by its own mean |R| (separate), or each pair by the geometric mean of their mean |R| (geometric, the authors') (default \(DistillationSettings(teacherModel: "", teacherWeights: "").normalization.rawValue)).")
   var distillNorm: DistillationLoss.Normalization?
 
   @Option(help: "Which epoch best.safetensors keeps: loss (lowest validation loss; for distillation the distillation loss, no labels needed), f1 (highest validation macro F1) or last (default \(defaults.bestBy.rawValue)).")
@@ -193,7 +193,7 @@ struct Train: ParsableCommand {
     let given: [Any?] = [
       heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon, lrp.inputRule,
-      maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, bestBy,
+      maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, distillNorm, bestBy,
     ]
     return given.contains { $0 != nil }
   }
@@ -362,6 +362,7 @@ struct Train: ParsableCommand {
     let distillOnly = [
       teacherWeights != nil ? "--teacher-weights" : nil, explain != nil ? "--explain" : nil, epsilonRange != nil ? "--epsilon-range" : nil,
       distillCe != nil ? "--distill-ce" : nil, freezeHeadFromTeacher != nil ? "--freeze-head-from-teacher" : nil, pyramid != nil ? "--pyramid" : nil,
+      distillNorm != nil ? "--distill-norm" : nil,
     ].compactMap { $0 }
     if let distillFrom {
       guard let teacherWeights else { throw ValidationError("--distill-from needs the teacher's weights: --teacher-weights FILE") }
@@ -385,6 +386,8 @@ struct Train: ParsableCommand {
       // The student learns from the teacher from its first step: no warm-up, no ISNet loss.
       s.warmupEpochs = 0
       s.heatmapWeight = 0
+      if lrp.inputRule == nil { s.lrp.inputRule = DistillationSettings.inputRule }
+      if lr == nil { s.optimizer.learningRate = DistillationSettings.learningRate }
       let isnetOnly = [heatmapWeight != nil ? "--P" : nil, loss != nil ? "--loss" : nil, heatmaps != nil ? "--heatmaps" : nil, heatmapScale != nil ? "--E" : nil, warmup != nil ? "--warmup" : nil]
       if let option = isnetOnly.compactMap({ $0 }).first { throw ValidationError("\(option) belongs to the ISNet loss; a distillation run (--distill-from) trains by the teacher's heatmaps alone") }
     } else {
