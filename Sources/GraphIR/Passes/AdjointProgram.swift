@@ -8,6 +8,11 @@
 /// (the batch's mean and unbiased variance in training) and the biases and BN shifts of the
 /// affine layer are detached, so the same value has a different derivative. The two meet
 /// where a view reaches the activations a relevance rule multiplies by.
+///
+/// With `differentiatesStatistics` the LRP block's batch statistics (mean and unbiased σ)
+/// are functions of the batch norm's input instead of constants: a batch norm's view step
+/// carries their derivative, and every other LRP node that reads them (batch_norm_transpose,
+/// a Zᴮ layer's folded norm) adds a `statistics` step into the adjoint of that input.
 
 /// Which adjoint of a value (see the file comment).
 public enum AdjointStream: String, Sendable, Hashable, CaseIterable {
@@ -39,6 +44,9 @@ public enum AdjointTarget: Sendable, Hashable {
   case operand(Int, AdjointRef)
   /// A trainable parameter's gradient: its full name and its role in the node's op.
   case parameter(name: String, role: ParameterRole)
+  /// The adjoint of the input of the batch norm `of`, through the batch statistics the
+  /// node reads from it (only when statistics are differentiated).
+  case statistics(of: NodeID, AdjointRef)
 }
 
 /// `target += ∂node/∂(operand or parameter) applied to adjoint(node, source)`.
@@ -65,21 +73,30 @@ public struct AdjointProgram: Sendable, Hashable {
   public var adjoints: [AdjointRef]
   /// The parameters that receive gradients, in the graph's parameter order.
   public var gradients: [String]
+  /// Whether the LRP block's batch statistics are differentiated (see the file comment);
+  /// false: detached, as the reference implementation trains.
+  public let differentiatesStatistics: Bool
 
-  public init(graph: Graph, seeds: [NodeID], steps: [AdjointStep], adjoints: [AdjointRef], gradients: [String]) {
+  public init(
+    graph: Graph, seeds: [NodeID], steps: [AdjointStep], adjoints: [AdjointRef], gradients: [String],
+    differentiatesStatistics: Bool = false
+  ) {
     self.graph = graph
     self.seeds = seeds
     self.steps = steps
     self.adjoints = adjoints
     self.gradients = gradients
+    self.differentiatesStatistics = differentiatesStatistics
   }
 
   /// The stable text form (`isnetc compile --emit grad`): one line per step,
   /// `d%7 += conv2d'0(d%8)` (the derivative by operand 0) or
-  /// `grad features.conv0.weight += conv2d'weight(d%8)`.
+  /// `grad features.conv0.weight += conv2d'weight(d%8)`, and with statistics differentiated
+  /// `d%3 += batch_norm_transpose'statistics%4(v%40)` (through the statistics of node 4).
   public var text: String {
     var lines = ["adjoint \(graph.name) {"]
     lines.append("  seed " + seeds.map { AdjointRef($0, .value).description }.joined(separator: ", "))
+    if differentiatesStatistics { lines.append("  differentiate statistics") }
     for step in steps {
       let node = graph[step.node]
       let source = AdjointRef(step.node, step.source)
@@ -89,6 +106,8 @@ public struct AdjointProgram: Sendable, Hashable {
         lines.append("  \(ref) += \(node.op.mnemonic)'\(index)(\(source))\(label)")
       case .parameter(let name, let role):
         lines.append("  grad \(name) += \(node.op.mnemonic)'\(role.rawValue)(\(source))\(label)")
+      case .statistics(let norm, let ref):
+        lines.append("  \(ref) += \(node.op.mnemonic)'statistics\(norm)(\(source))\(label)")
       }
     }
     for name in gradients { lines.append("  gradient \(name)") }

@@ -32,9 +32,13 @@ extension Graph {
 
   /// The program a training step runs: with `heatmaps` options, over this classifier and
   /// its LRP block (an ISNet); with nil, over the classifier alone (P = 0).
-  public func trainingProgram(heatmaps options: LRPOptions?) throws(PipelineError) -> AdjointProgram {
+  /// `differentiatingStatistics`: the LRP block's batch statistics are differentiated, not
+  /// detached as the reference trains (ReverseMode.swift; for losses on the maps' scale).
+  public func trainingProgram(heatmaps options: LRPOptions?, differentiatingStatistics: Bool = false) throws(PipelineError) -> AdjointProgram {
     let forward = try options.map { options throws(PipelineError) in try withLRPBlock(validated: options) } ?? self
-    do { return try forward.reverseMode() } catch { throw PipelineError(message: "cannot differentiate: \(error)") }
+    do {
+      return try forward.reverseMode(differentiatingStatistics: differentiatingStatistics)
+    } catch { throw PipelineError(message: "cannot differentiate: \(error)") }
   }
 
   private func withLRPBlock(validated options: LRPOptions) throws(PipelineError) -> Graph {

@@ -15,6 +15,18 @@
 /// activations has the same derivative in both streams (concatenations, pools and bias-free
 /// convolutions of ReLU outputs, DenseNet's case), the view is merged into the value's
 /// adjoint at once, so no work is done twice. Running statistics are never differentiated.
+///
+/// `differentiatingStatistics` (explanation distillation: a loss on the heatmaps' scale)
+/// keeps β and biases detached but makes the LRP block's batch statistics μ and σᵤ
+/// functions of the batch norm's input x, as autograd through the block does. Three readers:
+/// the batch norm's view step (its derivative now includes ∂μ/∂x and ∂σᵤ/∂x), and one
+/// `statistics` step per batch_norm_transpose (γ/σᵤ) and per Zᴮ layer with a folded norm
+/// (W' and b' read μ and σᵤ), each adding into the adjoint of x. That adjoint is the one the
+/// view step of the same norm writes (x's view where it has one, its value otherwise): the
+/// block reads x with biases detached, and x's statistics are read the same way, so a bias
+/// before a norm, which the statistics cancel, stays without a gradient from the block.
+/// The LRP block's nodes follow the classifier's, so the reverse order runs every such step
+/// before x's own.
 
 public struct ReverseModeError: Error, Sendable, CustomStringConvertible, Equatable {
   public var node: NodeID?
@@ -28,14 +40,19 @@ public struct ReverseModeError: Error, Sendable, CustomStringConvertible, Equata
 
 extension Graph {
   /// The adjoint program of this graph for a loss of its outputs (all of them seeded).
-  public func reverseMode() throws(ReverseModeError) -> AdjointProgram {
-    var pass = ReverseModePass(graph: self)
+  /// `differentiatingStatistics`: differentiate the LRP block's batch statistics (see the
+  /// file comment) instead of treating them as constants.
+  public func reverseMode(differentiatingStatistics: Bool = false) throws(ReverseModeError) -> AdjointProgram {
+    var pass = ReverseModePass(graph: self, differentiatingStatistics: differentiatingStatistics)
     return try pass.run()
   }
 }
 
 private struct ReverseModePass {
   let graph: Graph
+  let differentiatingStatistics: Bool
+  /// The batch-norm node of each name (the LRP block reads statistics by name).
+  var normNodes: [String: NodeID] = [:]
   /// Nodes whose value depends on a trainable parameter.
   var trainable: [Bool]
   /// Nodes whose view derivative equals their value derivative (see the file comment).
@@ -44,8 +61,9 @@ private struct ReverseModePass {
   var steps: [AdjointStep] = []
   var gradients: Set<String> = []
 
-  init(graph: Graph) {
+  init(graph: Graph, differentiatingStatistics: Bool) {
     self.graph = graph
+    self.differentiatingStatistics = differentiatingStatistics
     trainable = Array(repeating: false, count: graph.nodes.count)
     viewInvariant = Array(repeating: false, count: graph.nodes.count)
     for (index, node) in graph.nodes.enumerated() {
@@ -54,6 +72,7 @@ private struct ReverseModePass {
       viewInvariant[index] =
         Self.sameDerivativeInBothStreams(node.op)
         && node.inputs.allSatisfy { Self.isRegionBoundary(graph[$0].op) || viewInvariant[$0.index] }
+      if case .batchNorm = node.op, let name = node.name { normNodes[name] = NodeID(index) }
     }
   }
 
@@ -96,7 +115,9 @@ private struct ReverseModePass {
       }
     }
     let names = graph.parameters.map(\.name).filter { gradients.contains($0) }
-    return AdjointProgram(graph: graph, seeds: graph.outputs, steps: steps, adjoints: live.sorted(), gradients: names)
+    return AdjointProgram(
+      graph: graph, seeds: graph.outputs, steps: steps, adjoints: live.sorted(), gradients: names,
+      differentiatesStatistics: differentiatingStatistics)
   }
 
   /// Emits the steps of one node's adjoint in one stream.
@@ -107,16 +128,38 @@ private struct ReverseModePass {
       var destination: AdjointStream = stream == .view && Self.isRegionOp(node.op) ? .view : .value
       if case .lrpEpsilonDivide = node.op, operand == 1 { destination = .view }
       let input = node.inputs[operand]
-      if destination == .view, Self.isRegionBoundary(graph[input].op) || viewInvariant[input.index] {
-        destination = .value
-      }
-      let ref = AdjointRef(input, destination)
+      let ref = AdjointRef(input, destination == .view ? viewDestination(input) : .value)
       live.insert(ref)
       steps.append(AdjointStep(node: id, source: stream, target: .operand(operand, ref)))
     }
     for parameter in graph.parameterNames(of: id) where receivesGradient(node.op, parameter.role, parameter.name, stream, id) {
       gradients.insert(parameter.name)
       steps.append(AdjointStep(node: id, source: stream, target: .parameter(name: parameter.name, role: parameter.role)))
+    }
+    if differentiatingStatistics, let norm = statisticsRead(by: node) {
+      let input = graph[norm].inputs[0]
+      if trainable[input.index] {
+        let ref = AdjointRef(input, viewDestination(input))
+        live.insert(ref)
+        steps.append(AdjointStep(node: id, source: stream, target: .statistics(of: norm, ref)))
+      }
+    }
+  }
+
+  /// Where a view reaching `input` adds: its own view, unless the view merges into the value
+  /// there (an activation point, or a region with no detached part).
+  func viewDestination(_ input: NodeID) -> AdjointStream {
+    Self.isRegionBoundary(graph[input].op) || viewInvariant[input.index] ? .value : .view
+  }
+
+  /// The batch norm whose statistics an LRP node reads besides its operands: a
+  /// batch_norm_transpose's (γ/σᵤ), a Zᴮ layer's folded norm (W' and b'). A batch norm's own
+  /// view reads them too, but its view step differentiates them itself.
+  func statisticsRead(by node: Node) -> NodeID? {
+    switch node.op {
+    case .batchNormTranspose: node.name.flatMap { normNodes[$0] }
+    case .zbPreactivation(let a), .zbRelevance(let a): a.conv.epilogue.foldedNorm.flatMap { normNodes[$0.name] }
+    default: nil
     }
   }
 

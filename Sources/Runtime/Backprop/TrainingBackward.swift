@@ -1,7 +1,9 @@
 /// One adjoint step (AdjointProgram): `target += ∂node · adjoint(node, source)`, with the
 /// derivative of the node's op by the operand or parameter the step names. The `view`
 /// stream differs only where the LRP block detaches: batch norm (statistics and β
-/// constant, σ with the unbiased variance) and biases (ReverseMode.swift).
+/// constant, σ with the unbiased variance) and biases (ReverseMode.swift). With the
+/// program's `differentiatesStatistics` a batch norm's view step and the `statistics` steps
+/// differentiate the LRP block's μ and σᵤ as functions of the norm's input instead.
 
 import COpenBLAS
 import CKernels
@@ -34,6 +36,8 @@ extension TrainingSession {
         let gamma = parameter("\(node.name!).weight")
         if step.source == .value {
           isn_batchnorm_backward(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, dx, nil, nil)
+        } else if program.differentiatesStatistics {
+          viewThroughStatistics(id, g: g, dx: dx)
         } else {
           isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), lrpNormScale(node.name!), dx)
         }
@@ -117,7 +121,96 @@ extension TrainingSession {
       }
     case .parameter(let name, let role):
       parameterGradient(step, name: name, role: role, g: g)
+    case .statistics(let norm, let ref):
+      statisticsGradient(step.node, norm: norm, g: g, dx: adjoint(ref))
     }
+  }
+
+  /// A batch norm's view z = γ·x̂ + β, x̂ = (x − μ)/σᵤ, with μ and σᵤ² = Σ(x − μ)²/(M − 1) + eps
+  /// functions of x (M values per channel). ∂μ/∂xⱼ = 1/M and ∂σᵤ/∂xⱼ = x̂ⱼ/(M − 1) (Σ(x − μ) = 0
+  /// removes μ's share), so ∂zᵢ/∂xⱼ = γ/σᵤ·(δᵢⱼ − 1/M − x̂ᵢx̂ⱼ/(M − 1)) and
+  ///   dxⱼ += γ/σᵤ·(gⱼ − Σg/M − x̂ⱼ·Σ g·x̂/(M − 1)).
+  private func viewThroughStatistics(_ id: NodeID, g: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    let node = graph[id]
+    let stats = normStatistics[id.index]!
+    let dims = node.type.dims
+    let channels = dims[0]
+    let spatial = dims.dropFirst().reduce(1, *)
+    let m = Double(samples * spatial)
+    let x = pointer(node.inputs[0])
+    let gamma = parameter("\(node.name!).weight")
+    var sumG = [Double](repeating: 0, count: channels), sumGX = sumG
+    isn_channel_sums(g, x, Int32(samples), Int32(channels), spatial, &sumG, &sumGX)
+    var direct = [Float](repeating: 0, count: channels), slope = direct, offset = direct
+    for c in 0..<channels {
+      let inverse = Double(stats.inverseStdUnbiased[c]), mean = Double(stats.viewMean[c])
+      let scale = Double(gamma[c]) * inverse
+      let sumGXHat = (sumGX[c] - mean * sumG[c]) * inverse
+      // The statistics' share, b·xⱼ + d: b = −γ/σᵤ²·Σ g·x̂/(M − 1), d = −b·μ − γ/σᵤ·Σg/M.
+      let b = -scale * inverse * sumGXHat / (m - 1)
+      direct[c] = Float(scale)
+      slope[c] = Float(b)
+      offset[c] = Float(-b * mean - scale * sumG[c] / m)
+    }
+    isn_channel_scale_add(g, Int32(samples), Int32(channels), spatial, direct, dx)
+    addChannelAffine(of: x, channels: channels, spatial: spatial, slope: slope, offset: offset, into: dx)
+  }
+
+  /// The adjoint of the input x of batch norm `norm` through the statistics an LRP node reads
+  /// of it. With dL/dμ and dL/dσᵤ per channel that node's, and ∂μ/∂xⱼ = 1/M,
+  /// ∂σᵤ/∂xⱼ = (xⱼ − μ)/(σᵤ·(M − 1)) (see `viewThroughStatistics`):
+  ///   dxⱼ += dL/dμ/M + dL/dσᵤ·(xⱼ − μ)/(σᵤ·(M − 1)).
+  /// - batch_norm_transpose, out = c·γ/σᵤ: dL/dσᵤ = −γ/σᵤ²·Σ g·c over samples, classes and
+  ///   positions; μ is not read.
+  /// - Zᴮ, W' = W·γ/σᵤ and b' = (b − μ)·γ/σᵤ + β: with P = Σ dW'·W + dB'·(b − μ) per output
+  ///   channel, dL/dσᵤ = −γ·P/σᵤ² and dL/dμ = −dB'·γ/σᵤ.
+  private func statisticsGradient(_ id: NodeID, norm: NodeID, g: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    let node = graph[id]
+    let normNode = graph[norm]
+    let stats = normStatistics[norm.index]!
+    let gamma = parameter("\(normNode.name!).weight")
+    let channels = normNode.type.dims[0]
+    let spatial = normNode.type.dims.dropFirst().reduce(1, *)
+    var dMean = [Double](repeating: 0, count: channels), dSigma = dMean
+    switch node.op {
+    case .batchNormTranspose:
+      let d = node.type.dims
+      var sums = [Double](repeating: 0, count: channels)
+      isn_channel_sums(g, pointer(node.inputs[0]), Int32(samples * d[0]), Int32(d[1]), d.dropFirst(2).reduce(1, *), nil, &sums)
+      for c in 0..<channels {
+        let inverse = Double(stats.inverseStdUnbiased[c])
+        dSigma[c] = -Double(gamma[c]) * inverse * inverse * sums[c]
+      }
+    case .zbPreactivation(let a), .zbRelevance(let a):
+      let (dWeight, dBias) = zBetaFoldedGradients(id, a, g: g)
+      let weight = parameter("\(node.name!).weight")
+      let bias = a.conv.hasBias ? parameter("\(node.name!).bias") : nil
+      let perOutput = dWeight.count / channels
+      for o in 0..<channels {
+        let inverse = Double(stats.inverseStdUnbiased[o])
+        var p = Double(dBias[o]) * (Double(bias?[o] ?? 0) - Double(stats.viewMean[o]))
+        for i in o * perOutput..<(o + 1) * perOutput { p += Double(dWeight[i]) * Double(weight[i]) }
+        dSigma[o] = -Double(gamma[o]) * p * inverse * inverse
+        dMean[o] = -Double(dBias[o]) * Double(gamma[o]) * inverse
+      }
+    default:
+      preconditionFailure("\(node.op.mnemonic) reads no batch statistics")
+    }
+    let m = Double(samples * spatial)
+    var slope = [Float](repeating: 0, count: channels), offset = slope
+    for c in 0..<channels {
+      let b = dSigma[c] * Double(stats.inverseStdUnbiased[c]) / (m - 1)
+      slope[c] = Float(b)
+      offset[c] = Float(dMean[c] / m - b * Double(stats.viewMean[c]))
+    }
+    addChannelAffine(of: pointer(normNode.inputs[0]), channels: channels, spatial: spatial, slope: slope, offset: offset, into: dx)
+  }
+
+  /// y += x·slope[c] + offset[c] for x, y: [samples, channels, spatial].
+  private func addChannelAffine(of x: UnsafeMutablePointer<Float>, channels: Int, spatial: Int, slope: [Float], offset: [Float], into y: UnsafeMutablePointer<Float>) {
+    let count = channels * spatial
+    isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, slope, offset, 0, scratch.pointer, count)
+    isn_accumulate(scratch.pointer, samples * count, y)
   }
 
   private func parameterGradient(_ step: AdjointStep, name: String, role: ParameterRole, g: UnsafeMutablePointer<Float>) {

@@ -81,7 +81,7 @@ extension TrainingSession {
     let m = Double(samples * spatial)
     let gamma = parameter("\(name).weight"), beta = parameter("\(name).bias")
     let runningMean = parameter("\(name).running_mean"), runningVar = parameter("\(name).running_var")
-    let frozen = lrpStatisticsFrozen ? normStatistics[id.index] : nil
+    let frozen = lrpStatisticsFrozen && !program.differentiatesStatistics ? normStatistics[id.index] : nil
     var stats = NormStatistics(mean: mean, inverseStd: mean, viewMean: frozen?.viewMean ?? mean, inverseStdUnbiased: mean)
     var scale = mean, shift = mean, viewScale = mean, viewShift = mean
     for c in 0..<channels {

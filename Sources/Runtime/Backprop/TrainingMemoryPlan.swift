@@ -54,12 +54,14 @@ public struct TrainingMemoryPlan: Sendable {
     for (j, step) in program.steps.enumerated() {
       let time = forwardSteps + j
       use(.adjoint(AdjointRef(step.node, step.source)), at: time)
-      if case .operand(_, let target) = step.target {
+      switch step.target {
+      case .operand(_, let target), .statistics(_, let target):
         let key = Key.adjoint(target)
         if first[key] == nil { firstWrites[j, default: []].append(target) }
         use(key, at: time)
+      case .parameter: break
       }
-      for read in Self.backwardReads(step, in: graph, z: zKey) { use(read, at: time) }
+      for read in Self.backwardReads(step, in: graph, z: zKey, statistics: program.differentiatesStatistics) { use(read, at: time) }
     }
 
     func floats(_ key: Key) -> Int {
@@ -79,14 +81,23 @@ public struct TrainingMemoryPlan: Sendable {
   }
 
   /// The forward values the derivative step reads (besides adjoints, parameters and the
-  /// batch statistics); `z` names where an ε-division's z is read (value or view).
-  static func backwardReads(_ step: AdjointStep, in graph: Graph, z: (NodeID) -> Key) -> [Key] {
+  /// batch statistics); `z` names where an ε-division's z is read (value or view);
+  /// `statistics`: whether the program differentiates the LRP block's batch statistics.
+  static func backwardReads(_ step: AdjointStep, in graph: Graph, z: (NodeID) -> Key, statistics: Bool) -> [Key] {
     let node = graph[step.node]
     let inputs = node.inputs.map { Key.value($0.index) }
     switch step.target {
+    case .statistics(let norm, _):
+      // The node's own operands (its folded gradient's, for Zᴮ) and the norm's input.
+      let normInput = Key.value(graph[norm].inputs[0].index)
+      switch node.op {
+      case .zbPreactivation: return [inputs[0], normInput]
+      case .batchNormTranspose, .zbRelevance: return inputs + [normInput]
+      default: return [normInput]
+      }
     case .operand:
       switch node.op {
-      case .batchNorm: return step.source == .value ? [inputs[0]] : []
+      case .batchNorm: return step.source == .value || statistics ? [inputs[0]] : []
       case .relu: return [.value(step.node.index)]
       case .elementwise(let function):
         return function.description.derivativeFrom == .input ? inputs : [.value(step.node.index)]

@@ -58,6 +58,7 @@ public final class TrainingSession {
   let sampleEpsilonStorage: SampleEpsilonStorage
   /// Keeps the statistics the LRP block fuses from the previous forward: the detachment
   /// made literal, so finite differences see the function the gradients differentiate.
+  /// Ignored by a program that differentiates the statistics: its function is the true one.
   var lrpStatisticsFrozen = false
 
   struct Buffer {

@@ -5,7 +5,8 @@
 ///   z   = conv(x, W') + b' − conv(L, W'⁺) − l·b'⁺ − conv(H, W'⁻) − h·b'⁻
 ///   R_x = x ⊙ convᵀ(s, W') − l·convᵀ(s, W'⁺) − h·convᵀ(s, W'⁻)
 ///
-/// Each node's gradient by W' and b' is computed once per step, then mapped to W and γ.
+/// Each node's gradient by W' and b' is computed once per step, then mapped to W and γ, and,
+/// with statistics differentiated, to the norm's input through μ and σ (TrainingBackward).
 
 import CKernels
 import GraphIR
@@ -44,8 +45,7 @@ extension TrainingSession {
   func zBetaParameterGradient(_ id: NodeID, _ a: ZBetaAttributes, name: String, g: UnsafeMutablePointer<Float>, into dw: UnsafeMutablePointer<Float>) {
     let node = graph[id]
     let folded = foldedFirstLayer(a, name: node.name!)
-    if foldedGradients[id.index] == nil { foldedGradients[id.index] = zBetaFoldedGradient(id, a, folded: folded, g: g) }
-    let (dWeight, dBias) = foldedGradients[id.index]!
+    let (dWeight, dBias) = zBetaFoldedGradients(id, a, g: g)
     let out = a.conv.outChannels
     let perOutput = dWeight.count / out
     if name == "\(node.name!).weight" {
@@ -66,6 +66,14 @@ extension TrainingSession {
       sum += Double(dBias[o]) * (Double(bias?[o] ?? 0) - Double(stats.viewMean[o]))
       dw[o] += Float(sum * Double(stats.inverseStdUnbiased[o]))
     }
+  }
+
+  /// The node's gradient by W' and b' for its adjoint `g`, computed once per step.
+  func zBetaFoldedGradients(_ id: NodeID, _ a: ZBetaAttributes, g: UnsafeMutablePointer<Float>) -> (weight: [Float], bias: [Float]) {
+    if let known = foldedGradients[id.index] { return known }
+    let gradients = zBetaFoldedGradient(id, a, folded: foldedFirstLayer(a, name: graph[id].name!), g: g)
+    foldedGradients[id.index] = gradients
+    return gradients
   }
 
   private func zBetaFoldedGradient(_ id: NodeID, _ a: ZBetaAttributes, folded: (weight: [Float], bias: [Float], scale: [Float]), g: UnsafeMutablePointer<Float>) -> (weight: [Float], bias: [Float]) {
