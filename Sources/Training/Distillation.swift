@@ -70,6 +70,9 @@ public struct DistillationSettings: Sendable, Codable, Equatable {
   public var pyramid: Bool
   /// How each pair of maps is brought to a common scale.
   public var normalization: DistillationLoss.Normalization = .separate
+  /// Differentiate the batch statistics the student's LRP block reads (the true gradient;
+  /// the ISNet loss's reference detaches them).
+  public var exactStatistics: Bool = false
 
   /// The LRP rule of the input layer the distillation defaults to: the ε-rule, whose
   /// relevance is 0 where the teacher's input is 0 (Zᴮ gives zeroed pixels relevance too).
@@ -93,6 +96,7 @@ public struct DistillationSettings: Sendable, Codable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case teacherModel, teacherWeights, teacherInput, classes, epsilonRange, crossEntropyWeight, freezeHead, pyramid, normalization
+    case exactStatistics
   }
 
   /// Settings stored before one existed decode it at its default.
@@ -108,6 +112,7 @@ public struct DistillationSettings: Sendable, Codable, Equatable {
     freezeHead = try c.decodeIfPresent(Bool.self, forKey: .freezeHead) ?? d.freezeHead
     pyramid = try c.decodeIfPresent(Bool.self, forKey: .pyramid) ?? d.pyramid
     normalization = try c.decodeIfPresent(DistillationLoss.Normalization.self, forKey: .normalization) ?? d.normalization
+    exactStatistics = try c.decodeIfPresent(Bool.self, forKey: .exactStatistics) ?? d.exactStatistics
   }
 
   public var problems: [String] {

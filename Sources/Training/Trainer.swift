@@ -180,7 +180,8 @@ public final class Trainer {
     trained = try Self.trainingGraph(classifier, heatmapWeight: settings.trainsHeatmaps ? 1 : 0, lrp: settings.lrp)
     let program: AdjointProgram
     do {
-      program = try classifier.trainingProgram(heatmaps: settings.trainsHeatmaps ? settings.lrp : nil)
+      program = try classifier.trainingProgram(
+        heatmaps: settings.trainsHeatmaps ? settings.lrp : nil, differentiatingStatistics: settings.distillation?.exactStatistics ?? false)
     } catch {
       throw TrainingFailure("\(classifier.name): \(error)")
     }

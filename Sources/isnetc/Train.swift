@@ -128,6 +128,9 @@ struct Train: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Distillation: compare the maps' 2×, 4×, … average-pooled versions too (default on).")
   var pyramid: Bool?
 
+  @Flag(inversion: .prefixedNo, help: "Distillation: differentiate the batch statistics the student's LRP block reads, the true gradient (default \(DistillationSettings(teacherModel: "", teacherWeights: "").exactStatistics ? "on" : "off"); the ISNet loss keeps the reference's detached statistics).")
+  var exactStatistics: Bool?
+
   @Option(help: "Distillation: each map divided by its own mean |R| (separate), or each pair by the geometric mean of their mean |R| (geometric, the authors') (default \(DistillationSettings(teacherModel: "", teacherWeights: "").normalization.rawValue)).")
   var distillNorm: DistillationLoss.Normalization?
 
@@ -193,7 +196,7 @@ struct Train: ParsableCommand {
     let given: [Any?] = [
       heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon, lrp.inputRule,
-      maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, distillNorm, bestBy,
+      maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, distillNorm, exactStatistics, bestBy,
     ]
     return given.contains { $0 != nil }
   }
@@ -362,7 +365,7 @@ struct Train: ParsableCommand {
     let distillOnly = [
       teacherWeights != nil ? "--teacher-weights" : nil, explain != nil ? "--explain" : nil, epsilonRange != nil ? "--epsilon-range" : nil,
       distillCe != nil ? "--distill-ce" : nil, freezeHeadFromTeacher != nil ? "--freeze-head-from-teacher" : nil, pyramid != nil ? "--pyramid" : nil,
-      distillNorm != nil ? "--distill-norm" : nil,
+      distillNorm != nil ? "--distill-norm" : nil, exactStatistics != nil ? "--exact-statistics" : nil,
     ].compactMap { $0 }
     if let distillFrom {
       guard let teacherWeights else { throw ValidationError("--distill-from needs the teacher's weights: --teacher-weights FILE") }
@@ -382,6 +385,7 @@ struct Train: ParsableCommand {
       if let freezeHeadFromTeacher { d.freezeHead = freezeHeadFromTeacher }
       if let pyramid { d.pyramid = pyramid }
       if let distillNorm { d.normalization = distillNorm }
+      if let exactStatistics { d.exactStatistics = exactStatistics }
       s.distillation = d
       // The student learns from the teacher from its first step: no warm-up, no ISNet loss.
       s.warmupEpochs = 0

@@ -168,32 +168,52 @@ import TestSupport
 /// heatmaps are themselves built from the weights) against finite differences, with each
 /// sample's own ε, by GradientCheckTests' method.
 @Suite struct DistillationGradientTests {
+  struct Variant: CustomTestStringConvertible, Sendable {
+    var model: String
+    var classes: DistillationClasses
+    var rule: LRPOptions.InputRule
+    var normalization: DistillationLoss.Normalization
+    /// The batch statistics differentiated (the true function) or detached (frozen for
+    /// the differences, as GradientCheckTests does).
+    var exact: Bool
+    var testDescription: String { "\(model), \(classes), \(rule) input, \(normalization), \(exact ? "exact" : "detached") statistics" }
+  }
+
   /// ε near 0.3, as GradientCheckTests' ε-input-rule check: at 0.1 the float32 finite
   /// differences of the DenseNet's first layer scatter across step sizes (ε-rule signs
-  /// crossed), hiding agreement or disagreement alike.
-  @Test(arguments: ["densenet", "vgg"], [(DistillationClasses.stochastic, LRPOptions.InputRule.epsilon), (.all, .zb)])
-  func gradientThroughTheStudentsLRPBlockMatchesFiniteDifferences(_ kind: String, _ variant: (DistillationClasses, LRPOptions.InputRule)) throws {
-    let (classes, rule) = variant
-    let lrp = LRPOptions(epsilon: 0.3, inputRule: rule)
+  /// crossed), hiding agreement or disagreement alike. The separate normalisation divides
+  /// each map by its own mean |R|, which on the DenseNet amplifies those crossings (its
+  /// conv0 differences scatter from −0.04 to −0.13 around the analytic −0.10), so it is
+  /// checked on the VGG and ResNet nets, whose differences are steady.
+  @Test(arguments: [
+    Variant(model: "densenet", classes: .stochastic, rule: .epsilon, normalization: .geometric, exact: false),
+    Variant(model: "densenet", classes: .stochastic, rule: .epsilon, normalization: .geometric, exact: true),
+    Variant(model: "vgg", classes: .stochastic, rule: .epsilon, normalization: .separate, exact: false),
+    Variant(model: "vgg", classes: .all, rule: .zb, normalization: .separate, exact: true),
+    Variant(model: "resnet", classes: .stochastic, rule: .epsilon, normalization: .separate, exact: true),
+  ])
+  func gradientThroughTheStudentsLRPBlockMatchesFiniteDifferences(_ v: Variant) throws {
+    let lrp = LRPOptions(epsilon: 0.3, inputRule: v.rule)
     let checker = GradientCheckTests()
-    let probe = try checker.setup(kind, heatmaps: lrp)
+    let probe = try checker.setup(v.model, heatmaps: lrp)
     let dims = probe.session.graph[probe.session.graph.inputIDs[0]].type.dims
     let heatmapCount = probe.seeds[1].count
     var random = SplitMix64(seed: 21)
     // A teacher's maps: fixed, with the heatmaps' shape and sign structure of real ones.
     let teacherMaps = (0..<heatmapCount).map { _ in Float(random.uniform(-0.05, 0.1)) }
     let teacherLogits = (0..<probe.seeds[0].count).map { _ in Float(random.uniform(-1, 1)) }
-    let settings = DistillationSettings(teacherModel: "t.isnet", teacherWeights: "t.safetensors", classes: classes, epsilonRange: nil)
+    var settings = DistillationSettings(teacherModel: "t.isnet", teacherWeights: "t.safetensors", classes: v.classes, epsilonRange: nil)
+    settings.normalization = v.normalization
     let objective = DistillationObjective(settings: settings, kind: .softmax, lrp: lrp)
     let batch = Batch(images: probe.input, masks: nil, labels: [0, 1, 2], samples: probe.samples)
-    let rows = try checker.check(kind, heatmaps: lrp, objective: { outputs in
+    let rows = try checker.check(v.model, heatmaps: lrp, differentiatingStatistics: v.exact, objective: { outputs in
       let (result, seeds) = try objective.evaluate(
         student: (outputs[0], outputs[1]), teacher: (teacherLogits, teacherMaps), batch: batch, dims: dims, seed: 9, gradient: true)
       return (result.total, seeds)
     }, prepare: { $0.sampleEpsilons = [0.3, 0.4, 0.35] })
     #expect(rows.count >= 4)
     for (name, analytic, difference, error) in rows {
-      #expect(error <= 2e-2, "\(kind), \(classes), \(rule): \(name): gradient·v \(analytic), finite difference \(difference)")
+      #expect(error <= 2e-2, "\(v.testDescription): \(name): gradient·v \(analytic), finite difference \(difference)")
     }
   }
 }
