@@ -13,27 +13,13 @@ the map and its average pools with kernel = stride 2, 4, ... while the pooled si
 the loss is the mean over scales and pairs. The gradient is by the chain rule written out
 (no autograd library), with d|x|/dx = sign(x), 0 at 0.
 """
-import json
-import struct
 import sys
 
 import numpy as np
 
+from safetensors_numpy import read_safetensors
+
 DELTA, MIN_SIDE = 1e-10, 8
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        dtype = {"F64": np.float64, "F32": np.float32, "I64": np.int64}[info["dtype"]]
-        out[name] = np.frombuffer(data[8 + n + start:8 + n + end], dtype=dtype).reshape(info["shape"])
-    return out
 
 
 def pool(x, f):

@@ -10,28 +10,14 @@ Usage: scripts/gwrp_loss_reference.py [FIXTURE]   (numpy only; the tests do not 
 The gradient is by reverse-mode over the same equations, written out step by step (no
 autograd library): |R| -> m -> R_hat -> sorted ranks -> g -> log(1 + g/E), and F -> band.
 """
-import json
-import struct
 import sys
 
 import numpy as np
 
+from safetensors_numpy import read_safetensors
+
 DECAY, E, A, B, C1, C2 = 0.9, 1.0, 1.0, 1.0, 0.7, 0.95
 DELTA, CLAMP = 1e-10, 1e-7
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        dtype = {"F64": np.float64, "F32": np.float32, "I64": np.int64}[info["dtype"]]
-        out[name] = np.frombuffer(data[8 + n + start:8 + n + end], dtype=dtype).reshape(info["shape"])
-    return out
 
 
 def band(f):

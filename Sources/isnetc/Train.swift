@@ -238,6 +238,7 @@ struct Train: ParsableCommand {
     }
     let directory = resume ?? out!
     var progress: Progress?
+    let heatmapTerm = trainer.state.settings.distillation == nil ? "L_H" : "L_D"
     let runStart = Date()
     var stepsThisRun = 0
     let final: RunState
@@ -256,14 +257,14 @@ struct Train: ParsableCommand {
           stepsThisRun += 1
           // The whole run's time left, at this run's mean step time (validation excluded).
           let left = Double((r.epochs - r.epoch) * r.batches + r.batches - r.batch) * Date().timeIntervalSince(runStart) / Double(stepsThisRun)
-          progress?.update(r.batch, detail: String(format: "L_C %.4f  L_H %.4f  %.1f img/s  run ETA %dm%02ds", r.result.classificationLoss, r.result.heatmapLoss, r.imagesPerSecond, Int(left) / 60, Int(left) % 60))
+          progress?.update(r.batch, detail: String(format: "L_C %.4f  %@ %.4f  %.1f img/s  run ETA %dm%02ds", r.result.classificationLoss, heatmapTerm, r.result.heatmapLoss, r.imagesPerSecond, Int(left) / 60, Int(left) % 60))
         case .validating:
           progress?.finish()
           progress = nil
         case .epoch(let record, let isBest):
           progress?.finish()
           progress = nil
-          Self.say(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest))
+          Self.say(Self.describe(record, epochs: trainer.state.settings.epochs, isBest: isBest, heatmapTerm: heatmapTerm))
           if let warning = record.warning { printError("warning: epoch \(record.epoch): \(warning)") }
           // A picture that cannot be drawn does not stop the run.
           do { try Pictures.writeCurves(trainer.state, directory: directory) } catch { printError("warning: \(directory)/curves.png: \(error)") }
@@ -408,10 +409,11 @@ struct Train: ParsableCommand {
     return s
   }
 
-  static func describe(_ r: EpochRecord, epochs: Int, isBest: Bool) -> String {
-    var line = String(format: "epoch %d/%d: train loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f)", r.epoch, epochs, r.trainLoss, r.trainClassificationLoss, r.trainHeatmapLoss, r.trainAccuracy)
+  /// L_H: the heatmap loss; L_D: a distillation run's distance from the teacher's heatmaps.
+  static func describe(_ r: EpochRecord, epochs: Int, isBest: Bool, heatmapTerm: String = "L_H") -> String {
+    var line = String(format: "epoch %d/%d: train loss %.4f (L_C %.4f, %@ %.4f, accuracy %.3f)", r.epoch, epochs, r.trainLoss, r.trainClassificationLoss, heatmapTerm, r.trainHeatmapLoss, r.trainAccuracy)
     if let v = r.validationLoss {
-      line += String(format: ", validation loss %.4f (L_C %.4f, L_H %.4f, accuracy %.3f", v, r.validationClassificationLoss ?? .nan, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
+      line += String(format: ", validation loss %.4f (L_C %.4f, %@ %.4f, accuracy %.3f", v, r.validationClassificationLoss ?? .nan, heatmapTerm, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
       if let f1 = r.validationMacroF1 { line += String(format: ", macro F1 %.3f", f1) }
       if let background = r.validationBackgroundFraction { line += String(format: ", background |R| %.3f", background) }
       line += ")"
