@@ -6,29 +6,32 @@ import GraphIR
 import LRPTransform
 import Runtime
 
-/// `isnetc demo`: what an ISNet is, in one command. Two classifiers shipped in `demo/`,
+/// `isnetc demo`: what an ISNet is, in one command. Three classifiers shipped in `demo/`,
 /// trained by `scripts/make-demo` on the chest benchmark whose training images carry a
-/// class-coded shape in the background: a standard classifier and an ISNet. Both explain
-/// the same samples (each class's image with its own shape, with none and with another
-/// class's shape); the sheets and the table show where each one looks.
+/// class-coded shape in the background: a standard classifier, an ISNet and a student
+/// distilled from a teacher that never saw the background. All explain the same samples
+/// (each class's image with its own shape, with none and with another class's shape); the
+/// sheets and the table show where each one looks.
 struct Demo: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Explain the shipped standard classifier and ISNet on sample images: heatmap sheets and where each looks.",
+    abstract: "Explain the shipped standard classifier, ISNet and distilled student on sample images: heatmap sheets and where each looks.",
     discussion: """
-      demo/ holds two tiny DenseNets (models/tiny.isnet) trained on the same synthetic \
+      demo/ holds three tiny DenseNets (models/tiny.isnet) trained on the same synthetic \
       chest images, whose class lives in the lungs but is also given away by a shape in \
-      the background: a standard classifier, which learns the shortcut, and an ISNet, \
-      trained to keep its relevance inside the lungs (scripts/make-demo reproduces both; \
-      demo/RESULTS.md has their scores). The demo writes each sample's heatmap sheet for \
-      both models and prints, per sample, each model's prediction and the share of its \
-      relevance that falls outside the lungs.
+      the background: a standard classifier, which learns the shortcut; an ISNet, trained \
+      to keep its relevance inside the lungs; and a student trained by explanation \
+      distillation to match the heatmaps of a teacher that saw the images with their \
+      background zeroed (its heatmaps use the ε-rule up to the input, the rule it was \
+      trained with). scripts/make-demo reproduces them; demo/RESULTS.md has their scores. \
+      The demo writes each sample's heatmap sheet for every model and prints, per sample, \
+      each model's prediction and the share of its relevance that falls outside the lungs.
       """
   )
 
   @Option(help: ArgumentHelp("The demo's folder: the models' weights, classes.txt and samples/.", valueName: "DIR"))
   var dir = "demo"
 
-  @Option(help: ArgumentHelp("The model both were trained as.", valueName: "FILE"))
+  @Option(help: ArgumentHelp("The model all were trained as.", valueName: "FILE"))
   var model = "models/tiny.isnet"
 
   @Option(help: ArgumentHelp("Where the sheets go (created if missing).", valueName: "DIR"))
@@ -58,12 +61,17 @@ struct Demo: ParsableCommand {
     let samples: DatasetFolder
     do { samples = try DatasetFolder(directory: "\(dir)/samples") } catch { throw fail(error) }
     let graph = try ModelOptions.parse([model]).compile(for: .explain(lrp.options))
+    // The student explains with the rule it was trained with, unless --input-rule says otherwise.
+    var studentOptions = lrp.options
+    if lrp.inputRule == nil { studentOptions.inputRule = .epsilon }
+    let studentGraph = try ModelOptions.parse([model]).compile(for: .explain(studentOptions))
     let classes = graph[graph.outputs[0]].type.dims[0]
     do { try samples.requireSingleLabels(classes: classes) } catch { throw fail(error) }
-    let models = [("standard", "standard classifier"), ("isnet", "ISNet")]
+    let models = [("standard", "standard classifier"), ("isnet", "ISNet"), ("student", "distilled student")]
     var looks: [String: [Look]] = [:]
     var names: [String] = []
     for (run, _) in models {
+      let graph = run == "student" ? studentGraph : graph
       let inference = try InferenceOptions.parse([
         "--weights", "\(dir)/\(run).safetensors", "--labels", "\(dir)/classes.txt", "--threads", String(threads),
       ])
@@ -113,13 +121,14 @@ struct Demo: ParsableCommand {
   func report(_ samples: DatasetFolder, looks: [String: [Look]], models: [(String, String)], names: [String]) {
     let width = max(6, samples.entries.map(\.file.count).max() ?? 0)
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
-    print(pad("sample", width) + "  " + pad("label", 9) + models.map { "  " + pad($0.1 + ": prediction, |R| outside lungs", 52) }.joined())
+    print("Per model: the prediction, its probability, and the share of its relevance outside the lungs.")
+    print(pad("sample", width) + "  " + pad("label", 9) + models.map { "  " + pad($0.1, 30) }.joined())
     for (i, entry) in samples.entries.enumerated() {
       var line = pad(entry.file, width) + "  " + pad(names[entry.label], 9)
       for (run, _) in models {
         let look = looks[run]![i]
         let mark = look.predicted == entry.label ? "" : " (wrong)"
-        line += "  " + pad(String(format: "%@ %.2f%@, %4.1f%%", names[look.predicted], look.probability, mark, 100 * look.background), 52)
+        line += "  " + pad(String(format: "%@ %.2f%@, %4.1f%%", names[look.predicted], look.probability, mark, 100 * look.background), 30)
       }
       print(line)
     }
@@ -145,7 +154,8 @@ struct Demo: ParsableCommand {
       Each sheet shows a sample and, per class, where that class's relevance lies: red for \
       the class, blue against it. Relevance outside the lungs is relevance on the \
       background, where the training images gave the class away by a shape; an ISNet is \
-      trained to put none there, so the shape cannot change its answer.
+      trained to put none there, and the student to explain as a teacher that never saw \
+      the background, so the shape cannot change their answers.
       """)
   }
 }

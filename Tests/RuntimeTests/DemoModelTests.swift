@@ -9,8 +9,8 @@ import TestSupport
 
 /// The models `isnetc demo` ships (demo/, made by scripts/make-demo) do what the demo says:
 /// on its samples the standard classifier puts much of its relevance on the background and
-/// follows the background shape, the ISNet keeps its relevance inside the lungs and answers
-/// alike with its class's shape, none and another class's.
+/// follows the background shape, the ISNet and the distilled student keep their relevance
+/// inside the lungs and answer alike with its class's shape, none and another class's.
 @Suite struct DemoModelTests {
   struct Look {
     var file: String
@@ -20,9 +20,9 @@ import TestSupport
   }
 
   /// Each sample's predicted class and that class's share of |R| outside the mask.
-  func looks(_ run: String) throws -> [Look] {
+  func looks(_ run: String, options: LRPOptions = LRPOptions()) throws -> [Look] {
     let directory = Repository.path("demo")
-    let graph = try compileModel("tiny").withLRPBlock()
+    let graph = try compileModel("tiny").withLRPBlock(options)
     let weightsPath = "\(directory)/\(run).safetensors"
     let session = try InferenceSession(
       graph: graph, weights: try WeightFiles.load(path: weightsPath), weightsSource: weightsPath, batchSize: 1, threads: testThreads)
@@ -60,5 +60,16 @@ import TestSupport
     #expect(swayed(isnet) == 0)
     #expect(swayed(standard) >= 1)
     #expect(isnet.allSatisfy { $0.predicted == $0.label })
+  }
+
+  /// The student explains with the rule it was trained with (the ε-rule to the input).
+  @Test func theDistilledStudentLooksInsideTheLungsAndIgnoresTheShape() throws {
+    let student = try looks("student", options: LRPOptions(inputRule: .epsilon))
+    func mean(_ l: [Look]) -> Double { l.map(\.background).reduce(0, +) / Double(l.count) }
+    print("demo: distilled student background share \(mean(student)), answers swayed by the shape: \(swayed(student))")
+    #expect(student.count == 9)
+    #expect(mean(student) <= 0.35)
+    #expect(swayed(student) == 0)
+    #expect(student.allSatisfy { $0.predicted == $0.label })
   }
 }
