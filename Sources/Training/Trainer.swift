@@ -1,5 +1,6 @@
 /// The training loop (paper section 4.11): seeded shuffling, the paper's augmentation on
-/// image and mask alike, the ISNet loss through classifier and LRP block, the optimizer,
+/// image and mask alike, the ISNet loss through classifier and LRP block — or explanation
+/// distillation from a frozen teacher (Distillation.swift) — the optimizer,
 /// a validation pass in evaluation mode after every epoch, and an atomic checkpoint per
 /// epoch (Checkpoint.swift) keeping the best by validation loss.
 ///
