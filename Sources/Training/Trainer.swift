@@ -125,7 +125,9 @@ public final class Trainer {
     switch settings.bestBy {
     case .last: "the last epoch"
     case .f1: "validation macro F1"
-    case .loss where settings.distillation != nil: validation ? "validation distillation loss" : "training distillation loss"
+    case .loss where settings.distillation != nil:
+      // The loss is L_D, plus W·L_C when the cross-entropy term is on.
+      (validation ? "validation " : "training ") + (settings.distillation!.crossEntropyWeight > 0 ? "loss (L_D + W·L_C)" : "distillation loss L_D")
     case .loss: validation ? "validation loss" : "training loss"
     }
   }

@@ -42,15 +42,23 @@ public struct TrainingCurves: Sendable {
 
   public var title: String
   public var epochs: [Epoch]
-  /// Whether the run has a heatmap loss (P > 0): L_H and the total are plotted.
+  /// Whether the run has a heatmap loss (P > 0, or distillation): it and the total are plotted.
   public var heatmapLoss: Bool
+  /// The heatmap term's name (L_H; L_D for distillation) and the total's formula.
+  public var heatmapTerm: String
+  public var total: String
   public var bestEpoch: Int?
   public var fonts: Drawing.Fonts
 
-  public init(title: String, epochs: [Epoch], heatmapLoss: Bool, bestEpoch: Int?, fonts: Drawing.Fonts = .cairo) {
+  public init(
+    title: String, epochs: [Epoch], heatmapLoss: Bool, heatmapTerm: String = "L_H", total: String = "(1 − P)·L_C + P·L_H", bestEpoch: Int?,
+    fonts: Drawing.Fonts = .cairo
+  ) {
     self.title = title
     self.epochs = epochs
     self.heatmapLoss = heatmapLoss
+    self.heatmapTerm = heatmapTerm
+    self.total = total
     self.bestEpoch = bestEpoch
     self.fonts = fonts
   }
@@ -72,7 +80,7 @@ public struct TrainingCurves: Sendable {
     ]
     if heatmapLoss {
       loss += [
-        series("training L_H", 1) { $0.trainHeatmapLoss }, series("validation L_H", 1, dashed: true) { $0.validationHeatmapLoss },
+        series("training \(heatmapTerm)", 1) { $0.trainHeatmapLoss }, series("validation \(heatmapTerm)", 1, dashed: true) { $0.validationHeatmapLoss },
         series("training total", 2) { $0.trainLoss }, series("validation total", 2, dashed: true) { $0.validationLoss },
       ]
     }
@@ -83,7 +91,7 @@ public struct TrainingCurves: Sendable {
     ]
     let background = [series("validation: share of |R| outside the mask", 6, dashed: true) { $0.validationBackgroundFraction }]
     var charts = [
-      chart(heatmapLoss ? "loss: L_C, L_H and (1 − P)·L_C + P·L_H" : "loss: L_C (cross-entropy)", "loss per sample", loss, includeZero: false),
+      chart(heatmapLoss ? "loss: L_C, \(heatmapTerm) and \(total)" : "loss: L_C (cross-entropy)", "loss per sample", loss, includeZero: false),
       chart("accuracy and macro F1", "fraction", accuracy, range: 0...1),
     ]
     if background.contains(where: { $0 != nil }) {

@@ -26,9 +26,22 @@ enum Pictures {
         validationMacroF1: r.validationMacroF1, validationBackgroundFraction: r.validationBackgroundFraction)
     }
     let settings = state.settings
-    var title = "\(state.model): epoch \(state.epochsDone) of \(settings.epochs), P \(NumberText.short(settings.heatmapWeight))"
-    if let best = state.bestEpoch, let loss = state.bestLoss { title += ", best epoch \(best) (\(state.bestCriterion) \(NumberText.short(loss, digits: 4)))" }
-    let curves = TrainingCurves(title: title, epochs: epochs, heatmapLoss: settings.heatmapWeight > 0, bestEpoch: state.bestEpoch)
+    let distillation = settings.distillation
+    var title = "\(state.model): epoch \(state.epochsDone) of \(settings.epochs), "
+      + (distillation == nil ? "P \(NumberText.short(settings.heatmapWeight))" : "distilled")
+    if let best = state.bestEpoch, let loss = state.bestLoss {
+      // Stored so that lower is better: F1 negated, the last epoch by its negated number.
+      switch settings.bestBy {
+      case .loss: title += ", best epoch \(best) (\(state.bestCriterion) \(NumberText.short(loss, digits: 4)))"
+      case .f1: title += ", best epoch \(best) (\(state.bestCriterion) \(NumberText.short(-loss, digits: 4)))"
+      case .last: title += ", kept: the last epoch"
+      }
+    }
+    // A distillation run's heatmap term is its distance from the teacher's maps, L_D.
+    let total = distillation.map { "L_D + \(NumberText.short($0.crossEntropyWeight))·L_C" } ?? "(1 − P)·L_C + P·L_H"
+    let curves = TrainingCurves(
+      title: title, epochs: epochs, heatmapLoss: settings.trainsHeatmaps, heatmapTerm: distillation == nil ? "L_H" : "L_D", total: total,
+      bestEpoch: state.bestEpoch)
     try PNGCodec.write(canvas: curves.render(), to: "\(directory)/curves.png")
   }
 

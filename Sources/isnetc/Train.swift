@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
   @Option(help: "Distillation: each map divided by its own mean |R| (separate), or each pair by the geometric mean of their mean |R| (geometric, the authors') (default \(DistillationSettings(teacherModel: "", teacherWeights: "").normalization.rawValue)).")
   var distillNorm: DistillationLoss.Normalization?
 
-  @Option(help: "Which epoch best.safetensors keeps: loss (lowest validation loss; for distillation the distillation loss, no labels needed), f1 (highest validation macro F1) or last (default \(defaults.bestBy.rawValue)).")
+  @Option(help: "Which epoch best.safetensors keeps: loss (lowest validation loss; for distillation L_D + W·L_C, L_D alone with --distill-ce 0 needing no labels), f1 (highest validation macro F1) or last (default \(defaults.bestBy.rawValue)).")
   var bestBy: TrainingSettings.CheckpointRule?
 
   @Option(help: "Epochs (default \(defaults.epochs); with --resume: the run's new total).")

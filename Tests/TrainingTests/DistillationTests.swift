@@ -250,7 +250,7 @@ import TestSupport
     }
     let state = try train(2, a)
     #expect(state.history.count == 2 && state.history.allSatisfy { $0.trainHeatmapLoss > 0 && $0.validationLoss != nil })
-    #expect(state.bestCriterion == "validation distillation loss")
+    #expect(state.bestCriterion == "validation loss (L_D + W·L_C)")
     let after = try probe.explain(images, samples: 4, epsilons: [0.01, 0.02, 0.05, 0.1])
     #expect(before.heatmaps == after.heatmaps && before.logits == after.logits)
     // The trainer's own teacher: the same maps as a fresh one after two epochs.

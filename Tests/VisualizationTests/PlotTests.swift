@@ -32,6 +32,11 @@ import Testing
     // A standard classifier without a validation set: L_C and training accuracy only.
     let standard = TrainingCurves(title: "run", epochs: epochs(3, validation: false, background: false), heatmapLoss: false, bestEpoch: nil)
     #expect(standard.charts.map { $0.series.map(\.name) } == [["training L_C"], ["training accuracy"]])
+    // A distillation run names its heatmap term L_D and its total.
+    let distilled = TrainingCurves(
+      title: "run", epochs: epochs(2, validation: true, background: true), heatmapLoss: true, heatmapTerm: "L_D", total: "L_D + 0.3·L_C", bestEpoch: 2)
+    #expect(distilled.charts[0].series.map(\.name) == ["training L_C", "validation L_C", "training L_D", "validation L_D", "training total", "validation total"])
+    #expect(distilled.charts[0].title.contains("L_D + 0.3·L_C"))
     let canvas = try isnet.render()
     #expect(canvas.width == 2 * 20 + 3 * 470 + 2 * 30)
     let decoded = try roundTrip(canvas)
