@@ -216,12 +216,10 @@ public struct DistillationObjective: Sendable {
     let (distillation, dS) = loss.evaluate(
       student: s, teacher: t, pairs: starts.count, channels: dims[0], height: dims[1], width: dims[2], gradient: gradient)
     // Cross-entropy on the labels: reported always, trained on only with a weight.
-    let plain = Objective(heatmapWeight: 0, heatmapLoss: HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .meanAbsolute), kind: kind)
-    let (classification, classificationSeeds) = try plain.loss(
-      logits: student.logits, heatmaps: [Float]?.none, batch: batch, channels: dims[0], gradient: gradient)
+    let classification = Objective.classificationLoss(logits: student.logits, batch: batch, kind: kind, positiveWeights: nil)
     let w = settings.crossEntropyWeight
     var result = StepResult(
-      total: distillation + w * classification.classificationLoss, classificationLoss: classification.classificationLoss,
+      total: distillation + w * classification.loss, classificationLoss: classification.loss,
       heatmapLoss: distillation, logits: student.logits, heatmaps: student.heatmaps, meanBackground: 0)
     if let masks = batch.masks {
       let explained = chosen == nil ? classes : 1
@@ -233,7 +231,7 @@ public struct DistillationObjective: Sendable {
     for (pair, start) in starts.enumerated() {
       for i in 0..<perClass { heatmapSeed[start + i] = Float(dS[pair * perClass + i]) }
     }
-    let logitSeed = classificationSeeds[0].map { Float(w) * $0 }
+    let logitSeed = classification.gradient.map { Float(w) * Float($0) }
     return (result, [logitSeed, heatmapSeed])
   }
 }

@@ -129,15 +129,7 @@ public struct Objective: Sendable {
   /// the other maps' adjoints are zero.
   public func loss(logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool) throws -> (StepResult, seeds: [[Float]]) {
     let classes = logits.count / batch.samples
-    let classification: (loss: Double, gradient: [Double])
-    switch kind {
-    case .softmax:
-      classification = ClassificationLoss.crossEntropy(logits: logits.map(Double.init), labels: batch.labels, classes: classes)
-    case .sigmoid:
-      let targets = batch.targets ?? batch.labels.flatMap { label in (0..<classes).map { $0 == label ? 1.0 : 0.0 } }.map(Float.init)
-      classification = ClassificationLoss.binaryCrossEntropy(logits: logits.map(Double.init), targets: targets.map(Double.init), classes: classes, positiveWeights: positiveWeights,
-        known: batch.known?.map(Double.init))
-    }
+    let classification = Self.classificationLoss(logits: logits, batch: batch, kind: kind, positiveWeights: positiveWeights)
     var heatmap: (loss: Double, gradient: [Double]?) = (0, nil)
     var background = 0.0
     var foreground = 0.0
@@ -187,6 +179,21 @@ public struct Objective: Sendable {
     result.foregroundRelevance = foreground
     result.relevanceTotals = totals
     return (result, seeds)
+  }
+
+  /// L_C of a batch's logits [B, K] and its gradient by them: cross-entropy (softmax) or
+  /// BCE with the known-label mask (sigmoid).
+  public static func classificationLoss(logits: [Float], batch: Batch, kind: OutputKind, positiveWeights: [Double]?) -> (loss: Double, gradient: [Double]) {
+    let classes = logits.count / batch.samples
+    switch kind {
+    case .softmax:
+      return ClassificationLoss.crossEntropy(logits: logits.map(Double.init), labels: batch.labels, classes: classes)
+    case .sigmoid:
+      let targets = batch.targets ?? batch.labels.flatMap { label in (0..<classes).map { $0 == label ? 1.0 : 0.0 } }.map(Float.init)
+      return ClassificationLoss.binaryCrossEntropy(
+        logits: logits.map(Double.init), targets: targets.map(Double.init), classes: classes, positiveWeights: positiveWeights,
+        known: batch.known?.map(Double.init))
+    }
   }
 
   /// The mean over maps of Σ_fg |R|, and per sample Σ|R| averaged over its maps.

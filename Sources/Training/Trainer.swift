@@ -204,6 +204,11 @@ public final class Trainer {
 
   var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
 
+  /// The run's background fills.
+  var maskedInput: MaskedInput {
+    MaskedInput(own: state.settings.maskInput, teacher: state.settings.distillation?.teacherInput, range: inputRange, channels: inputDims[0])
+  }
+
   /// The linear layer that produces a classifier's logits, by name.
   static func head(of graph: Graph) throws -> String {
     let output = graph[graph.outputs[0]]
@@ -441,14 +446,9 @@ public final class Trainer {
       for i in indices {
         do { samples.append(try validation.load(i)) } catch { throw TrainingFailure("validation: \(validation.name(i)): \(error)") }
       }
-      // A teacher validates on masked images, as it trains.
-      for (k, i) in indices.enumerated() {
-        samples[k].image = settings.maskInput(samples[k], range: inputRange, channels: inputDims[0], seed: MaskFill.seed(~settings.seed, epoch: 0, sample: i))
-      }
-      if let fill = settings.distillation?.teacherInput {
-        // The same fill in every epoch: the validation loss compares like with like.
-        for (k, i) in indices.enumerated() { samples[k].teacherImage = fill(samples[k], range: inputRange, channels: inputDims[0], seed: MaskFill.seed(~settings.seed, epoch: 0, sample: i)) }
-      }
+      // A teacher validates on masked images, as it trains; a student's teacher sees them
+      // with the same fill in every epoch, so the validation loss compares like with like.
+      for (k, i) in indices.enumerated() { maskedInput.apply(to: &samples[k], seed: MaskFill.seed(~settings.seed, epoch: 0, sample: i)) }
       let batch = try Self.assemble(samples, needsMasks: settings.needsMasks, names: indices.map { validation.name($0) })
       // The stochastic choices and ε depend on the batch's place alone: every epoch's
       // validation loss sees the same draws.
@@ -556,9 +556,7 @@ public final class Trainer {
         sample.image = moved.image
         if sample.mask != nil { sample.mask = moved.mask }
       }
-      let fillSeed = MaskFill.seed(seed, epoch: epoch, sample: index)
-      if let teacherFill = fill.teacher { sample.teacherImage = teacherFill(sample, range: fill.range, channels: fill.channels, seed: fillSeed) }
-      sample.image = fill.own(sample, range: fill.range, channels: fill.channels, seed: fillSeed)
+      fill.apply(to: &sample, seed: MaskFill.seed(seed, epoch: epoch, sample: index))
       prepared.samples.append(sample)
       prepared.names.append(source.name(index))
     }
@@ -570,7 +568,7 @@ public final class Trainer {
   func prefetch(_ indices: [Int], epoch: Int) -> BatchPrefetch {
     let (source, skip, settings, dims) = (train, unreadable, state.settings, inputDims)
     let augmentation = settings.augment ? Augmentation.paper(size: dims[2]) : nil
-    let fill = MaskedInput(own: settings.maskInput, teacher: settings.distillation?.teacherInput, range: inputRange, channels: dims[0])
+    let fill = maskedInput
     return BatchPrefetch {
       Self.prepare(indices, skip: skip, source: source, augmentation: augmentation, seed: settings.seed, epoch: epoch, dims: dims, fill: fill)
     }
@@ -644,13 +642,17 @@ struct MaskedInput: Sendable {
   var teacher: MaskFill?
   var range: ClosedRange<Float>
   var channels: Int
-}
 
-extension MaskFill {
-  /// The sample's image with this fill (masks are loaded whenever a fill is set).
-  func callAsFunction(_ sample: TrainingSample, range: ClosedRange<Float>, channels: Int, seed: UInt64) -> [Float] {
-    guard self != .none, let mask = sample.mask else { return sample.image }
-    return apply(to: sample.image, mask: mask, channels: channels, range: range, seed: seed)
+  /// Sets the teacher's image (from the sample as it is) and replaces the sample's own
+  /// background, both with the draws of `seed`. Masks are loaded whenever a fill other
+  /// than `none` is set.
+  func apply(to sample: inout TrainingSample, seed: UInt64) {
+    func filled(_ fill: MaskFill) -> [Float] {
+      guard let mask = sample.mask else { return sample.image }
+      return fill.apply(to: sample.image, mask: mask, channels: channels, range: range, seed: seed)
+    }
+    if let teacher { sample.teacherImage = filled(teacher) }
+    sample.image = filled(own)
   }
 }
 

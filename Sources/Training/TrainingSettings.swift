@@ -238,6 +238,16 @@ public struct RunState: Sendable, Codable, Equatable {
   public var history: [EpochRecord]
   public var bestEpoch: Int?
   public var bestLoss: Double?
+
+  /// The best epoch's criterion as a user reads it (`bestLoss` is stored so that lower is
+  /// better: F1 negated); nil when the rule is the last epoch.
+  public var bestValue: Double? {
+    switch settings.bestBy {
+    case .loss: bestLoss
+    case .f1: bestLoss.map { -$0 }
+    case .last: nil
+    }
+  }
   /// What "best" compares: the validation loss, or the training loss without a validation set.
   public var bestCriterion: String
   public var trainData: String?

@@ -43,8 +43,14 @@ extension Bench {
     let distillation = DistillationObjective(
       settings: DistillationSettings(teacherModel: modelOptions.model, teacherWeights: weights ?? ""), kind: classifier.outputKind, lrp: lrpFlags.options)
     if distill {
-      let plane = h * w
-      data.teacherImages = images.enumerated().map { i, x in mask[(i / (dims[0] * plane)) * plane + i % plane] > 0 ? x : 0 }
+      let (perImage, plane) = (dims.reduce(1, *), h * w)
+      var teacherImages: [Float] = []
+      for b in 0..<batch {
+        let image = Array(images[(b * perImage)..<((b + 1) * perImage)])
+        let sampleMask = Array(mask[(b * plane)..<((b + 1) * plane)])
+        teacherImages += MaskFill.zero.apply(to: image, mask: sampleMask, channels: dims[0], range: 0...1, seed: 0)
+      }
+      data.teacherImages = teacherImages
     }
     var stepIndex: UInt64 = 0
     func step() throws -> Double {

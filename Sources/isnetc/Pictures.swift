@@ -29,13 +29,8 @@ enum Pictures {
     let distillation = settings.distillation
     var title = "\(state.model): epoch \(state.epochsDone) of \(settings.epochs), "
       + (distillation == nil ? "P \(NumberText.short(settings.heatmapWeight))" : "distilled")
-    if let best = state.bestEpoch, let loss = state.bestLoss {
-      // Stored so that lower is better: F1 negated, the last epoch by its negated number.
-      switch settings.bestBy {
-      case .loss: title += ", best epoch \(best) (\(state.bestCriterion) \(NumberText.short(loss, digits: 4)))"
-      case .f1: title += ", best epoch \(best) (\(state.bestCriterion) \(NumberText.short(-loss, digits: 4)))"
-      case .last: title += ", kept: the last epoch"
-      }
+    if let best = state.bestEpoch {
+      title += state.bestValue.map { ", best epoch \(best) (\(state.bestCriterion) \(NumberText.short($0, digits: 4)))" } ?? ", kept: the last epoch"
     }
     // A distillation run's heatmap term is its distance from the teacher's maps, L_D.
     let total = distillation.map { "L_D + \(NumberText.short($0.crossEntropyWeight))·L_C" } ?? "(1 − P)·L_C + P·L_H"

@@ -275,13 +275,7 @@ struct Train: ParsableCommand {
       throw fail(error)
     }
     if let best = final.bestEpoch {
-      // The criterion is stored so that lower is better: F1 negated, the epoch negated.
-      let value: String
-      switch final.settings.bestBy {
-      case .loss: value = String(format: " %.4f", final.bestLoss ?? .nan)
-      case .f1: value = String(format: " %.4f", -(final.bestLoss ?? .nan))
-      case .last: value = ""
-      }
+      let value = final.bestValue.map { String(format: " %.4f", $0) } ?? ""
       Self.say("done: \(directory)/best.safetensors is epoch \(best) (\(final.bestCriterion)\(value)); \(directory)/weights.safetensors is the last")
     }
   }
