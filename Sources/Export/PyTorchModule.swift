@@ -182,8 +182,10 @@ struct PyTorchModuleEmitter {
       }
     }
     out.append("")
-    out.append("    def forward(self, x, heatmaps=False):")
-    out.append("        \"\"\"x [N, C, H, W] → logits [N, K]; with heatmaps=True, (logits, heatmaps [N, K, C, H, W]).\"\"\"")
+    out.append("    def forward(self, x, heatmaps=False, explain=None):")
+    out.append("        \"\"\"x [N, C, H, W] → logits [N, K]; with heatmaps=True, (logits, heatmaps [N, K, C, H, W]).")
+    out.append("        `explain`: one class per sample ([N] indices, or a function of the logits giving them):")
+    out.append("        heatmaps [N, 1, C, H, W], one relevance pass per sample whatever K is.\"\"\"")
     out.append("        L = self.layers")
     out.append("        training = self.training")
     out.append("        stats = {} if heatmaps else None")
@@ -312,7 +314,7 @@ struct PyTorchModuleEmitter {
     let out = v(index)
     switch node.op {
     case .lrpSeed:
-      emit("\(out) = torch.diag_embed(\(x()))")
+      emit("\(out) = O.lrp_seed(\(x()), explain)")
     case .lrpEpsilonDivide(let a):
       var done = viewsDone
       emitViews(inputs[1], done: &done)

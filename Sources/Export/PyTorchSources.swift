@@ -15,10 +15,12 @@ enum PyTorchSources {
       "OPTIMIZER": settings.optimizer.kind.rawValue, "LOSS": settings.loss.rawValue, "LR": "\(settings.optimizer.learningRate)",
       "MOMENTUM": "\(settings.optimizer.momentum)", "CLIP": "\(settings.optimizer.clipNorm ?? 0)",
       "WEIGHT_DECAY": "\(settings.optimizer.weightDecay)", "AUGMENT": settings.augment ? "True" : "False",
-      "SEED": "\(settings.seed)",
+      "SEED": "\(settings.seed)", "HEATMAPS": settings.selection.rawValue, "GWRP_E": "\(settings.gwrpScale)",
+      "DECAY": "\(settings.gwrpDecay)", "BACKGROUND_WEIGHT": "\(settings.backgroundWeight)",
+      "FOREGROUND_WEIGHT": "\(settings.foregroundWeight)", "BAND_PENALTY": settings.bandPenalty.rawValue,
     ]
   }
-  static let trainDefaultNames = ["LOSS", "P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP", "WEIGHT_DECAY", "AUGMENT", "SEED"]
+  static let trainDefaultNames = ["LOSS", "P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP", "WEIGHT_DECAY", "AUGMENT", "SEED", "HEATMAPS", "GWRP_E", "DECAY", "BACKGROUND_WEIGHT", "FOREGROUND_WEIGHT", "BAND_PENALTY"]
 
   /// The support files, `train.py` with its defaults filled in (every placeholder must be given).
   static func files(trainDefaults values: [String: String]) throws(ExportError) -> [(String, String)] {
@@ -205,6 +207,18 @@ def dropout(x, p, training):
     return x * mask, mask
 
 
+def lrp_seed(logits, explain=None):
+    """[N, K] -> [N, K', K]: row j of sample n holds logit j alone, for every class (K' = K,
+    `explain` None) or for the class explain[n] (K' = 1; `explain` may be a function of
+    the detached logits giving the classes, e.g. a stochastic choice)."""
+    if explain is None:
+        return torch.diag_embed(logits)
+    if callable(explain):
+        explain = explain(logits.detach())
+    pick = F.one_hot(explain.long().to(logits.device), logits.shape[1]).to(logits.dtype)
+    return (pick * logits).unsqueeze(1)
+
+
 def stabilize(z, epsilon):
     """z + eps*sign(z) with sign(0) = +1 (the epsilon-rule's denominator, eq. 2)."""
     return z + epsilon * (2 * (z >= 0).to(z.dtype) - 1)
@@ -357,25 +371,43 @@ def save_weights(model, path, metadata=None):
 """#
 
   static let loss = #"""
-"""The ISNet loss (paper section 4.3, eqs. 4-11) exactly as `isnetc train` computes it: in
-float64 from the float32 logits and heatmaps, L = (1 - P)*L_C + P*L_H.
+"""The ISNet loss exactly as `isnetc train` computes it: in float64 from the float32 logits
+and heatmaps, L = (1 - P)*L_C + P*L_H, with L_H one of two heatmap losses (docs/training.md):
 
-L_H, the heatmap loss:
+`Paper` (paper section 4.3, eqs. 4-11):
 1. H <- H / s, s = sqrt(Var(H) + e) with one unbiased variance over the whole
    [B, K, C, H, W] tensor (`std`, the paper's), or s = mean |H| (`mean-abs`; all-zero maps: 1);
 2. u[b, k] = sum over c, y, x of (1 - M) * |H| (mask M: 1 = foreground);
 3. f = u / (u + E) clamped to [0, 1 - e]; L_H = mean over b, k of -log(1 - f).
 
-Under DDP the normalisation's sums run over the whole batch (every process), so each
-process's loss is its share of the full batch's and DDP's gradient average is the gradient
-of the full batch's loss. New heatmap losses are functions with `heatmap_loss`'s signature,
-registered in HEATMAP_LOSSES; new normalisations go in NORMALIZATIONS.
+`GWRP` (the authors' later loss), per sample b and explained class k:
+1. F = sum of |R| over the foreground; m = F / n_fg + 1e-10; R' = |R| / m;
+2. per channel, the background's R' sorted in descending order (foreground entries as
+   zeros), g = sum_i d^i x_(i) / sum_i d^i (Global Weighted Ranked Pooling);
+3. l_bg = -log(1 - q), q = g / (g + E) clamped at 1 - 1e-7, averaged over channels;
+4. l_fg = the band penalty of F: ((C1 - F)/C1)^2 below C1, 0 in [C1, C2], above C2
+   ((F - C2)/C1)^2 (`quadratic`), or that up to C1 + C2 and 1 + (F - C1 - C2) beyond
+   (`hybrid`);
+5. L_H = mean over b, k of A*l_bg + B*l_fg.
+
+Which heatmaps L_H sees (Faster-ISNet): all K per sample, or one chosen per sample
+(`choose`: the label's, or the top class with probability 5/11 and another otherwise);
+the model then runs one relevance pass per sample (`model(x, heatmaps=True, explain=...)`).
+
+Under DDP the paper loss's normalisation sums run over the whole batch (every process), so
+each process's loss is its share of the full batch's and DDP's gradient average is the
+gradient of the full batch's loss (GWRP has no cross-sample term). New heatmap losses are
+classes with `__call__(heatmaps, masks)`, registered in HEATMAP_LOSSES.
 """
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
 
 from . import ops
+
+MASK64 = (1 << 64) - 1
 
 
 def _count(h):
@@ -400,30 +432,140 @@ def normalize_mean_abs(h, stabilizer):
 NORMALIZATIONS = {"std": normalize_std, "mean-abs": normalize_mean_abs}
 
 
-def _background(masks, heatmaps):
-    """1 - M as [B, 1, C|1, H, W], broadcast over classes (and channels for [B, H, W] masks)."""
+def _masks(masks, heatmaps):
+    """M as [B, 1, C|1, H, W] in float64, broadcast over classes (and channels for [B, H, W])."""
     m = masks.to(torch.float64)
     if m.dim() == 3:
         m = m.unsqueeze(1)
-    return (1 - m).unsqueeze(1)
+    return m.unsqueeze(1)
 
 
 def background_sums(heatmaps, masks, stabilizer=1e-4, normalization="std"):
     """u [B, K]: the background sum of the normalised |H|."""
     h = heatmaps.to(torch.float64)
     s = NORMALIZATIONS[normalization](h, stabilizer)
-    return (_background(masks, h) * (h / s).abs()).flatten(2).sum(2)
+    return ((1 - _masks(masks, h)) * (h / s).abs()).flatten(2).sum(2)
 
 
-def heatmap_loss(heatmaps, masks, scale, stabilizer=1e-4, normalization="std"):
-    """L_H of heatmaps [B, K, C, H, W] and masks [B, C|1, H, W] or [B, H, W], E = `scale`:
-    this process's mean over its samples and classes (float64)."""
-    u = background_sums(heatmaps, masks, stabilizer, normalization)
-    f = torch.clamp(u / (u + scale), 0.0, 1.0 - stabilizer)
-    return (-torch.log(1 - f)).mean()
+@dataclasses.dataclass
+class Paper:
+    """The paper's L_H with E = `scale`."""
+    scale: float
+    stabilizer: float = 1e-4
+    normalization: str = "std"
+
+    def __call__(self, heatmaps, masks):
+        """L_H of heatmaps [B, K, C, H, W] and masks [B, C|1, H, W] or [B, H, W]: this
+        process's mean over its samples and classes (float64)."""
+        u = background_sums(heatmaps, masks, self.stabilizer, self.normalization)
+        f = torch.clamp(u / (u + self.scale), 0.0, 1.0 - self.stabilizer)
+        return (-torch.log(1 - f)).mean()
 
 
-HEATMAP_LOSSES = {"paper": heatmap_loss}
+def ranked_pool(x, decay):
+    """GWRP_d over the last axis: sorted descending, weighted d^i / sum d^i (d = 1 the
+    mean, d = 0 the maximum; the sort's gradient goes to each entry's rank weight)."""
+    n = x.shape[-1]
+    weights = torch.pow(torch.full((n,), float(decay), dtype=torch.float64, device=x.device),
+                        torch.arange(n, dtype=torch.float64, device=x.device))
+    ordered, _ = torch.sort(x, dim=-1, descending=True, stable=True)
+    return (ordered * (weights / weights.sum())).sum(-1)
+
+
+def band_penalty(f, lower, upper, penalty):
+    """The foreground term of F: zero inside [lower, upper]."""
+    below = ((lower - f) / lower) ** 2
+    above = ((f - upper) / lower) ** 2
+    if penalty == "hybrid":
+        above = torch.where(f > lower + upper, 1 + (f - lower - upper), above)
+    return torch.where(f < lower, below, torch.where(f <= upper, torch.zeros_like(f), above))
+
+
+@dataclasses.dataclass
+class GWRP:
+    """The authors' later L_H: ranked-pooled background against E, foreground band [C1, C2]."""
+    band: tuple
+    scale: float = 1.0
+    decay: float = 0.9
+    background_weight: float = 1.0
+    foreground_weight: float = 1.0
+    penalty: str = "hybrid"
+
+    def __call__(self, heatmaps, masks):
+        h = heatmaps.to(torch.float64)
+        m = _masks(masks, h).expand_as(h)
+        a = h.abs()
+        foreground = (a * m).flatten(2).sum(2)
+        count = m.flatten(2).sum(2).clamp(min=1)
+        divisor = foreground / count + 1e-10
+        x = (a * (1 - m)) / divisor[:, :, None, None, None]
+        g = ranked_pool(x.flatten(3), self.decay)
+        q = torch.clamp(g / (g + self.scale), max=1 - 1e-7)
+        background = (-torch.log(1 - q)).mean(2)
+        lower, upper = self.band
+        term = self.background_weight * background + self.foreground_weight * band_penalty(foreground, lower, upper, self.penalty)
+        return term.mean()
+
+
+HEATMAP_LOSSES = {"paper": Paper, "gwrp": GWRP}
+SELECTIONS = ("all", "selective", "stochastic")
+
+
+def band(totals):
+    """The authors' band rule on the initial model: of each sample's sum of |R| (averaged
+    over its explained maps), C1 = max(mu/5, mu - 3 sigma), C2 = 25 C1 (isnetc's
+    GWRPHeatmapLoss.band: without the authors' cap of C2 at mu + 3 sigma)."""
+    n = len(totals)
+    mean = sum(totals) / n
+    variance = sum((t - mean) ** 2 for t in totals) / max(n - 1, 1)
+    lower = max(mean / 5, mean - 3 * variance ** 0.5)
+    return lower, 25 * lower
+
+
+def relevance_totals(heatmaps):
+    """Per sample, the sum of |R| over the whole map averaged over its explained maps."""
+    return heatmaps.to(torch.float64).abs().flatten(2).sum(2).mean(1)
+
+
+def foreground_relevance(heatmaps, masks):
+    """The mean over the explained maps of F = sum of |R| over the foreground."""
+    h = heatmaps.to(torch.float64)
+    return (h.abs() * _masks(masks, h)).flatten(2).sum(2).mean()
+
+
+def selection_seed(seed, step):
+    """The seed of optimizer step `step`'s stochastic choice (isnetc's Trainer.selectionSeed)."""
+    return ((seed ^ 0xA0761D6478BD642F) + step * 0xE7037ED1A0B428DB) & MASK64
+
+
+def _splitmix(state):
+    state = (state + 0x9E3779B97F4A7C15) & MASK64
+    z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return state, z ^ (z >> 31)
+
+
+def choose(selection, logits, labels, seed, positions):
+    """The class whose heatmap each sample's loss sees ([B], on the logits' device), or None
+    for all. `positions`: each sample's place in the whole batch (isnetc's draw depends on
+    it); `stochastic` keeps the top class with probability 5/11, else a uniform other."""
+    if selection == "all":
+        return None
+    if selection == "selective":
+        return labels.long()
+    classes = logits.shape[1]
+    tops = logits.detach().argmax(1).tolist()
+    chosen = []
+    for top, b in zip(tops, positions):
+        state = seed ^ (((b + 1) * 0xD1B54A32D192ED03) & MASK64)
+        state, z = _splitmix(state)
+        if z % 11 > 5 or classes == 1:
+            chosen.append(top)
+            continue
+        state, z = _splitmix(state)
+        other = z % (classes - 1)
+        chosen.append(other if other < top else other + 1)
+    return torch.tensor(chosen, dtype=torch.long, device=logits.device)
 
 
 def classification_loss(logits, labels, kind="softmax", positive_weights=None):
@@ -437,14 +579,14 @@ def classification_loss(logits, labels, kind="softmax", positive_weights=None):
     return F.binary_cross_entropy_with_logits(z, targets, pos_weight=weights)
 
 
-def isnet_loss(logits, heatmaps, labels, masks, P, scale, stabilizer=1e-4, normalization="std",
-               kind="softmax", variant="paper"):
-    """(total, L_C, L_H), float64 scalars. `heatmaps` may be None when P = 0."""
+def isnet_loss(logits, heatmaps, labels, masks, P, heatmap_loss, kind="softmax"):
+    """(total, L_C, L_H), float64 scalars. `heatmap_loss`: a `Paper` or `GWRP`; `heatmaps`
+    (all K, or the chosen one per sample) may be None when P = 0."""
     lc = classification_loss(logits, labels, kind)
     if heatmaps is None or P == 0:
         lh = torch.zeros((), dtype=torch.float64, device=logits.device)
     else:
-        lh = HEATMAP_LOSSES[variant](heatmaps, masks, scale, stabilizer, normalization)
+        lh = heatmap_loss(heatmaps, masks)
     return (1 - P) * lc + P * lh, lc, lh
 """#
 
@@ -832,6 +974,7 @@ torchvision's names: isnetc run, heatmap and eval read them unchanged.
 """
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -865,6 +1008,18 @@ def parse_scale(text):
     raise argparse.ArgumentTypeError(f"--E must be a positive number, auto or auto/D, got '{text}'")
 
 
+def parse_band(text):
+    if text == "auto":
+        return None
+    try:
+        lower, upper = (float(v) for v in text.split(","))
+    except ValueError:
+        lower = upper = float("nan")
+    if 0 < lower <= upper and math.isfinite(upper):
+        return (lower, upper)
+    raise argparse.ArgumentTypeError(f"--band must be C1,C2 with 0 < C1 <= C2, or auto, got '{text}'")
+
+
 def parse_arguments(argv):
     p = argparse.ArgumentParser(prog=f"python -m {__package__}.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="the training dataset folder (images/, masks/, labels.csv)")
@@ -873,11 +1028,17 @@ def parse_arguments(argv):
     p.add_argument("--resume", metavar="RUN", help="continue the run in this directory")
     p.add_argument("--weights", help="initial weights (safetensors); default: the package's weights.safetensors")
     p.add_argument("--P", type=float, default=@P@, help="the heatmap loss's weight P; 0 trains the standard classifier")
-    p.add_argument("--E", type=parse_scale, default=(None, 1.0), help="the heatmap loss's E: a number, auto, or auto/D")
-    p.add_argument("--auto-batches", type=int, default=@AUTO_BATCHES@, help="batches that E auto averages over")
-    p.add_argument("--stabilizer", type=float, default=@STABILIZER@, help="e: H / sqrt(Var(H) + e), f clamped to 1 - e")
-    p.add_argument("--heatmap-norm", choices=sorted(loss.NORMALIZATIONS), default="@NORM@", help="the heatmaps' divisor before the background sum")
-    p.add_argument("--loss", choices=sorted(loss.HEATMAP_LOSSES), default="@LOSS@", help="the heatmap loss (isnetc train's --loss gwrp is not here yet)")
+    p.add_argument("--loss", choices=sorted(loss.HEATMAP_LOSSES), default="@LOSS@", help="the heatmap loss: paper (eqs. 5-10) or gwrp (the authors' later loss: ranked-pooled background, foreground band)")
+    p.add_argument("--heatmaps", choices=loss.SELECTIONS, default="@HEATMAPS@", help="which heatmaps the loss sees: all, selective (the label's class) or stochastic (the top class with probability 5/11, else another); one relevance pass per sample unless all")
+    p.add_argument("--E", type=parse_scale, default=None, help="the heatmap loss's E: a number; for the paper's loss also auto or auto/D (defaults: paper auto, gwrp @GWRP_E@)")
+    p.add_argument("--auto-batches", type=int, default=@AUTO_BATCHES@, help="batches over which the initial model is measured (E auto, --band auto)")
+    p.add_argument("--stabilizer", type=float, default=@STABILIZER@, help="paper loss: e, H / sqrt(Var(H) + e), f clamped to 1 - e")
+    p.add_argument("--heatmap-norm", choices=sorted(loss.NORMALIZATIONS), default="@NORM@", help="paper loss: the heatmaps' divisor before the background sum")
+    p.add_argument("--decay", type=float, default=@DECAY@, help="gwrp loss: the ranked pooling's decay d in [0, 1]; 1 averages the background, 0 takes its maximum")
+    p.add_argument("--background-weight", type=float, default=@BACKGROUND_WEIGHT@, help="gwrp loss: A, the background term's weight")
+    p.add_argument("--foreground-weight", type=float, default=@FOREGROUND_WEIGHT@, help="gwrp loss: B, the foreground band term's weight")
+    p.add_argument("--band", type=parse_band, default=None, metavar="C1,C2|auto", help="gwrp loss: the band for the foreground relevance, or auto: the authors' rule on the initial model (default auto)")
+    p.add_argument("--band-penalty", choices=["hybrid", "quadratic"], default="@BAND_PENALTY@", help="gwrp loss: the penalty above the band")
     p.add_argument("--epochs", type=int, default=@EPOCHS@)
     p.add_argument("--warmup", type=int, default=@WARMUP@, help="epochs trained as the standard classifier (P 0) before the heatmap loss joins, counted in --epochs")
     p.add_argument("--batch", type=int, default=@BATCH@, help="samples per step, over all processes")
@@ -911,6 +1072,16 @@ def parse_arguments(argv):
         problems.append("--weight-decay and --clip must not be negative")
     if args.auto_batches < 1:
         problems.append("--auto-batches must be at least 1")
+    if args.E is None:
+        args.E = (None, 1.0) if args.loss == "paper" else (@GWRP_E@, 1.0)
+    elif args.loss == "gwrp" and args.E[0] is None:
+        problems.append("--E auto belongs to the paper's loss; the gwrp loss takes a number (default @GWRP_E@)")
+    if not 0 <= args.decay <= 1:
+        problems.append(f"--decay must be in [0, 1], got {args.decay}")
+    if args.background_weight < 0 or args.foreground_weight < 0:
+        problems.append("--background-weight and --foreground-weight must not be negative")
+    if args.heatmaps == "selective" and CONFIG["output_kind"] == "sigmoid" and args.P > 0:
+        problems.append("--heatmaps selective explains each sample's one label; a multi-label (sigmoid) model has several: use all or stochastic")
     if problems:
         p.error("; ".join(problems))
     return args
@@ -965,7 +1136,7 @@ def write_json(path, value):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    state = {"history": [], "epochs_done": 0, "steps": 0, "E": None, "best_epoch": None, "best_loss": None}
+    state = {"history": [], "epochs_done": 0, "steps": 0, "E": None, "band": None, "foreground0": None, "best_epoch": None, "best_loss": None}
     if args.resume:
         directory = args.resume
         with open(os.path.join(directory, "run.json")) as f:
@@ -976,7 +1147,7 @@ def main(argv=None):
         if resumed_epochs:
             args.epochs = resumed_epochs
         args.E = tuple(args.E)
-        state.update({k: saved[k] for k in state})
+        state.update({k: saved[k] for k in state if k in saved})
     else:
         directory = args.out
     run = Run(args)
@@ -1009,59 +1180,99 @@ def main(argv=None):
         return [t.to(run.device, non_blocking=True) for t in batch]
 
     scale, divisor = args.E if state["E"] is None else (state["E"], 1.0)
+    positions = [run.rank + j * run.world for j in range(args.batch // run.world)]
 
-    def measure_scale():
-        """E auto: the mean background sum of the model the ISNet phase starts from (batch
-        statistics, running statistics left as they are) over the first batches of epoch 1."""
+    def explain_for(labels, step):
+        """The per-sample classes of the step's heatmaps (None: all K)."""
+        if args.heatmaps == "all":
+            return None
+        seed = loss.selection_seed(args.seed, step)
+        return lambda logits: loss.choose(args.heatmaps, logits, labels, seed, positions[:logits.shape[0]])
+
+    def heatmap_term():
+        if args.loss == "gwrp":
+            return loss.GWRP(tuple(state["band"] or (1.0, 1.0)), scale, args.decay, args.background_weight, args.foreground_weight, args.band_penalty)
+        return loss.Paper(state["E"] or 1.0, args.stabilizer, args.heatmap_norm)
+
+    def measure_initial():
+        """The model the ISNet phase starts from (batch statistics, running statistics left
+        as they are, the run's heatmap choice) over the first batches of epoch 1: E auto's
+        mean background sum, the band's per-sample relevance, the guard's foreground F."""
         buffers = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
         sampler.set_epoch(1)
         dataset.set_epoch(1)
         model.train()
-        total, count = 0.0, 0
+        background, foreground, count, totals = 0.0, 0.0, 0, []
         with torch.no_grad():
             for index, (images, masks, labels) in enumerate(loader):
                 if index == args.auto_batches:
                     break
                 images, masks, labels = to_device((images, masks, labels))
-                _, maps = network(images, heatmaps=True)
-                total += float(loss.background_sums(maps, masks, args.stabilizer, args.heatmap_norm).mean())
+                _, maps = network(images, heatmaps=True, explain=explain_for(labels, 0))
+                background += float(loss.background_sums(maps, masks, args.stabilizer, args.heatmap_norm).mean())
+                foreground += float(loss.foreground_relevance(maps, masks))
+                totals += loss.relevance_totals(maps).tolist()
                 count += 1
         model.load_state_dict({**model.state_dict(), **buffers})
-        background = run.mean(total / max(count, 1))
-        measured = background / divisor
-        if not (measured > 0 and math.isfinite(measured)):
-            raise SystemExit(f"E auto: the initial mean background sum is {background}; give E explicitly")
-        run.say(f"E auto: mean background sum {background:.4g}, E = {measured:.4g}")
-        return measured
+        if run.world > 1:
+            # Every process holds the same number of samples (the batches divide evenly).
+            mine = torch.tensor(totals, dtype=torch.float64, device=run.device)
+            gathered = [torch.empty_like(mine) for _ in range(run.world)]
+            dist.all_gather(gathered, mine)
+            totals = torch.cat(gathered).tolist()
+        state["foreground0"] = run.mean(foreground / max(count, 1))
+        if args.loss == "paper" and scale is None:
+            mean = run.mean(background / max(count, 1))
+            measured = mean / divisor
+            if not (measured > 0 and math.isfinite(measured)):
+                raise SystemExit(f"E auto: the initial mean background sum is {mean}; give E explicitly")
+            run.say(f"E auto: mean background sum {mean:.4g}, E = {measured:.4g}")
+            state["E"] = measured
+        elif args.loss == "paper":
+            state["E"] = scale
+        if args.loss == "gwrp":
+            if args.band is not None:
+                state["band"] = list(args.band)
+            else:
+                lower, upper = loss.band(totals)
+                if not (lower > 0 and math.isfinite(upper)):
+                    raise SystemExit(f"--band auto: the initial model's relevance is {lower}...{upper}; give --band C1,C2 explicitly")
+                state["band"] = [lower, upper]
+                run.say(f"band auto: C1 = {lower:.4g}, C2 = {upper:.4g}")
 
     settings = {k: v for k, v in vars(args).items() if k not in ("resume",)}
     while state["epochs_done"] < args.epochs:
         epoch = state["epochs_done"] + 1
         # The warm-up trains the standard classifier; the heatmap loss joins after it, with
-        # E measured on the model it starts from, and the ISNet phase picks its best epoch.
+        # E and the band measured on the model it starts from, and the ISNet phase picks its
+        # best epoch.
         warming = epoch <= args.warmup
-        if heatmaps and not warming and state["E"] is None:
-            state["E"] = measure_scale() if scale is None else scale
+        if heatmaps and not warming and state["foreground0"] is None:
+            measure_initial()
             if epoch > 1:
                 state["best_loss"] = None
+        term = heatmap_term()
         start = time.time()
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)
         model.train()
-        sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0, "steps": 0}
+        sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0, "steps": 0, "foreground": 0.0}
         for images, masks, labels in loader:
             images, masks, labels = to_device((images, masks, labels))
             explain = heatmaps and not warming
-            out = network(images, heatmaps=explain)
-            logits, maps = out if explain else (out, None)
-            total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P if explain else 0.0, state["E"] or 1.0, args.stabilizer, args.heatmap_norm, kind, args.loss)
+            step = state["steps"] + 1
+            if explain:
+                logits, maps = network(images, heatmaps=True, explain=explain_for(labels, step))
+            else:
+                logits, maps = network(images), None
+            total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P if explain else 0.0, term, kind)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
-            state["steps"] += 1
+            state["steps"] = step
             grads = [p.grad for p in model.parameters() if p.grad is not None]
             finite = torch.stack([torch.isfinite(g).all() for g in grads]).all() & torch.isfinite(total)
             if not bool(finite):
-                raise SystemExit(f"step {state['steps']} (epoch {epoch}): the loss or a gradient is not finite; stopped, the last checkpoint in {directory} is kept")
+                raise SystemExit(f"step {step} (epoch {epoch}): the loss or a gradient is not finite; stopped, the last checkpoint in {directory} is kept")
             if args.clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
@@ -1069,6 +1280,8 @@ def main(argv=None):
             sums["loss"] += total.item() * n
             sums["lc"] += lc.item() * n
             sums["lh"] += lh.item() * n
+            if explain:
+                sums["foreground"] += float(loss.foreground_relevance(maps.detach(), masks)) * n
             if kind == "softmax":
                 sums["correct"] += float((logits.argmax(1) == labels).sum())
             sums["samples"] += n
@@ -1080,9 +1293,14 @@ def main(argv=None):
                   "trainClassificationLoss": run.mean(sums["lc"]) * run.world / samples,
                   "trainHeatmapLoss": run.mean(sums["lh"]) * run.world / samples,
                   "trainAccuracy": run.mean(sums["correct"]) * run.world / samples}
+        if heatmaps and not warming:
+            record["foregroundRelevance"] = run.mean(sums["foreground"]) * run.world / samples
         if args.val and run.rank == 0:
-            record.update(validate(model, args, state["E"] or 1.0, run.device))
+            record.update(validate(model, args, term, run.device))
         record["seconds"] = time.time() - start
+        finding = zero_solution(record, state["history"], state["foreground0"], args)
+        if finding:
+            record["warning"] = finding
         criterion = record.get("validationLoss", record["trainLoss"])
         best = math.isfinite(criterion) and (state["best_loss"] is None or criterion < state["best_loss"])
         if best:
@@ -1101,17 +1319,51 @@ def main(argv=None):
         if "validationLoss" in record:
             line += f", validation loss {record['validationLoss']:.4f} (accuracy {record['validationAccuracy']:.3f}, macro F1 {record['validationMacroF1']:.3f})"
         run.say(line + f", {record['seconds']:.1f} s" + ("  [best]" if best else ""))
+        if finding:
+            run.say(f"warning: {finding}")
         if run.world > 1:
             dist.barrier()
         if args.steps and state["steps"] >= args.steps:
             break
     if run.world > 1:
+        # DDP's reducer must go before its process group does (a reducer collected at exit,
+        # after the group, aborts the process).
+        network = None
+        gc.collect()
         dist.destroy_process_group()
 
 
-def validate(model, args, scale, device):
+def zero_solution(record, history, foreground0, args, tolerance=0.02, collapse=0.05, patience=3):
+    """isnetc's zero-solution guard (paper section 4.11): the classifier at chance (L_C
+    within 2% of ln K, or ln 2 for sigmoid outputs) while the foreground relevance fell
+    below 5% of the initial model's, or at chance for 3 epochs. Never stops the run."""
+    classes = CONFIG["classes"]
+    chance = math.log(classes) if CONFIG["output_kind"] == "softmax" else math.log(2)
+
+    def at_chance(r):
+        return r["trainClassificationLoss"] >= (1 - tolerance) * chance
+    if not at_chance(record):
+        return None
+    f = record.get("foregroundRelevance")
+    text = f"L_C {record['trainClassificationLoss']:.4f}, chance {chance:.4f}"
+    if args.P > 0 and f is not None and foreground0 and f < collapse * foreground0:
+        advice = (["--loss gwrp (its foreground band forbids empty heatmaps)"] if args.loss == "paper" else []) \
+            + (["--weight-decay 0"] if args.weight_decay > 0 else []) \
+            + ["a lower --P", "--weights of a standard classifier (train one with --P 0)"] \
+            + (["a larger --decay or a lower --lr"] if args.loss == "gwrp" else [])
+        return (f"zero solution: the foreground relevance fell to {f:.3g}, {foreground0 / f:.0f}x below the initial {foreground0:.3g}, "
+                f"while the classifier is at chance ({text}); the heatmap loss is being met by removing all relevance. Change: " + "; ".join(advice))
+    stuck = sum(1 for r in history[-(patience - 1):] + [record] if at_chance(r))
+    if record["epoch"] < patience or stuck < patience:
+        return None
+    return (f"at chance for {stuck} epochs ({text}): the classifier is not learning. Change: a lower --lr or --optimizer adam"
+            + ("; a lower --P; --weights of a standard classifier" if args.P > 0 else ""))
+
+
+def validate(model, args, term, device):
     """Loss, accuracy and macro F1 on the validation folder in evaluation mode (running
-    statistics, no dropout), on this process alone."""
+    statistics, no dropout), on this process alone, with the run's heatmap choice drawn
+    as isnetc draws it (the same draws every epoch)."""
     kind = CONFIG["output_kind"]
     heatmaps = args.P > 0
     folder = data.DatasetFolder(args.val, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
@@ -1128,9 +1380,15 @@ def validate(model, args, scale, device):
                 images = torch.stack([i[0] for i in items]).to(device)
                 masks = torch.stack([i[1] for i in items]).to(device)
                 labels = torch.stack([i[2] for i in items]).to(device)
-                out = model(images, heatmaps=heatmaps)
-                logits, maps = out if heatmaps else (out, None)
-                total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, args.P, scale, args.stabilizer, args.heatmap_norm, kind, args.loss)
+                if heatmaps:
+                    explain = None
+                    if args.heatmaps != "all":
+                        seed = loss.selection_seed(~args.seed & loss.MASK64, start + len(items))
+                        explain = lambda logits: loss.choose(args.heatmaps, logits, labels, seed, range(logits.shape[0]))
+                    logits, maps = model(images, heatmaps=True, explain=explain)
+                else:
+                    logits, maps = model(images), None
+                total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, args.P, term, kind)
                 n = float(len(items))
                 sums["loss"] += float(total) * n
                 sums["lc"] += float(lc) * n

@@ -17,7 +17,7 @@ struct Step: ParsableCommand {
       for P > 0, `mask` [B,H,W] or [B,C,H,W] (1 = foreground). The step runs as in `isnetc \
       train` (batch statistics, the LRP block, the ISNet loss in float64, the reverse-mode \
       program) and writes OUT with `loss`, `loss_classification`, `loss_heatmap` (float64), \
-      `logits`, `heatmaps` (P > 0), `grad.NAME` for every trainable parameter and `after.NAME` \
+      `logits`, `heatmaps` (P > 0: all K per sample, whatever `--heatmaps` chose), `grad.NAME` for every trainable parameter and `after.NAME` \
       for the running statistics the step updated. No optimizer update is taken.
 
       Example:
@@ -33,12 +33,37 @@ struct Step: ParsableCommand {
   @Option(help: ArgumentHelp("The batch (safetensors: input, labels or targets, mask).", valueName: "FILE"))
   var batch: String
 
-  // Defaults are isnetc train's (TrainingSettings()); E has none here (no E auto in one step).
+  // Defaults are isnetc train's (TrainingSettings()); the paper's E and the gwrp band have
+  // none here (nothing is measured in one step).
   @Option(name: .customLong("P"), help: "The heatmap loss's weight P; 0 runs the classifier alone.")
   var heatmapWeight = TrainingSettings().heatmapWeight
 
-  @Option(name: .customLong("E"), help: "The heatmap loss's E (the paper's loss).")
-  var heatmapScale: Double
+  @Option(help: "The heatmap loss: paper or gwrp.")
+  var loss = TrainingSettings().loss
+
+  @Option(help: "Which heatmaps the loss sees: all, selective (the label's class) or stochastic.")
+  var heatmaps = TrainingSettings().selection
+
+  @Option(help: "The seed of the stochastic heatmap choice.")
+  var selectionSeed: UInt64 = 0
+
+  @Option(name: .customLong("E"), help: "The heatmap loss's E (required for the paper's loss; gwrp default \(TrainingSettings().gwrpScale)).")
+  var heatmapScale: Double?
+
+  @Option(help: "gwrp loss: the ranked pooling's decay d.")
+  var decay = TrainingSettings().gwrpDecay
+
+  @Option(help: "gwrp loss: A, the background term's weight.")
+  var backgroundWeight = TrainingSettings().backgroundWeight
+
+  @Option(help: "gwrp loss: B, the foreground band term's weight.")
+  var foregroundWeight = TrainingSettings().foregroundWeight
+
+  @Option(help: ArgumentHelp("gwrp loss: the band C1,C2 (required with --loss gwrp).", valueName: "C1,C2"))
+  var band: BandOption?
+
+  @Option(help: "gwrp loss: the penalty above the band, hybrid or quadratic.")
+  var bandPenalty = TrainingSettings().bandPenalty
 
   @Option(help: "The heatmap loss's stabilizer e.")
   var stabilizer = TrainingSettings().heatmapStabilizer
@@ -56,7 +81,26 @@ struct Step: ParsableCommand {
 
   func validate() throws {
     if !(0...1).contains(heatmapWeight) { throw ValidationError("--P must be in [0, 1], got \(heatmapWeight)") }
-    if !(heatmapScale > 0) { throw ValidationError("--E must be positive, got \(heatmapScale)") }
+    if let heatmapScale, !(heatmapScale > 0) { throw ValidationError("--E must be positive, got \(heatmapScale)") }
+    if loss == .paper, heatmapScale == nil { throw ValidationError("--E is needed for the paper's loss (no E auto in one step)") }
+    var bandGiven = false
+    if case .values = band { bandGiven = true }
+    if loss == .gwrp, heatmapWeight > 0, !bandGiven { throw ValidationError("--band C1,C2 is needed for the gwrp loss (no band auto in one step)") }
+    if !(0...1).contains(decay) { throw ValidationError("--decay must be in [0, 1], got \(decay)") }
+  }
+
+  /// The heatmap term the options describe.
+  var heatmapTerm: HeatmapTerm {
+    switch loss {
+    case .paper:
+      return .paper(HeatmapLoss(scale: heatmapScale ?? 1, stabilizer: stabilizer, normalization: heatmapNorm))
+    case .gwrp:
+      let (lower, upper) = if case .values(let c1, let c2) = band { (c1, c2) } else { (1.0, 1.0) }
+      return .gwrp(
+        GWRPHeatmapLoss(
+          decay: decay, scale: heatmapScale ?? TrainingSettings().gwrpScale, backgroundWeight: backgroundWeight,
+          foregroundWeight: foregroundWeight, lower: lower, upper: upper, penalty: bandPenalty))
+    }
   }
 
   func run() throws {
@@ -77,8 +121,8 @@ struct Step: ParsableCommand {
       let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 ? lrp.options : nil)
       let table = try WeightFiles.load(path: weights)
       let session = try TrainingSession(program: program, weights: table, weightsSource: weights, batchSize: samples, threads: threads)
-      let objective = Objective(
-        heatmapWeight: heatmapWeight, heatmapLoss: HeatmapLoss(scale: heatmapScale, stabilizer: stabilizer, normalization: heatmapNorm), kind: kind)
+      var objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: heatmapTerm, selection: heatmaps, kind: kind)
+      objective.selectionSeed = selectionSeed
       let step = try objective.step(
         session, Batch(images: try fixture.floats("input"), masks: masks, labels: labels, targets: targets, samples: samples))
       var entries = [

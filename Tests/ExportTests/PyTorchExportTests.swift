@@ -32,6 +32,12 @@ import Training
     #expect(train.contains("\"--lr\", type=float, default=\(d.optimizer.learningRate))"))
     #expect(train.contains("default=\"\(d.heatmapNormalization.rawValue)\""))
     #expect(train.contains("default=\(d.augment ? "True" : "False"), help=\"the paper's augmentation"))
+    #expect(train.contains("\"--loss\", choices=sorted(loss.HEATMAP_LOSSES), default=\"\(d.loss.rawValue)\""))
+    #expect(train.contains("\"--heatmaps\", choices=loss.SELECTIONS, default=\"\(d.selection.rawValue)\""))
+    #expect(train.contains("\"--decay\", type=float, default=\(d.gwrpDecay),"))
+    #expect(train.contains("\"--foreground-weight\", type=float, default=\(d.foregroundWeight),"))
+    #expect(train.contains("default=\"\(d.bandPenalty.rawValue)\", help=\"gwrp loss"))
+    #expect(train.contains("(\(d.gwrpScale), 1.0)"))
   }
 
   @Test func writesTheFilesOfAPackage() throws {
@@ -41,7 +47,9 @@ import Training
     #expect(file(p, "__init__.py").contains("from .model import CONFIG, WEIGHTS, Tiny, build_model, load_model"))
     #expect(file(p, "model.py").contains("\"input_shape\": [3, 64, 64]"))
     #expect(file(p, "train.py").contains("DistributedDataParallel"))
-    #expect(file(p, "loss.py").contains("HEATMAP_LOSSES = {\"paper\": heatmap_loss}"))
+    #expect(file(p, "loss.py").contains("HEATMAP_LOSSES = {\"paper\": Paper, \"gwrp\": GWRP}"))
+    #expect(file(p, "model.py").contains("def forward(self, x, heatmaps=False, explain=None):"))
+    #expect(file(p, "model.py").contains("= O.lrp_seed(v"))
   }
 
   /// One line per node of the LRP graph (`vN = …`): the classifier's before the early
