@@ -66,9 +66,22 @@ extension Bench {
       return d.seconds
     }
     var times: [Double] = []
+    var deployment: [Double] = []
     do {
       _ = try step()
+      session.profiling = profile
       for _ in 0..<max(1, iterations) { times.append(try step()) }
+      if profile {
+        // The trained model's deployment forward pass, the unit of the profile.
+        let deploy = try InferenceSession(
+          graph: classifier.lowered(for: .deploy), weights: session.weights, weightsSource: "the trained weights", batchSize: batch, threads: threads)
+        _ = try deploy.run(images, samples: batch)
+        for _ in 0..<max(3, iterations) {
+          let start = ContinuousClock.now
+          _ = try deploy.run(images, samples: batch)
+          deployment.append((ContinuousClock.now - start).seconds)
+        }
+      }
     } catch {
       throw fail(error)
     }
@@ -87,6 +100,13 @@ extension Bench {
       print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))
       print(String(format: "  planned arena %.1f MiB (values, LRP views and adjoints; %.1f MiB without reuse)", arenaMiB, unplannedMiB))
       print("  OpenBLAS kernels: \(String(cString: isn_blas_core()))")
+      if profile {
+        let runs = Double(times.count)
+        let profile = TrainingProfile(
+          graph: session.graph, program: session.program, forward: session.forwardSeconds.map { $0 / runs },
+          adjoint: session.adjointSeconds.map { $0 / runs }, step: times.reduce(0, +) / runs, deployment: deployment.sorted()[deployment.count / 2])
+        print(profile.table(), terminator: "")
+      }
     }
   }
 }

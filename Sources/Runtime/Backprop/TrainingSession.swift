@@ -56,6 +56,12 @@ public final class TrainingSession {
   public var sampleEpsilons: [Float]?
   /// The values the last forward took from `sampleEpsilons`, read by both passes' kernels.
   let sampleEpsilonStorage: SampleEpsilonStorage
+  /// When set, `forward` adds each node's seconds to `forwardSeconds[node index]` and
+  /// `backward` each adjoint step's (zeroing its first writes included) to
+  /// `adjointSeconds[step index]` (`isnetc bench --train --profile`).
+  public var profiling = false
+  public private(set) lazy var forwardSeconds = [Double](repeating: 0, count: graph.nodes.count)
+  public private(set) lazy var adjointSeconds = [Double](repeating: 0, count: program.steps.count)
   /// Keeps the statistics the LRP block fuses from the previous forward: the detachment
   /// made literal, so finite differences see the function the gradients differentiate.
   /// Ignored by a program that differentiates the statistics: its function is the true one.
@@ -195,7 +201,15 @@ public final class TrainingSession {
     isn_set_threads(Int32(threads))
     self.samples = samples
     input.withUnsafeBufferPointer { values[inputID.index].update(from: $0.baseAddress!, count: input.count) }
-    for index in graph.nodes.indices { runForward(NodeID(index)) }
+    if profiling {
+      for index in graph.nodes.indices {
+        let start = ContinuousClock.now
+        runForward(NodeID(index))
+        forwardSeconds[index] += (ContinuousClock.now - start).seconds
+      }
+    } else {
+      for index in graph.nodes.indices { runForward(NodeID(index)) }
+    }
     return graph.outputs.map { value(of: $0) }
   }
 
@@ -226,8 +240,10 @@ public final class TrainingSession {
     }
     // An adjoint's storage held other data until its first write: zero it then.
     for (j, step) in program.steps.enumerated() {
+      let start = profiling ? ContinuousClock.now : nil
       for ref in memoryPlan.firstWrites[j] ?? [] { adjoints[ref]!.update(repeating: 0, count: samples * perSample(ref.node)) }
       runAdjoint(step)
+      if let start { adjointSeconds[j] += (ContinuousClock.now - start).seconds }
     }
   }
 

@@ -1,0 +1,82 @@
+import Foundation
+import GraphIR
+import Runtime
+
+/// `isnetc bench --train --profile`: where a training step's time goes, op by op, and the
+/// same time counted in deployment forward passes per image (the step's cost as a multiple
+/// of what running the trained model costs), the measure docs/performance.md reports.
+struct TrainingProfile {
+  let graph: Graph
+  let program: AdjointProgram
+  /// Seconds per step, by node (forward) and by adjoint step (reverse).
+  let forward: [Double]
+  let adjoint: [Double]
+  /// The whole step's median seconds and the deployment graph's forward seconds, both per
+  /// batch.
+  let step: Double
+  let deployment: Double
+
+  /// Nodes before the first `lrp_seed` are the classifier's; the rest are its LRP block.
+  var classifierCount: Int {
+    graph.nodes.firstIndex { if case .lrpSeed = $0.op { true } else { false } } ?? graph.nodes.count
+  }
+
+  /// The op's name with a convolution's kernel and stride, the unit the rows group by.
+  static func label(_ op: Op) -> String {
+    let convolution: Conv2DAttributes? =
+      switch op {
+      case .conv2d(let a): a
+      case .conv2dTranspose(let t): t.forward
+      case .zbPreactivation(let z), .zbRelevance(let z): z.conv
+      default: nil
+      }
+    guard let a = convolution else { return op.mnemonic }
+    return op.mnemonic + " \(a.kernel.h)x\(a.kernel.w)/\(a.stride.h)"
+  }
+
+  /// What a reverse step computes: an operand's adjoint, a parameter's gradient, or the
+  /// adjoint through batch statistics.
+  static func target(_ target: AdjointTarget) -> String {
+    switch target {
+    case .operand: "input adjoint"
+    case .parameter(_, let role): "\(role.rawValue) gradient"
+    case .statistics: "statistics adjoint"
+    }
+  }
+
+  static func row(_ name: String, width: Int, _ milliseconds: Double, _ percent: Double, _ passes: Double) -> String {
+    "  " + name.padding(toLength: max(width, name.count), withPad: " ", startingAt: 0)
+      + String(format: " %9.1f  %5.1f  %8.2f\n", milliseconds, percent, passes)
+  }
+
+  func table() -> String {
+    let split = classifierCount
+    var rows: [String: Double] = [:]
+    var phases = [0.0, 0.0, 0.0, 0.0]  // forward classifier, forward LRP, reverse LRP, reverse classifier
+    for (index, seconds) in forward.enumerated() {
+      let block = index >= split
+      rows["forward  \(block ? "LRP " : "")\(Self.label(graph.nodes[index].op))", default: 0] += seconds
+      phases[block ? 1 : 0] += seconds
+    }
+    for (j, step) in program.steps.enumerated() {
+      let block = step.node.index >= split
+      let view = step.source == .view ? " (view)" : ""
+      rows["reverse  \(block ? "LRP " : "")\(Self.label(graph[step.node].op))\(view) → \(Self.target(step.target))", default: 0] += adjoint[j]
+      phases[block ? 2 : 3] += adjoint[j]
+    }
+    let passes = { (seconds: Double) in seconds / deployment }
+    var out = String(format: "  deployment forward: %.1f ms per batch; a step = %.1f deployment forward passes per image\n", deployment * 1e3, passes(step))
+    out += "  phase                                ms/step      %   passes/image\n"
+    let names = ["forward, classifier", "forward, LRP block", "reverse, LRP block", "reverse, classifier"]
+    for (name, seconds) in zip(names, phases) {
+      out += Self.row(name, width: 34, seconds * 1e3, 100 * seconds / step, passes(seconds))
+    }
+    let rest = step - phases.reduce(0, +)
+    out += Self.row("loss, optimizer, copies", width: 34, rest * 1e3, 100 * rest / step, passes(rest))
+    out += "  op (LRP: the LRP block's)                                   ms/step      %   passes/image\n"
+    for (key, seconds) in rows.sorted(by: { $0.value > $1.value }) where seconds >= 0.001 * step {
+      out += Self.row(key, width: 58, seconds * 1e3, 100 * seconds / step, passes(seconds))
+    }
+    return out
+  }
+}
