@@ -199,6 +199,70 @@ def step_checks(checks, binary, work, name, weights, train):
     return package
 
 
+# Distillation variants: name, isnetc step's flags, the trainer's settings.
+DISTILLATION = [
+    ("distillation", ["--mask-input", "noise"],
+     dict(epsilon_range=(0.01, 0.1), explain="stochastic", pyramid=True, distill_norm="separate", distill_ce=0.3, fill="noise")),
+    ("distillation all geometric", ["--mask-input", "zero", "--explain", "all", "--distill-norm", "geometric", "--no-pyramid", "--epsilon-range", "none", "--distill-ce", "0"],
+     dict(epsilon_range=None, explain="all", pyramid=False, distill_norm="geometric", distill_ce=0.0, fill="zero")),
+]
+
+
+def torch_distillation_step(package, weights, teacher_weights, batch, settings, dtype):
+    """One distillation step of the exported trainer's code (distill.step) on `batch`."""
+    model = package.build_model()
+    package.ops.load_weights(model, weights)
+    model.to(dtype=dtype).train()
+    teacher = package.build_model()
+    package.ops.load_weights(teacher, teacher_weights)
+    teacher.to(dtype=dtype).eval()
+    data = importlib.import_module(f"{package.__name__}.data")
+    distill = importlib.import_module(f"{package.__name__}.distill")
+    x, masks = batch["input"], batch["mask"]
+    filled = torch.stack([data.fill_background(x[b], masks[b], settings["fill"], package.CONFIG["input_range"], data.mask_fill_seed(SELECTION_SEED, 0, b))
+                          for b in range(x.shape[0])])
+    args = argparse.Namespace(**settings)
+    total, _, _, _ = distill.step(model, teacher, args, x.to(dtype), filled.to(dtype), batch["labels"].long(), SELECTION_SEED, range(x.shape[0]), "softmax")
+    total.backward()
+    return total.item(), {n: p.grad.detach().cpu() for n, p in model.named_parameters()}, filled
+
+
+def distillation_checks(checks, binary, work, name, weights, train):
+    """The distillation step against isnetc step --distill-from (student and teacher: the
+    model with the ε input rule, the teacher's weights another seed's)."""
+    model = os.path.join(ROOT, "models", f"{name}.isnet")
+    directory = os.path.join(work, f"{name}_eps_isnet")
+    isnetc(binary, "export", model, "--weights", weights, "--format", "pytorch", "--input-rule", "epsilon", "-o", directory)
+    package = load_package(work, f"{name}_eps_isnet")
+    teacher_weights = os.path.join(work, f"{name}.teacher.safetensors")
+    isnetc(binary, "init", model, "--seed", "7", "-o", teacher_weights)
+    fixture = load_file(train)
+    batch = {k: (v.float() if v.is_floating_point() else v) for k, v in fixture.items()}
+    for variant, flags, settings in DISTILLATION:
+        label = f"{name} {variant}"
+        step = os.path.join(work, f"{name}.distill.safetensors")
+        isnetc(binary, "step", model, "--weights", weights, "--batch", train, "--input-rule", "epsilon", "--distill-from", model,
+               "--teacher-weights", teacher_weights, "--selection-seed", str(SELECTION_SEED), *flags, "-o", step)
+        ours = load_file(step)
+        loss32, gradients32, filled = torch_distillation_step(package, weights, teacher_weights, batch, settings, torch.float32)
+        differing = int((filled != ours["teacher_input"]).sum())
+        checks.report(differing == 0, f"{label}: the teacher's input ({settings['fill']} fill)", f"{differing} of {filled.numel()} values differ from isnetc's")
+        expected = float(ours["loss"][0])
+        isnetc_gradients = {k[5:]: v for k, v in ours.items() if k.startswith("grad.")}
+        relative = abs(loss32 - expected) / abs(expected)
+        difference = l2(gradients32, isnetc_gradients)
+        reference = None
+        if relative > LOSS_BOUND or difference > GRADIENT_BOUND:
+            exact, reference, _ = torch_distillation_step(package, weights, teacher_weights, batch, settings, torch.float64)
+        if relative <= LOSS_BOUND:
+            checks.bound(f"{label} step loss", relative, LOSS_BOUND, f"torch {loss32:.9g}, isnetc {expected:.9g}: relative")
+        else:
+            torch_error, isnetc_error = abs(loss32 - exact) / abs(exact), abs(expected - exact) / abs(exact)
+            checks.report(torch_error <= isnetc_error, f"{label} step loss",
+                          f"relative {relative:.3g} over {LOSS_BOUND:g}; against the float64 step: torch {torch_error:.3g}, isnetc {isnetc_error:.3g} (torch must be at least as close)")
+        compare_gradients(checks, f"{label} step gradients", gradients32, isnetc_gradients, reference, "the float64 step")
+
+
 def write_npy(path, tensor):
     """A float32 .npy file (what `isnetc heatmap` reads), without numpy."""
     t = tensor.detach().to(torch.float32).contiguous()
@@ -339,6 +403,7 @@ def main():
         for name, directory, train in fixtures:
             weights = os.path.join(directory, f"{name}.weights.safetensors")
             package = step_checks(checks, args.isnetc, work, name, weights, train)
+            distillation_checks(checks, args.isnetc, work, name, weights, train)
             eval_checks(checks, args.isnetc, work, package, name, weights, os.path.join(directory, f"{name}.eval.safetensors"))
         ddp_checks(checks, args.isnetc, work, os.path.join(work, "tiny_isnet"))
         refusal_checks(checks, args.isnetc, work)

@@ -118,6 +118,7 @@ public enum PyTorchExport {
       "    \"output_kind\": \"\(classifier.outputKind.rawValue)\",",
       "    \"epsilon\": \(options.lrp.epsilon),",
       "    \"input_rule\": \"\(options.lrp.inputRule.rawValue)\",",
+      "    \"head\": \(headName(classifier).map(PyTorchModuleEmitter.pythonString) ?? "None"),",
     ]
     let model = """
       \"\"\"\(classifier.name): the classifier and its LRP block, exported by isnetc (generated; do not edit).
@@ -171,6 +172,13 @@ public enum PyTorchExport {
     files += try PyTorchSources.files(trainDefaults: PyTorchSources.trainDefaults(options.training))
     let table = parameters.map { ($0.name, weights[$0.name]!) }
     return PyTorchPackage(name: name, files: files, weights: table, className: className)
+  }
+
+  /// The linear layer whose output is the logits (distillation copies and freezes it).
+  static func headName(_ classifier: Graph) -> String? {
+    let output = classifier[classifier.outputs[0]]
+    guard case .linear = output.op else { return nil }
+    return output.name
   }
 
   /// `tiny` → `Tiny`, `densenet121` → `Densenet121`, `my-net` → `MyNet`.

@@ -182,10 +182,11 @@ struct PyTorchModuleEmitter {
       }
     }
     out.append("")
-    out.append("    def forward(self, x, heatmaps=False, explain=None):")
+    out.append("    def forward(self, x, heatmaps=False, explain=None, epsilons=None):")
     out.append("        \"\"\"x [N, C, H, W] → logits [N, K]; with heatmaps=True, (logits, heatmaps [N, K, C, H, W]).")
     out.append("        `explain`: one class per sample ([N] indices, or a function of the logits giving them):")
-    out.append("        heatmaps [N, 1, C, H, W], one relevance pass per sample whatever K is.\"\"\"")
+    out.append("        heatmaps [N, 1, C, H, W], one relevance pass per sample whatever K is. `epsilons`: the")
+    out.append("        epsilon-rule's stabiliser per sample ([N]) instead of the compiled one.\"\"\"")
     out.append("        L = self.layers")
     out.append("        training = self.training")
     out.append("        stats = {} if heatmaps else None")
@@ -325,7 +326,7 @@ struct PyTorchModuleEmitter {
         denominator = d
       } else {
         denominator = "d\(index)"
-        emit("\(denominator) = O.stabilize(\(view(inputs[1])).unsqueeze(1), \(a.epsilon))")
+        emit("\(denominator) = O.stabilize(\(view(inputs[1])).unsqueeze(1), \(a.epsilon) if epsilons is None else epsilons)")
         stabilized[key] = denominator
       }
       emit("\(out) = \(x()) / \(denominator)")

@@ -8,7 +8,8 @@ enum PyTorchSources {
   /// The placeholders of `train.py`'s defaults (each `@NAME@` in its text) and their values
   /// from `settings`, as Python literals.
   static func trainDefaults(_ settings: TrainingSettings) -> [String: String] {
-    [
+    let distillation = DistillationSettings(teacherModel: "", teacherWeights: "")
+    return [
       "P": "\(settings.heatmapWeight)", "AUTO_BATCHES": "\(settings.autoScaleBatches)",
       "STABILIZER": "\(settings.heatmapStabilizer)", "NORM": settings.heatmapNormalization.rawValue,
       "EPOCHS": "\(settings.epochs)", "WARMUP": "\(settings.warmupEpochs)", "BATCH": "\(settings.batchSize)",
@@ -18,9 +19,20 @@ enum PyTorchSources {
       "SEED": "\(settings.seed)", "HEATMAPS": settings.selection.rawValue, "GWRP_E": "\(settings.gwrpScale)",
       "DECAY": "\(settings.gwrpDecay)", "BACKGROUND_WEIGHT": "\(settings.backgroundWeight)",
       "FOREGROUND_WEIGHT": "\(settings.foregroundWeight)", "BAND_PENALTY": settings.bandPenalty.rawValue,
+      "BEST_BY": settings.bestBy.rawValue, "TEACHER_INPUT": distillation.teacherInput.rawValue,
+      "EXPLAIN": distillation.classes.rawValue,
+      "EPSILON_RANGE": distillation.epsilonRange.map { $0.map { "\($0)" }.joined(separator: ",") } ?? "none",
+      "DISTILL_CE": "\(distillation.crossEntropyWeight)", "FREEZE_HEAD": distillation.freezeHead ? "True" : "False",
+      "PYRAMID": distillation.pyramid ? "True" : "False", "DISTILL_NORM": distillation.normalization.rawValue,
+      "DISTILL_LR": "\(DistillationSettings.learningRate)",
     ]
   }
-  static let trainDefaultNames = ["LOSS", "P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP", "WEIGHT_DECAY", "AUGMENT", "SEED", "HEATMAPS", "GWRP_E", "DECAY", "BACKGROUND_WEIGHT", "FOREGROUND_WEIGHT", "BAND_PENALTY"]
+  static let trainDefaultNames = [
+    "LOSS", "P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP",
+    "WEIGHT_DECAY", "AUGMENT", "SEED", "HEATMAPS", "GWRP_E", "DECAY", "BACKGROUND_WEIGHT", "FOREGROUND_WEIGHT",
+    "BAND_PENALTY", "BEST_BY", "TEACHER_INPUT", "EXPLAIN", "EPSILON_RANGE", "DISTILL_CE", "FREEZE_HEAD", "PYRAMID",
+    "DISTILL_NORM", "DISTILL_LR",
+  ]
 
   /// The support files, `train.py` with its defaults filled in (every placeholder must be given).
   static func files(trainDefaults values: [String: String]) throws(ExportError) -> [(String, String)] {
@@ -29,7 +41,7 @@ enum PyTorchSources {
       guard let value = values[key] else { throw ExportError("the PyTorch trainer's default '\(key)' was not given") }
       text = text.replacingOccurrences(of: "@\(key)@", with: value)
     }
-    return [("ops.py", ops), ("loss.py", loss), ("data.py", data), ("train.py", text)]
+    return [("ops.py", ops), ("loss.py", loss), ("data.py", data), ("distill.py", distill), ("train.py", text)]
   }
 
   static let ops = #"""
@@ -220,7 +232,10 @@ def lrp_seed(logits, explain=None):
 
 
 def stabilize(z, epsilon):
-    """z + eps*sign(z) with sign(0) = +1 (the epsilon-rule's denominator, eq. 2)."""
+    """z + eps*sign(z) with sign(0) = +1 (the epsilon-rule's denominator, eq. 2); `epsilon`
+    a number or one per sample ([N], along z's first axis)."""
+    if torch.is_tensor(epsilon):
+        epsilon = epsilon.to(device=z.device, dtype=z.dtype).view([-1] + [1] * (z.dim() - 1))
     return z + epsilon * (2 * (z >= 0).to(z.dtype) - 1)
 
 
@@ -401,6 +416,7 @@ classes with `__call__(heatmaps, masks)`, registered in HEATMAP_LOSSES.
 """
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -568,6 +584,82 @@ def choose(selection, logits, labels, seed, positions):
     return torch.tensor(chosen, dtype=torch.long, device=logits.device)
 
 
+EXPLAINED = ("stochastic", "label", "top", "all")
+
+
+def distillation_classes(rule, teacher_logits, labels, seed, positions):
+    """The class whose maps are matched per sample ([B]), or None for all: isnetc's
+    DistillationClasses. `stochastic` keeps the teacher's top class with probability 1/2,
+    else a uniform other, drawn from (seed, the sample's place in the whole batch)."""
+    if rule == "all":
+        return None
+    if rule == "label":
+        return labels.long()
+    tops = teacher_logits.detach().argmax(1)
+    if rule == "top":
+        return tops
+    classes = teacher_logits.shape[1]
+    chosen = []
+    for top, b in zip(tops.tolist(), positions):
+        state, z = _splitmix(seed ^ (((b + 1) * 0xD1B54A32D192ED03) & MASK64))
+        if classes == 1 or z & 1:
+            chosen.append(top)
+            continue
+        state, z = _splitmix(state)
+        other = z % (classes - 1)
+        chosen.append(other if other < top else other + 1)
+    return torch.tensor(chosen, dtype=torch.long, device=teacher_logits.device)
+
+
+def sample_epsilons(low, high, seed, positions):
+    """Each sample's epsilon, 10^u with u uniform in [log10 low, log10 high], drawn from
+    (seed, the sample's place in the whole batch) as isnetc's DistillationSettings.epsilons."""
+    values = []
+    a, b = math.log10(low), math.log10(high)
+    for position in positions:
+        _, z = _splitmix(seed ^ (((position + 1) * 0x94D049BB133111EB) & MASK64))
+        values.append(10.0 ** (a + (b - a) * ((z >> 11) * 2.0 ** -53)))
+    return torch.tensor(values, dtype=torch.float32)
+
+
+@dataclasses.dataclass
+class Distillation:
+    """The explanation-distillation loss (isnetc's DistillationLoss): per pair of maps
+    [C, H, W] and per scale (the map, then its 2x, 4x, ... average pools while the side is
+    at least `minimum_side`), `separate`: mean |S/m_S - T/m_T| with m the mean |.| + 1e-10,
+    or `geometric`: mean |S - T| / (sqrt(mean |S|) sqrt(mean |T|) + 1e-10); the mean over
+    scales and pairs (this process's pairs)."""
+    pyramid: bool = True
+    normalization: str = "separate"
+    minimum_side: int = 8
+
+    def factors(self, height, width):
+        factors = [1]
+        while self.pyramid and min(height // (factors[-1] * 2), width // (factors[-1] * 2)) >= self.minimum_side:
+            factors.append(factors[-1] * 2)
+        return factors
+
+    def __call__(self, student, teacher):
+        s, t = student.to(torch.float64), teacher.to(torch.float64)
+        factors = self.factors(s.shape[-2], s.shape[-1])
+        total = s.new_zeros(())
+        for f in factors:
+            ps = F.avg_pool2d(s, f) if f > 1 else s
+            pt = F.avg_pool2d(t, f) if f > 1 else t
+            ps, pt = ps.flatten(1), pt.flatten(1)
+            if self.normalization == "separate":
+                ms = ps.abs().mean(1, keepdim=True) + 1e-10
+                mt = pt.abs().mean(1, keepdim=True) + 1e-10
+                pair = (ps / ms - pt / mt).abs().mean(1)
+            else:
+                # sqrt's derivative at 0 is infinite where isnetc takes the term as 0.
+                root_s = torch.sqrt(ps.abs().mean(1).clamp(min=1e-300))
+                root_t = torch.sqrt(pt.abs().mean(1))
+                pair = (ps - pt).abs().mean(1) / (root_s * root_t + 1e-10)
+            total = total + pair.sum()
+        return total / (len(factors) * s.shape[0])
+
+
 def classification_loss(logits, labels, kind="softmax", positive_weights=None):
     """Cross-entropy (softmax models; `labels` [B] class indices) or binary cross-entropy
     with logits (sigmoid models; `labels` [B, K] targets), means as PyTorch's defaults."""
@@ -660,6 +752,47 @@ def augmentation_parameters(seed, epoch, sample, size):
     degrees = (random.unit() * 2 - 1) * 40.0
     flip = random.unit() < 0.5
     return dx, dy, degrees, flip
+
+
+def _wrap(value):
+    """An unsigned 64-bit constant as the int64 with the same bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _shift(z, bits):
+    """Logical right shift of int64 bit patterns."""
+    return (z >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def splitmix_units(seed, count):
+    """The first `count` draws of SplitMix64(seed).unit(), as isnetc's MaskFill takes them,
+    vectorised: draw i mixes seed + (i + 1)*0x9E3779B97F4A7C15 (int64 arithmetic wraps)."""
+    steps = torch.arange(1, count + 1, dtype=torch.int64)
+    z = _wrap(seed & MASK64) + steps * _wrap(0x9E3779B97F4A7C15)
+    z = (z ^ _shift(z, 30)) * _wrap(0xBF58476D1CE4E5B9)
+    z = (z ^ _shift(z, 27)) * _wrap(0x94D049BB133111EB)
+    z = z ^ _shift(z, 31)
+    return _shift(z, 11).to(torch.float64) * 2.0 ** -53
+
+
+def mask_fill_seed(seed, epoch, sample):
+    """isnetc's MaskFill.seed: the draws of sample `sample`'s fill in `epoch`."""
+    return ((seed ^ 0x2545F4914F6CDD1D) + epoch * 0x9E3779B97F4A7C15 + sample * 0xBF58476D1CE4E5B9) & MASK64
+
+
+def fill_background(image, mask, fill, input_range, seed):
+    """`image` [C, H, W] with its background (mask [H, W] <= 0) replaced as isnetc's
+    MaskFill does: `zero`, or `noise` uniform over the input's range, drawn for every
+    element (foreground too) in channel-major order from SplitMix64(seed)."""
+    if fill == "none":
+        return image
+    if fill == "zero":
+        values = torch.zeros_like(image)
+    else:
+        low, high = (torch.tensor(v, dtype=torch.float32) for v in input_range)
+        values = (low + splitmix_units(seed, image.numel()).to(torch.float32) * (high - low)).view_as(image)
+    background = (mask <= 0).expand_as(image)
+    return torch.where(background, values, image)
 
 
 def augment(image, mask, parameters):
@@ -892,12 +1025,16 @@ class DatasetFolder(torch.utils.data.Dataset):
 
 
 class AugmentedDataset(torch.utils.data.Dataset):
-    """`DatasetFolder` with isnetc's augmentation for the current epoch (`set_epoch`)."""
+    """`DatasetFolder` with isnetc's augmentation for the current epoch (`set_epoch`), then
+    the background fills: item i is (image with `own_fill`, mask, label, the teacher's
+    image with `teacher_fill` or an empty tensor)."""
 
-    def __init__(self, folder, seed, augment_images):
+    def __init__(self, folder, seed, augment_images, own_fill="none", teacher_fill=None):
         self.folder = folder
         self.seed = seed
         self.augment_images = augment_images
+        self.own_fill = own_fill
+        self.teacher_fill = teacher_fill
         self.epoch = 1
 
     def set_epoch(self, epoch):
@@ -913,7 +1050,16 @@ class AugmentedDataset(torch.utils.data.Dataset):
             image, moved = augment(image, mask if mask.numel() else None, parameters)
             if moved is not None:
                 mask = moved
-        return image, mask, label
+        return with_fills(image, mask, label, self.own_fill, self.teacher_fill, self.folder.range, mask_fill_seed(self.seed, self.epoch, index))
+
+
+def with_fills(image, mask, label, own_fill, teacher_fill, input_range, seed):
+    """(image with its own fill, mask, label, the teacher's image or an empty tensor), both
+    fills from the same draws, as isnetc's MaskedInput."""
+    teacher = torch.zeros(0)
+    if teacher_fill is not None:
+        teacher = fill_background(image, mask, teacher_fill, input_range, seed)
+    return fill_background(image, mask, own_fill, input_range, seed), mask, label, teacher
 
 
 class IsnetcOrderSampler(torch.utils.data.distributed.DistributedSampler):
@@ -958,6 +1104,96 @@ def batch_sampler(sampler, global_batch):
     return _Batches()
 """#
 
+  static let distill = #"""
+"""Explanation distillation as `isnetc train --distill-from` does it: a frozen teacher (a
+classifier trained on images whose background was replaced) explains each image with its
+background filled; the student learns to make its own LRP heatmaps of the raw image match
+(loss.Distillation), plus a small cross-entropy term. Per step one epsilon per sample
+(log-uniform in --epsilon-range, shared by teacher and student) and one explained class
+per sample (--explain), drawn from isnetc's streams, so a seed gives isnetc's draws.
+"""
+
+import importlib
+import os
+import sys
+
+import torch
+
+from . import loss, ops
+from .model import CONFIG, build_model
+
+
+def load_teacher(package_dir, weights, device):
+    """The teacher in evaluation mode with its parameters frozen: the model of the exported
+    package in `package_dir`, or this package's own architecture when None."""
+    if package_dir:
+        directory = os.path.abspath(package_dir.rstrip("/"))
+        sys.path.insert(0, os.path.dirname(directory))
+        try:
+            package = importlib.import_module(os.path.basename(directory))
+        except ImportError as error:
+            raise SystemExit(f"--distill-from {package_dir}: not an exported package ({error})")
+        finally:
+            sys.path.pop(0)
+        model, config, weight_ops = package.build_model(), package.CONFIG, package.ops
+    else:
+        model, config, weight_ops = build_model(), CONFIG, ops
+    for key in ("input_shape", "input_range", "classes"):
+        if config[key] != CONFIG[key]:
+            raise SystemExit(f"the teacher '{config['name']}' has {key} {config[key]}, the student '{CONFIG['name']}' {CONFIG[key]}: their maps could not be compared")
+    weight_ops.load_weights(model, weights)
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, config
+
+
+def copy_head(teacher, teacher_config, student):
+    """Copies the teacher's last layer into the student and freezes it there (isnetc's
+    --freeze-head-from-teacher); returns the frozen parameters' names."""
+    source, target = teacher_config.get("head"), CONFIG.get("head")
+    if source is None or target is None:
+        raise SystemExit("--freeze-head-from-teacher: the logits of the teacher or the student are not a named linear layer's output")
+    theirs, ours = dict(teacher.named_parameters()), dict(student.named_parameters())
+    frozen = []
+    for suffix in ("weight", "bias"):
+        name = f"{target}.{suffix}"
+        if name not in ours:
+            continue
+        value = theirs.get(f"{source}.{suffix}")
+        if value is None or value.shape != ours[name].shape:
+            raise SystemExit(f"--freeze-head-from-teacher: the teacher's '{source}.{suffix}' does not fit the student's '{name}' {tuple(ours[name].shape)}")
+        with torch.no_grad():
+            ours[name].copy_(value)
+        ours[name].requires_grad_(False)
+        frozen.append(name)
+    return frozen
+
+
+def epsilons(args, seed, positions):
+    """Each sample's epsilon, or None for the compiled one."""
+    if args.epsilon_range is None:
+        return None
+    return loss.sample_epsilons(args.epsilon_range[0], args.epsilon_range[1], seed, positions)
+
+
+def step(network, teacher, args, images, teacher_images, labels, seed, positions, kind):
+    """(total, L_C, L_D, the student's explained maps): the teacher explains the filled
+    images (no gradient), the student the raw ones, for the same classes and epsilons."""
+    sample_epsilons = epsilons(args, seed, positions)
+    chosen = {}
+
+    def pick(logits):
+        chosen["classes"] = loss.distillation_classes(args.explain, logits, labels, seed, positions)
+        return chosen["classes"]
+    with torch.no_grad():
+        _, taught = teacher(teacher_images, heatmaps=True, explain=None if args.explain == "all" else pick, epsilons=sample_epsilons)
+    logits, maps = network(images, heatmaps=True, explain=chosen.get("classes"), epsilons=sample_epsilons)
+    ld = loss.Distillation(args.pyramid, args.distill_norm)(maps.flatten(0, 1), taught.flatten(0, 1))
+    lc = loss.classification_loss(logits, labels, kind)
+    return ld + args.distill_ce * lc, lc, ld, logits
+"""#
+
   static let train = #"""
 """Trains the exported ISNet as `isnetc train` does, on one process or many:
 
@@ -984,7 +1220,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import data, loss, ops
+from . import data, distill, loss, ops
 from .model import CONFIG, WEIGHTS, build_model
 
 
@@ -1020,6 +1256,18 @@ def parse_band(text):
     raise argparse.ArgumentTypeError(f"--band must be C1,C2 with 0 < C1 <= C2, or auto, got '{text}'")
 
 
+def parse_range(text):
+    if text == "none":
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        low = high = float("nan")
+    if 0 < low <= high and math.isfinite(high):
+        return (low, high)
+    raise argparse.ArgumentTypeError(f"--epsilon-range must be LOW,HIGH with 0 < LOW <= HIGH, or none, got '{text}'")
+
+
 def parse_arguments(argv):
     p = argparse.ArgumentParser(prog=f"python -m {__package__}.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="the training dataset folder (images/, masks/, labels.csv)")
@@ -1043,16 +1291,28 @@ def parse_arguments(argv):
     p.add_argument("--warmup", type=int, default=@WARMUP@, help="epochs trained as the standard classifier (P 0) before the heatmap loss joins, counted in --epochs")
     p.add_argument("--batch", type=int, default=@BATCH@, help="samples per step, over all processes")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="@OPTIMIZER@")
-    p.add_argument("--lr", type=float, default=@LR@)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default @LR@; distillation @DISTILL_LR@)")
     p.add_argument("--momentum", type=float, default=@MOMENTUM@)
     p.add_argument("--clip", type=float, default=@CLIP@, help="clip the gradient's global L2 norm to this (0: no clipping)")
     p.add_argument("--weight-decay", type=float, default=@WEIGHT_DECAY@, help="weight decay (L2); the paper uses none")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=@AUGMENT@, help="the paper's augmentation of image and mask")
-    p.add_argument("--seed", type=int, default=@SEED@, help="seed for the epoch order, augmentation and dropout")
+    p.add_argument("--seed", type=int, default=@SEED@, help="seed for the epoch order, augmentation, the fills and the stochastic choices (dropout draws from torch's generator)")
+    p.add_argument("--best-by", choices=["loss", "f1", "last"], default="@BEST_BY@", help="which epoch best.safetensors keeps: the lowest validation loss (training loss without --val), the highest validation macro F1, or the last")
+    p.add_argument("--mask-input", choices=["none", "zero", "noise"], default=None, help="replace the images' background (mask 0): zero, or noise uniform over the input's range; trains a teacher on masked images; with --teacher-weights, the teacher's input (default none; distillation @TEACHER_INPUT@)")
+    p.add_argument("--teacher-weights", help="explanation distillation: the frozen teacher's weights; the model learns to match its heatmaps")
+    p.add_argument("--distill-from", metavar="PACKAGE", help="distillation: the teacher's exported package directory (default: this package's architecture)")
+    p.add_argument("--explain", choices=loss.EXPLAINED, default="@EXPLAIN@", help="distillation: whose maps are matched: stochastic (the teacher's top class half of the time, else another), label, top, all")
+    p.add_argument("--epsilon-range", type=parse_range, default=parse_range("@EPSILON_RANGE@"), metavar="LOW,HIGH|none", help="distillation: epsilon per sample, log-uniform in [LOW, HIGH], shared by teacher and student; none: the exported epsilon (default @EPSILON_RANGE@)")
+    p.add_argument("--distill-ce", type=float, default=@DISTILL_CE@, help="distillation: the weight of a cross-entropy term on the labels; 0 trains by the explanations alone")
+    p.add_argument("--freeze-head-from-teacher", action=argparse.BooleanOptionalAction, default=@FREEZE_HEAD@, help="distillation: copy the teacher's last layer into the student and keep it fixed")
+    p.add_argument("--pyramid", action=argparse.BooleanOptionalAction, default=@PYRAMID@, help="distillation: compare the maps' 2x, 4x, ... average pools too")
+    p.add_argument("--distill-norm", choices=["separate", "geometric"], default="@DISTILL_NORM@", help="distillation: each map divided by its own mean |R| (separate) or each pair by the geometric mean of theirs (geometric, the authors')")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto (CUDA when available)")
     p.add_argument("--workers", type=int, default=2, help="data loading processes per training process")
     p.add_argument("--steps", type=int, help="stop after this many optimizer steps (for checks)")
     args = p.parse_args(argv)
+    if args.lr is None:
+        args.lr = @DISTILL_LR@ if args.teacher_weights is not None else @LR@
     if args.resume is None and (args.data is None or args.out is None):
         p.error("--data and --out are needed (or --resume RUN)")
     problems = []
@@ -1072,6 +1332,17 @@ def parse_arguments(argv):
         problems.append("--weight-decay and --clip must not be negative")
     if args.auto_batches < 1:
         problems.append("--auto-batches must be at least 1")
+    if args.teacher_weights is not None:
+        given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--")}
+        isnet_only = sorted(given & {"--P", "--E", "--loss", "--heatmaps", "--warmup", "--band", "--decay"})
+        if isnet_only:
+            problems.append(f"{', '.join(isnet_only)}: the ISNet loss's, not distillation's (--teacher-weights)")
+        if args.distill_ce < 0:
+            problems.append(f"--distill-ce must not be negative, got {args.distill_ce}")
+        if args.mask_input is None:
+            args.mask_input = "@TEACHER_INPUT@"
+    elif args.distill_from is not None:
+        problems.append("--distill-from needs --teacher-weights")
     if args.E is None:
         args.E = (None, 1.0) if args.loss == "paper" else (@GWRP_E@, 1.0)
     elif args.loss == "gwrp" and args.E[0] is None:
@@ -1158,20 +1429,31 @@ def main(argv=None):
     initial = os.path.join(directory, "weights.safetensors") if args.resume else (args.weights or WEIGHTS)
     ops.load_weights(model, initial)
     model.to(run.device)
+    distilling = args.teacher_weights is not None
+    teacher = None
+    if distilling:
+        if CONFIG["input_rule"] != "epsilon":
+            run.say("warning: this package's LRP block uses the Z^B rule at the input; isnetc distils with the epsilon rule there, under which a zeroed background gets no relevance (export with --input-rule epsilon)")
+        teacher, teacher_config = distill.load_teacher(args.distill_from, args.teacher_weights, run.device)
+        if args.freeze_head_from_teacher:
+            distill.copy_head(teacher, teacher_config, model)
     network = model
     if run.world > 1:
         network = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
-    P, heatmaps = args.P, args.P > 0
+    P, heatmaps = args.P, args.P > 0 and not distilling
     kind = CONFIG["output_kind"]
-    folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
-    dataset = data.AugmentedDataset(folder, args.seed, args.augment)
+    own_fill, teacher_fill = ("none", args.mask_input) if distilling else (args.mask_input or "none", None)
+    needs_masks = heatmaps or own_fill != "none" or teacher_fill not in (None, "none")
+    folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], needs_masks, kind == "sigmoid")
+    dataset = data.AugmentedDataset(folder, args.seed, args.augment, own_fill, teacher_fill)
     sampler = data.IsnetcOrderSampler(dataset, run.world, run.rank, args.seed, args.batch)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=data.batch_sampler(sampler, args.batch), num_workers=args.workers)
+    trained = [p for p in model.parameters() if p.requires_grad]  # a head copied from the teacher stays fixed
     if args.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+        optimizer = torch.optim.SGD(trained, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        optimizer = torch.optim.Adam(trained, lr=args.lr, weight_decay=args.weight_decay)
     if args.resume and os.path.exists(os.path.join(directory, "optimizer.pt")):
         optimizer.load_state_dict(torch.load(os.path.join(directory, "optimizer.pt"), map_location=run.device))
     os.makedirs(directory, exist_ok=True)
@@ -1204,7 +1486,7 @@ def main(argv=None):
         model.train()
         background, foreground, count, totals = 0.0, 0.0, 0, []
         with torch.no_grad():
-            for index, (images, masks, labels) in enumerate(loader):
+            for index, (images, masks, labels, _) in enumerate(loader):
                 if index == args.auto_batches:
                     break
                 images, masks, labels = to_device((images, masks, labels))
@@ -1257,15 +1539,19 @@ def main(argv=None):
         dataset.set_epoch(epoch)
         model.train()
         sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0, "steps": 0, "foreground": 0.0}
-        for images, masks, labels in loader:
-            images, masks, labels = to_device((images, masks, labels))
+        for images, masks, labels, teacher_images in loader:
+            images, masks, labels, teacher_images = to_device((images, masks, labels, teacher_images))
             explain = heatmaps and not warming
             step = state["steps"] + 1
-            if explain:
+            if distilling:
+                seed = loss.selection_seed(args.seed, step)
+                total, lc, lh, logits = distill.step(network, teacher, args, images, teacher_images, labels, seed, positions[:images.shape[0]], kind)
+            elif explain:
                 logits, maps = network(images, heatmaps=True, explain=explain_for(labels, step))
             else:
                 logits, maps = network(images), None
-            total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P if explain else 0.0, term, kind)
+            if not distilling:
+                total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, P if explain else 0.0, term, kind)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             state["steps"] = step
@@ -1296,12 +1582,18 @@ def main(argv=None):
         if heatmaps and not warming:
             record["foregroundRelevance"] = run.mean(sums["foreground"]) * run.world / samples
         if args.val and run.rank == 0:
-            record.update(validate(model, args, term, run.device))
+            record.update(validate(model, args, term, run.device, teacher))
         record["seconds"] = time.time() - start
         finding = zero_solution(record, state["history"], state["foreground0"], args)
         if finding:
             record["warning"] = finding
-        criterion = record.get("validationLoss", record["trainLoss"])
+        # The kept epoch's criterion, lower is better: the loss, minus macro F1, or the epoch.
+        if args.best_by == "f1" and "validationMacroF1" in record:
+            criterion = -record["validationMacroF1"]
+        elif args.best_by == "last":
+            criterion = -epoch
+        else:
+            criterion = record.get("validationLoss", record["trainLoss"])
         best = math.isfinite(criterion) and (state["best_loss"] is None or criterion < state["best_loss"])
         if best:
             state["best_epoch"], state["best_loss"] = epoch, criterion
@@ -1315,7 +1607,8 @@ def main(argv=None):
             torch.save(optimizer.state_dict(), temporary)
             os.replace(temporary, os.path.join(directory, "optimizer.pt"))
             write_json(os.path.join(directory, "run.json"), {**state, "model": CONFIG["name"], "settings": settings, "processes": run.world})
-        line = f"epoch {epoch}/{args.epochs}: train loss {record['trainLoss']:.4f} (L_C {record['trainClassificationLoss']:.4f}, L_H {record['trainHeatmapLoss']:.4f}, accuracy {record['trainAccuracy']:.3f})"
+        term_name = "L_D" if distilling else "L_H"
+        line = f"epoch {epoch}/{args.epochs}: train loss {record['trainLoss']:.4f} (L_C {record['trainClassificationLoss']:.4f}, {term_name} {record['trainHeatmapLoss']:.4f}, accuracy {record['trainAccuracy']:.3f})"
         if "validationLoss" in record:
             line += f", validation loss {record['validationLoss']:.4f} (accuracy {record['validationAccuracy']:.3f}, macro F1 {record['validationMacroF1']:.3f})"
         run.say(line + f", {record['seconds']:.1f} s" + ("  [best]" if best else ""))
@@ -1360,35 +1653,42 @@ def zero_solution(record, history, foreground0, args, tolerance=0.02, collapse=0
             + ("; a lower --P; --weights of a standard classifier" if args.P > 0 else ""))
 
 
-def validate(model, args, term, device):
+def validate(model, args, term, device, teacher=None):
     """Loss, accuracy and macro F1 on the validation folder in evaluation mode (running
-    statistics, no dropout), on this process alone, with the run's heatmap choice drawn
-    as isnetc draws it (the same draws every epoch)."""
+    statistics, no dropout), on this process alone, with the fills and the heatmap choices
+    drawn as isnetc draws them (the same draws every epoch)."""
     kind = CONFIG["output_kind"]
-    heatmaps = args.P > 0
-    folder = data.DatasetFolder(args.val, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], heatmaps, kind == "sigmoid")
+    distilling = teacher is not None
+    heatmaps = args.P > 0 and not distilling
+    own_fill, teacher_fill = ("none", args.mask_input) if distilling else (args.mask_input or "none", None)
+    needs_masks = heatmaps or own_fill != "none" or teacher_fill not in (None, "none")
+    folder = data.DatasetFolder(args.val, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], needs_masks, kind == "sigmoid")
     group = ops.sync_group()
     ops.set_sync_group(None)
     model.eval()
     classes = CONFIG["classes"]
     confusion = torch.zeros(classes, classes)
     sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0}
+    inverted = ~args.seed & loss.MASK64
     try:
         with torch.no_grad():
             for start in range(0, len(folder), args.batch):
-                items = [folder.load(i) for i in range(start, min(start + args.batch, len(folder)))]
-                images = torch.stack([i[0] for i in items]).to(device)
-                masks = torch.stack([i[1] for i in items]).to(device)
-                labels = torch.stack([i[2] for i in items]).to(device)
-                if heatmaps:
+                indices = range(start, min(start + args.batch, len(folder)))
+                items = [data.with_fills(*folder.load(i), own_fill, teacher_fill, folder.range, data.mask_fill_seed(inverted, 0, i)) for i in indices]
+                images, masks, labels, teacher_images = (torch.stack([item[k] for item in items]).to(device) for k in range(4))
+                seed = loss.selection_seed(inverted, start + len(items))
+                positions = range(len(items))
+                if distilling:
+                    total, lc, lh, logits = distill.step(model, teacher, args, images, teacher_images, labels, seed, positions, kind)
+                elif heatmaps:
                     explain = None
                     if args.heatmaps != "all":
-                        seed = loss.selection_seed(~args.seed & loss.MASK64, start + len(items))
-                        explain = lambda logits: loss.choose(args.heatmaps, logits, labels, seed, range(logits.shape[0]))
+                        explain = lambda logits: loss.choose(args.heatmaps, logits, labels, seed, positions)
                     logits, maps = model(images, heatmaps=True, explain=explain)
+                    total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, args.P, term, kind)
                 else:
-                    logits, maps = model(images), None
-                total, lc, lh = loss.isnet_loss(logits, maps, labels, masks, args.P, term, kind)
+                    logits = model(images)
+                    total, lc, lh = loss.isnet_loss(logits, None, labels, masks, 0.0, term, kind)
                 n = float(len(items))
                 sums["loss"] += float(total) * n
                 sums["lc"] += float(lc) * n

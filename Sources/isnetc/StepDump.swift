@@ -65,6 +65,30 @@ struct Step: ParsableCommand {
   @Option(help: "gwrp loss: the penalty above the band, hybrid or quadratic.")
   var bandPenalty = TrainingSettings().bandPenalty
 
+  @Option(help: ArgumentHelp("Explanation distillation instead of the ISNet loss: the teacher's model file.", valueName: "TEACHER.isnet"))
+  var distillFrom: String?
+
+  @Option(help: ArgumentHelp("Distillation: the teacher's weights.", valueName: "FILE"))
+  var teacherWeights: String?
+
+  @Option(help: "Distillation: the teacher's input, the image with its background replaced: zero or noise (drawn with the selection seed).")
+  var maskInput = DistillationSettings(teacherModel: "", teacherWeights: "").teacherInput
+
+  @Option(help: "Distillation: whose maps are matched: stochastic, label, top or all.")
+  var explain = DistillationSettings(teacherModel: "", teacherWeights: "").classes
+
+  @Option(help: ArgumentHelp("Distillation: ε per sample, log-uniform in [LOW, HIGH] (drawn with the selection seed), or none: the compiled ε.", valueName: "LOW,HIGH|none"))
+  var epsilonRange = "0.01,0.1"
+
+  @Option(help: "Distillation: the cross-entropy term's weight.")
+  var distillCe = DistillationSettings(teacherModel: "", teacherWeights: "").crossEntropyWeight
+
+  @Option(help: "Distillation: separate or geometric.")
+  var distillNorm = DistillationSettings(teacherModel: "", teacherWeights: "").normalization
+
+  @Flag(inversion: .prefixedNo, help: "Distillation: compare the maps' average pools too.")
+  var pyramid = DistillationSettings(teacherModel: "", teacherWeights: "").pyramid
+
   @Option(help: "The heatmap loss's stabilizer e.")
   var stabilizer = TrainingSettings().heatmapStabilizer
 
@@ -82,11 +106,30 @@ struct Step: ParsableCommand {
   func validate() throws {
     if !(0...1).contains(heatmapWeight) { throw ValidationError("--P must be in [0, 1], got \(heatmapWeight)") }
     if let heatmapScale, !(heatmapScale > 0) { throw ValidationError("--E must be positive, got \(heatmapScale)") }
-    if loss == .paper, heatmapScale == nil { throw ValidationError("--E is needed for the paper's loss (no E auto in one step)") }
+    if loss == .paper, heatmapScale == nil, heatmapWeight > 0, distillFrom == nil { throw ValidationError("--E is needed for the paper's loss (no E auto in one step)") }
     var bandGiven = false
     if case .values = band { bandGiven = true }
-    if loss == .gwrp, heatmapWeight > 0, !bandGiven { throw ValidationError("--band C1,C2 is needed for the gwrp loss (no band auto in one step)") }
+    if loss == .gwrp, heatmapWeight > 0, distillFrom == nil, !bandGiven { throw ValidationError("--band C1,C2 is needed for the gwrp loss (no band auto in one step)") }
     if !(0...1).contains(decay) { throw ValidationError("--decay must be in [0, 1], got \(decay)") }
+    if distillFrom != nil, teacherWeights == nil { throw ValidationError("--distill-from needs --teacher-weights") }
+    if let problem = try distillation()?.problems.first { throw ValidationError(problem) }
+  }
+
+  /// The distillation settings the options describe (nil: the ISNet loss).
+  func distillation() throws -> DistillationSettings? {
+    guard let distillFrom, let teacherWeights else { return nil }
+    var d = DistillationSettings(teacherModel: distillFrom, teacherWeights: teacherWeights, teacherInput: maskInput, classes: explain)
+    if epsilonRange == "none" {
+      d.epsilonRange = nil
+    } else {
+      let values = epsilonRange.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+      guard values.count == 2, let low = values[0], let high = values[1] else { throw ValidationError("--epsilon-range: '\(epsilonRange)' is not LOW,HIGH or none") }
+      d.epsilonRange = [low, high]
+    }
+    d.crossEntropyWeight = distillCe
+    d.normalization = distillNorm
+    d.pyramid = pyramid
+    return d
   }
 
   /// The heatmap term the options describe.
@@ -117,20 +160,34 @@ struct Step: ParsableCommand {
       if kind == .softmax, labels.count != samples {
         throw RuntimeError("\(batch): 'labels' must hold \(samples) class indices")
       }
-      let masks = heatmapWeight > 0 ? try fixture.floats("mask") : nil
-      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 ? lrp.options : nil)
+      let distillation = try distillation()
+      let masks = heatmapWeight > 0 || distillation != nil ? try fixture.floats("mask") : nil
+      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distillation != nil ? lrp.options : nil)
       let table = try WeightFiles.load(path: weights)
       let session = try TrainingSession(program: program, weights: table, weightsSource: weights, batchSize: samples, threads: threads)
-      var objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: heatmapTerm, selection: heatmaps, kind: kind)
-      objective.selectionSeed = selectionSeed
-      let step = try objective.step(
-        session, Batch(images: try fixture.floats("input"), masks: masks, labels: labels, targets: targets, samples: samples))
+      var batch = Batch(images: try fixture.floats("input"), masks: masks, labels: labels, targets: targets, samples: samples)
+      let step: StepResult
+      if let distillation {
+        let teacher = try Train.teacher(distillation)
+        try Teacher.check(teacher: teacher.classifier, student: classifier)
+        batch.teacherImages = teacherImages(batch, fill: distillation.teacherInput, classifier: classifier)
+        let explainer = try Teacher(
+          classifier: teacher.classifier, weights: teacher.weights, source: teacher.source, lrp: lrp.options, batchSize: samples, threads: threads)
+        step = try DistillationObjective(settings: distillation, kind: kind, lrp: lrp.options).step(session, teacher: explainer, batch, seed: selectionSeed)
+      } else {
+        var objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: heatmapTerm, selection: heatmaps, kind: kind)
+        objective.selectionSeed = selectionSeed
+        step = try objective.step(session, batch)
+      }
       var entries = [
         SafetensorsEntry(name: "loss", shape: [1], values: .float64([step.total])),
         SafetensorsEntry(name: "loss_classification", shape: [1], values: .float64([step.classificationLoss])),
         SafetensorsEntry(name: "loss_heatmap", shape: [1], values: .float64([step.heatmapLoss])),
         SafetensorsEntry(name: "logits", shape: [samples, step.logits.count / samples], values: .float32(step.logits)),
       ]
+      if let teacherImages = batch.teacherImages {
+        entries.append(SafetensorsEntry(name: "teacher_input", shape: shape, values: .float32(teacherImages)))
+      }
       if let maps = step.heatmaps {
         entries.append(SafetensorsEntry(name: "heatmaps", shape: [samples] + program.graph[program.graph.outputs[1]].type.dims, values: .float32(maps)))
       }
@@ -147,6 +204,22 @@ struct Step: ParsableCommand {
       throw error
     } catch {
       throw fail(error)
+    }
+  }
+}
+
+extension Step {
+  /// Each sample's image with its background replaced as training does, the draws of
+  /// sample b from MaskFill.seed(selection seed, epoch 0, b).
+  func teacherImages(_ batch: Batch, fill: MaskFill, classifier: Graph) -> [Float] {
+    let input = classifier[classifier.inputIDs[0]]
+    guard case .input(let range) = input.op, let masks = batch.masks else { return batch.images }
+    let perImage = batch.images.count / batch.samples
+    let perMask = masks.count / batch.samples
+    return (0..<batch.samples).flatMap { b in
+      fill.apply(
+        to: Array(batch.images[b * perImage..<(b + 1) * perImage]), mask: Array(masks[b * perMask..<(b + 1) * perMask]),
+        channels: input.type.dims[0], range: Float(range.low)...Float(range.high), seed: MaskFill.seed(selectionSeed, epoch: 0, sample: b))
     }
   }
 }
