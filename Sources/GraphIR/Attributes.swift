@@ -37,20 +37,16 @@ extension Op {
     case .batchNorm(let a), .batchNormTranspose(let a):
       [("eps", .float(a.epsilon)), ("momentum", .float(a.momentum))]
         + (a.fusedReLU ? [("relu", .bool(true))] : [])
-    case .maxPool2d(let a), .avgPool2d(let a):
-      Self.pool(a)
-    case .adaptiveAvgPool2d(let a):
-      [("out", .pair(a.outputSize))]
+    case .pool(let pooling):
+      pooling.attributes
     case .lrpEpsilonDivide(let a):
       [("eps", .float(a.epsilon))]
     case .conv2dTranspose(let a):
       Self.conv(a.forward) + [("in", .ints(a.inputDims))]
     case .linearTranspose(let a):
       [("in", .int(a.inFeatures)), ("out", .int(a.outFeatures))]
-    case .avgPool2dTranspose(let a), .maxUnpool2d(let a):
-      Self.pool(a.forward) + [("in", .ints(a.inputDims))]
-    case .adaptiveAvgPool2dTranspose(let a):
-      [("out", .pair(a.forward.outputSize)), ("in", .ints(a.inputDims))]
+    case .poolTranspose(let a):
+      a.forward.attributes + [("in", .ints(a.inputDims))]
     case .sliceChannels(let a):
       [("start", .int(a.start)), ("count", .int(a.count))]
     case .unflatten(let a):
@@ -76,10 +72,6 @@ extension Op {
     ] + fusions(a.epilogue)
   }
 
-  private static func pool(_ a: Pool2DAttributes) -> [Attribute] {
-    [("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)), ("pad", .pair(a.padding))]
-  }
-
   private static func fusions(_ e: Epilogue) -> [Attribute] {
     (e.foldedNorm.map { [("fold", .name($0.name)), ("fold_eps", .float($0.epsilon))] } ?? [])
       + (e.relu ? [("relu", .bool(true))] : [])
@@ -91,12 +83,26 @@ extension Op {
     return Epilogue(foldedNorm: norm, relu: try r.optionalBool("relu") ?? false)
   }
 
+  /// Whether `name` names an op in the text form.
+  static func isKnown(_ name: String) -> Bool {
+    ElementwiseFunction(named: name) != nil
+      || Pooling.members.contains { $0.name == name || $0.transposeName == name }
+      || Kind.allCases.contains { ![.elementwise, .pool, .poolTranspose].contains($0) && $0.mnemonic == name }
+  }
+
   /// Rebuilds an op from its text-form mnemonic and attributes; nil for an unknown name.
   public init?(mnemonic: String, attributes: AttributeReader) throws(AttributeError) {
+    var r = attributes
     if let function = ElementwiseFunction(named: mnemonic) {
       try attributes.finish()
       self = .elementwise(function)
-    } else if let kind = Kind.allCases.first(where: { $0 != .elementwise && $0.mnemonic == mnemonic }) {
+    } else if let pooling = try Pooling.read(mnemonic, transpose: false, &r) {
+      try r.finish()
+      self = .pool(pooling)
+    } else if let pooling = try Pooling.read(mnemonic, transpose: true, &r) {
+      self = .poolTranspose(PoolTransposeAttributes(forward: pooling, inputDims: try r.ints("in")))
+      try r.finish()
+    } else if let kind = Kind.allCases.first(where: { ![.elementwise, .pool, .poolTranspose].contains($0) && $0.mnemonic == mnemonic }) {
       try self.init(kind: kind, attributes: attributes)
     } else {
       return nil
@@ -107,8 +113,8 @@ extension Op {
   init(kind: Kind, attributes: AttributeReader) throws(AttributeError) {
     var r = attributes
     switch kind {
-    case .elementwise:
-      throw AttributeError("an element-wise op is written with its function's name")
+    case .elementwise, .pool, .poolTranspose:
+      throw AttributeError("a family's op is written with its member's name")
     case .input:
       let (low, high) = try r.range("range")
       self = .input(InputAttributes(low: low, high: high))
@@ -126,13 +132,6 @@ extension Op {
       self = .conv2dTranspose(ConvTransposeAttributes(forward: try Self.conv(&r), inputDims: try r.ints("in")))
     case .linearTranspose:
       self = .linearTranspose(LinearTransposeAttributes(inFeatures: try r.int("in"), outFeatures: try r.int("out")))
-    case .avgPool2dTranspose:
-      self = .avgPool2dTranspose(PoolTransposeAttributes(forward: try Self.pool(&r), inputDims: try r.ints("in")))
-    case .maxUnpool2d:
-      self = .maxUnpool2d(PoolTransposeAttributes(forward: try Self.pool(&r), inputDims: try r.ints("in")))
-    case .adaptiveAvgPool2dTranspose:
-      self = .adaptiveAvgPool2dTranspose(
-        AdaptivePoolTransposeAttributes(forward: AdaptivePoolAttributes(outputSize: try r.pair("out")), inputDims: try r.ints("in")))
     case .sliceChannels:
       self = .sliceChannels(SliceAttributes(start: try r.int("start"), count: try r.int("count")))
     case .unflatten:
@@ -144,12 +143,6 @@ extension Op {
       let a = ZBetaAttributes(conv: conv, inputDims: dims, low: low, high: high)
       self = kind == .zbPreactivation ? .zbPreactivation(a) : .zbRelevance(a)
     case .relu: self = .relu
-    case .maxPool2d:
-      self = .maxPool2d(try Self.pool(&r))
-    case .avgPool2d:
-      self = .avgPool2d(try Self.pool(&r))
-    case .adaptiveAvgPool2d:
-      self = .adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: try r.pair("out")))
     case .linear:
       self = .linear(
         LinearAttributes(
@@ -176,9 +169,6 @@ extension Op {
       fusedReLU: try r.optionalBool("relu") ?? false)
   }
 
-  private static func pool(_ r: inout AttributeReader) throws(AttributeError) -> Pool2DAttributes {
-    Pool2DAttributes(kernel: try r.pair("kernel"), stride: try r.pair("stride"), padding: try r.pair("pad"))
-  }
 }
 
 public struct AttributeError: Error, Sendable, Equatable {

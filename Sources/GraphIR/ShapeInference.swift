@@ -37,22 +37,8 @@ extension Op {
       return inputs[0]
     case .relu, .elementwise, .dropout:
       return inputs[0]
-    case .maxPool2d(let a), .avgPool2d(let a):
-      let (c, h, w) = try Self.image(inputs[0], mnemonic)
-      guard a.padding.h * 2 <= a.kernel.h, a.padding.w * 2 <= a.kernel.w else {
-        throw ShapeError("\(mnemonic) padding \(a.padding) must be at most half the kernel \(a.kernel)")
-      }
-      let (ho, wo) = try Self.window(
-        h: h, w: w, kernel: a.kernel, stride: a.stride, padding: a.padding,
-        dilation: Pair(square: 1), mnemonic)
-      return TensorType(dims: [c, ho, wo])
-    case .adaptiveAvgPool2d(let a):
-      let (c, h, w) = try Self.image(inputs[0], mnemonic)
-      guard a.outputSize.h <= h, a.outputSize.w <= w else {
-        throw ShapeError(
-          "\(mnemonic) output \(a.outputSize) is larger than its input [\(h),\(w)]")
-      }
-      return TensorType(dims: [c, a.outputSize.h, a.outputSize.w])
+    case .pool(let pooling):
+      return TensorType(dims: try pooling.outputDims(inputs[0]))
     case .linear(let a):
       let input = inputs[0]
       guard input.rank == 1 else {
@@ -108,16 +94,12 @@ extension Op {
         throw ShapeError("linear_transpose needs relevance [K, \(a.outFeatures)], got \(shapeText(inputs[0].dims))")
       }
       return TensorType(dims: [inputs[0].dims[0], a.inFeatures])
-    case .avgPool2dTranspose(let a):
-      return try Self.transposed(inputs[0], forward: .avgPool2d(a.forward), inputDims: a.inputDims, mnemonic)
-    case .maxUnpool2d(let a):
-      let result = try Self.transposed(inputs[0], forward: .maxPool2d(a.forward), inputDims: a.inputDims, mnemonic)
-      guard inputs[1].dims == Array(inputs[0].dims.dropFirst()) else {
-        throw ShapeError("max_unpool2d's second input must be the forward max pool's output \(shapeText(Array(inputs[0].dims.dropFirst())))")
+    case .poolTranspose(let a):
+      let result = try Self.transposed(inputs[0], forward: .pool(a.forward), inputDims: a.inputDims, mnemonic)
+      if inputs.count == 2, inputs[1].dims != Array(inputs[0].dims.dropFirst()) {
+        throw ShapeError("\(mnemonic)'s second input must be the forward pool's output \(shapeText(Array(inputs[0].dims.dropFirst())))")
       }
       return result
-    case .adaptiveAvgPool2dTranspose(let a):
-      return try Self.transposed(inputs[0], forward: .adaptiveAvgPool2d(a.forward), inputDims: a.inputDims, mnemonic)
     case .sliceChannels(let a):
       let t = inputs[0]
       guard t.rank >= 2, a.start >= 0, a.count >= 1, a.start + a.count <= t.dims[1] else {
@@ -157,20 +139,10 @@ extension Op {
 
   /// Checks attribute values that no input shape can make valid.
   public func validateAttributes() throws(ShapeError) {
-    func positive(_ value: Int, _ what: String) throws(ShapeError) {
-      guard value >= 1, value <= maximumDimension else {
-        throw ShapeError("\(mnemonic) \(what) must be between 1 and \(maximumDimension), got \(value)")
-      }
-    }
-    func positive(_ pair: Pair, _ what: String) throws(ShapeError) {
-      try positive(pair.h, what)
-      try positive(pair.w, what)
-    }
-    func nonNegative(_ pair: Pair, _ what: String) throws(ShapeError) {
-      guard pair.h >= 0, pair.w >= 0, pair.h <= maximumDimension, pair.w <= maximumDimension else {
-        throw ShapeError("\(mnemonic) \(what) must be between 0 and \(maximumDimension), got \(pair)")
-      }
-    }
+    let mnemonic = mnemonic
+    func positive(_ value: Int, _ what: String) throws(ShapeError) { try Self.positive(value, what, mnemonic) }
+    func positive(_ pair: Pair, _ what: String) throws(ShapeError) { try Self.positive(pair, what, mnemonic) }
+    func nonNegative(_ pair: Pair, _ what: String) throws(ShapeError) { try Self.nonNegative(pair, what, mnemonic) }
     switch self {
     case .input(let a):
       guard a.low.isFinite, a.high.isFinite, a.low < a.high else {
@@ -190,12 +162,8 @@ extension Op {
       guard a.momentum >= 0, a.momentum <= 1 else {
         throw ShapeError("batch_norm momentum must be in [0, 1], got \(a.momentum)")
       }
-    case .maxPool2d(let a), .avgPool2d(let a):
-      try positive(a.kernel, "kernel")
-      try positive(a.stride, "stride")
-      try nonNegative(a.padding, "padding")
-    case .adaptiveAvgPool2d(let a):
-      try positive(a.outputSize, "output size")
+    case .pool(let pooling):
+      try pooling.validate()
     case .linear(let a):
       try positive(a.outFeatures, "output features")
     case .dropout(let a):
@@ -209,9 +177,25 @@ extension Op {
         throw ShapeError("\(mnemonic) bounds [\(a.low), \(a.high)] must have low < high")
       }
     case .relu, .elementwise, .flatten, .concat, .add, .lrpSeed, .lrpMultiply, .batchNormTranspose,
-      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-      .maxUnpool2d, .sliceChannels, .unflatten:
+      .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten:
       break
+    }
+  }
+
+  static func positive(_ value: Int, _ what: String, _ mnemonic: String) throws(ShapeError) {
+    guard value >= 1, value <= maximumDimension else {
+      throw ShapeError("\(mnemonic) \(what) must be between 1 and \(maximumDimension), got \(value)")
+    }
+  }
+
+  static func positive(_ pair: Pair, _ what: String, _ mnemonic: String) throws(ShapeError) {
+    try positive(pair.h, what, mnemonic)
+    try positive(pair.w, what, mnemonic)
+  }
+
+  static func nonNegative(_ pair: Pair, _ what: String, _ mnemonic: String) throws(ShapeError) {
+    guard pair.h >= 0, pair.w >= 0, pair.h <= maximumDimension, pair.w <= maximumDimension else {
+      throw ShapeError("\(mnemonic) \(what) must be between 0 and \(maximumDimension), got \(pair)")
     }
   }
 
@@ -220,7 +204,7 @@ extension Op {
     return t.dims[0]
   }
 
-  private static func image(_ t: TensorType, _ mnemonic: String) throws(ShapeError) -> (Int, Int, Int) {
+  static func image(_ t: TensorType, _ mnemonic: String) throws(ShapeError) -> (Int, Int, Int) {
     guard t.rank == 3 else {
       throw ShapeError("\(mnemonic) needs an image [channels, height, width], got \(shapeText(t.dims))")
     }
@@ -228,7 +212,7 @@ extension Op {
   }
 
   /// Output size of a sliding window: (size + 2·pad − dilation·(k−1) − 1) / stride + 1.
-  private static func window(
+  static func window(
     h: Int, w: Int, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
     _ mnemonic: String
   ) throws(ShapeError) -> (Int, Int) {

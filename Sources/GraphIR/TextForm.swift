@@ -192,7 +192,7 @@ private struct LineScanner {
     try symbol("=")
     let opStart = position
     let mnemonic = try word("op name")
-    guard ElementwiseFunction(named: mnemonic) != nil || Op.Kind.allCases.contains(where: { $0 != .elementwise && $0.mnemonic == mnemonic }) else {
+    guard Op.isKnown(mnemonic) else {
       position = opStart
       skipSpaces()
       throw error("unknown op '\(mnemonic)'")

@@ -9,6 +9,14 @@ import Testing
     #expect(kinds.union([.elementwise]) == Set(Op.Kind.allCases))
   }
 
+  /// Every pooling member and its transpose is printed and parsed by the graphs above.
+  @Test func everyPoolingMemberIsCovered() throws {
+    let names = Set(try (everyOpGraph().nodes + everyLRPOpGraph().nodes).map(\.op.mnemonic))
+    for member in Pooling.members {
+      #expect(names.contains(member.name) && names.contains(member.transposeName), "\(member.name)")
+    }
+  }
+
   /// Every element-wise function in a chain: its name printed, parsed back, its shape kept.
   @Test func everyElementwiseFunctionPrintsAndParses() throws {
     var b = GraphBuilder(name: "elementwise")
