@@ -128,7 +128,7 @@ struct Lowering {
 
   private func valueName(_ index: Int) -> String {
     let node = graph.nodes[index]
-    let base = node.op.isLRPBlockOp || (node.op == .add && isRelevance[index]) ? "lrp.\(node.op.mnemonic)" : (node.name ?? node.op.mnemonic)
+    let base = node.op.isLRPBlockOp || (node.op == .add && isRelevance[index]) ? "lrp.\(node.op.name)" : (node.name ?? node.op.name)
     return "\(base)#\(index)"
   }
 

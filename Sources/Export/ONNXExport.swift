@@ -152,7 +152,7 @@ public enum ONNXExport {
       let id = NodeID(index)
       let label = node.name.map { " (\($0))" } ?? ""
       let at = position(id) ?? "\(source): node \(id)"
-      throw ExportError("\(at): cannot export op '\(node.op.mnemonic)'\(label) to ONNX: \(reason)")
+      throw ExportError("\(at): cannot export op '\(node.op.name)'\(label) to ONNX: \(reason)")
     }
   }
 

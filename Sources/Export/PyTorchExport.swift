@@ -84,7 +84,7 @@ public enum PyTorchExport {
       guard let reason = inexpressible(node.op) else { continue }
       let label = node.name.map { " (\($0))" } ?? ""
       let at = position(NodeID(index)) ?? "\(source): node %\(index)"
-      throw ExportError("\(at): cannot export op '\(node.op.mnemonic)'\(label) to PyTorch: \(reason)")
+      throw ExportError("\(at): cannot export op '\(node.op.name)'\(label) to PyTorch: \(reason)")
     }
     try ONNXExport.checkWeights(classifier, weights, source: weightsSource)
     let graph: Graph

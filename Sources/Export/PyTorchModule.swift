@@ -178,7 +178,7 @@ struct PyTorchModuleEmitter {
       case .batchNorm(let a):
         out.append("        O.place(self, \(Self.pythonString(name)), O.BatchNorm(\(weight[0]), eps=\(a.epsilon), momentum=\(a.momentum)))")
       default:
-        throw ExportError("internal error: node \(index) (\(node.op.mnemonic)) owns parameters the PyTorch export does not place")
+        throw ExportError("internal error: node \(index) (\(node.op.name)) owns parameters the PyTorch export does not place")
       }
     }
     out.append("")
@@ -210,7 +210,7 @@ struct PyTorchModuleEmitter {
       if splitsBias(index) {
         emit("y\(index) = F.conv2d(\(x()), \(layer(index)).weight, None, \(args))")
         emit("\(out) = y\(index) + \(layer(index)).bias.view(1, -1, 1, 1)")
-      } else if graph.nodes[inputs[0]].op.kind == .input {
+      } else if case .input = graph.nodes[inputs[0]].op {
         // The first layer reads the image (values of one sign): its rounding moves the ISNet
         // gradient most (docs/export.md, Numerics), so it accumulates in float64.
         emit("\(out) = O.conv2d_accurate(\(x()), \(layer(index)).weight, \(a.hasBias ? "\(layer(index)).bias" : "None"), \(args))")
@@ -248,7 +248,7 @@ struct PyTorchModuleEmitter {
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
       .zbRelevance:
-      throw ExportError("internal error: LRP op \(node.op.mnemonic) at node \(index), among the classifier's nodes")
+      throw ExportError("internal error: LRP op \(node.op.name) at node \(index), among the classifier's nodes")
     }
   }
 
@@ -279,7 +279,7 @@ struct PyTorchModuleEmitter {
     case .add:
       emit("\(out) = " + inputs.map { view($0) }.joined(separator: " + "))
     default:
-      preconditionFailure("no view for \(node.op.mnemonic)")
+      preconditionFailure("no view for \(node.op.name)")
     }
   }
 
@@ -348,7 +348,7 @@ struct PyTorchModuleEmitter {
       emit("w\(index), b\(index) = O.zb_fold(\(zbLayers(node.name!, a)), stats)")
       emit("\(out) = O.zb_relevance(\(x(0)), \(x(1)), w\(index), \(a.low), \(a.high), \(convTransposeArguments(a.conv, inputDims: a.inputDims, outputDims: outDims)))")
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .concat:
-      throw ExportError("internal error: classifier op \(node.op.mnemonic) at node \(index), inside the LRP block")
+      throw ExportError("internal error: classifier op \(node.op.name) at node \(index), inside the LRP block")
     }
   }
 

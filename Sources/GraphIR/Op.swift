@@ -57,71 +57,33 @@ public enum Op: Sendable, Hashable {
   /// (x, s [K, out, Ho, Wo]) → x ⊙ convᵀ(s, W') − l·convᵀ(s, W'⁺) − h·convᵀ(s, W'⁻).
   case zbRelevance(ZBetaAttributes)
 
-  /// Field-less mirror of `Op`, for iterating over every kind (the text parser does).
-  public enum Kind: String, Sendable, CaseIterable {
-    case input
-    case conv2d
-    case batchNorm = "batch_norm"
-    case relu
-    /// Every element-wise function; the text form writes the function's own name.
-    case elementwise
-    /// Every pooling; the text form writes the member's own name.
-    case pool
-    case linear
-    case flatten
-    case dropout
-    case concat
-    case add
-    case lrpSeed = "lrp_seed"
-    case lrpEpsilonDivide = "lrp_epsilon_divide"
-    case lrpMultiply = "lrp_multiply"
-    case batchNormTranspose = "batch_norm_transpose"
-    case conv2dTranspose = "conv2d_transpose"
-    case linearTranspose = "linear_transpose"
-    /// Every pooling's transpose; the text form writes the member's transpose name.
-    case poolTranspose
-    case sliceChannels = "slice_channels"
-    case unflatten
-    case zbPreactivation = "zb_preactivation"
-    case zbRelevance = "zb_relevance"
-
-    /// The op's name in the text form.
-    public var mnemonic: String { rawValue }
-  }
-
-  public var kind: Kind {
+  /// The op's one name, in the text form and (for the classifier's ops) the language. The
+  /// text parser reads names back through `Op.readers` (Attributes.swift), which a test
+  /// checks against this switch.
+  public var name: String {
     switch self {
-    case .input: .input
-    case .conv2d: .conv2d
-    case .batchNorm: .batchNorm
-    case .relu: .relu
-    case .elementwise: .elementwise
-    case .pool: .pool
-    case .linear: .linear
-    case .flatten: .flatten
-    case .dropout: .dropout
-    case .concat: .concat
-    case .add: .add
-    case .lrpSeed: .lrpSeed
-    case .lrpEpsilonDivide: .lrpEpsilonDivide
-    case .lrpMultiply: .lrpMultiply
-    case .batchNormTranspose: .batchNormTranspose
-    case .conv2dTranspose: .conv2dTranspose
-    case .linearTranspose: .linearTranspose
-    case .poolTranspose: .poolTranspose
-    case .sliceChannels: .sliceChannels
-    case .unflatten: .unflatten
-    case .zbPreactivation: .zbPreactivation
-    case .zbRelevance: .zbRelevance
-    }
-  }
-
-  public var mnemonic: String {
-    switch self {
-    case .elementwise(let function): return function.name
-    case .pool(let pooling): return pooling.name
-    case .poolTranspose(let a): return a.forward.transposeName
-    default: return kind.mnemonic
+    case .input: "input"
+    case .conv2d: "conv2d"
+    case .batchNorm: "batch_norm"
+    case .relu: "relu"
+    case .elementwise(let function): function.name
+    case .pool(let pooling): pooling.name
+    case .linear: "linear"
+    case .flatten: "flatten"
+    case .dropout: "dropout"
+    case .concat: "concat"
+    case .add: "add"
+    case .lrpSeed: "lrp_seed"
+    case .lrpEpsilonDivide: "lrp_epsilon_divide"
+    case .lrpMultiply: "lrp_multiply"
+    case .batchNormTranspose: "batch_norm_transpose"
+    case .conv2dTranspose: "conv2d_transpose"
+    case .linearTranspose: "linear_transpose"
+    case .poolTranspose(let a): a.forward.transposeName
+    case .sliceChannels: "slice_channels"
+    case .unflatten: "unflatten"
+    case .zbPreactivation: "zb_preactivation"
+    case .zbRelevance: "zb_relevance"
     }
   }
 

@@ -15,7 +15,7 @@ extension Graph {
   public var text: String {
     var out = "graph \(name) -> \(outputKind.rawValue) {\n"
     for (index, node) in nodes.enumerated() {
-      out += "  %\(index) = \(node.op.mnemonic)("
+      out += "  %\(index) = \(node.op.name)("
       out += node.inputs.map(\.description).joined(separator: ", ") + ")"
       if let name = node.name { out += " @\(name)" }
       let attributes = node.op.attributes
@@ -181,7 +181,7 @@ private struct LineScanner {
     return NodeID(index)
   }
 
-  // node ::= "%" INT "=" mnemonic "(" values ")" ("@" name)? ("{" attrs "}")? ":" type
+  // node ::= "%" INT "=" opname "(" values ")" ("@" name)? ("{" attrs "}")? ":" type
   mutating func node(index: Int) throws(GraphTextError) -> Node {
     try symbol("%")
     let idStart = position
@@ -191,11 +191,11 @@ private struct LineScanner {
     }
     try symbol("=")
     let opStart = position
-    let mnemonic = try word("op name")
-    guard Op.isKnown(mnemonic) else {
+    let opName = try word("op name")
+    guard Op.isKnown(opName) else {
       position = opStart
       skipSpaces()
-      throw error("unknown op '\(mnemonic)'")
+      throw error("unknown op '\(opName)'")
     }
     try symbol("(")
     var inputs: [NodeID] = []
@@ -224,11 +224,11 @@ private struct LineScanner {
     }
     let op: Op
     do {
-      op = try Op(mnemonic: mnemonic, attributes: AttributeReader(raw))!
+      op = try Op(name: opName, attributes: AttributeReader(raw))!
     } catch {
       position = attributesStart
       skipSpaces()
-      throw self.error("\(mnemonic): \(error.message)")
+      throw self.error("\(opName): \(error.message)")
     }
     try symbol(":")
     let type = try tensorType()

@@ -528,7 +528,7 @@ struct Elaborator {
       } catch {
         // GraphIR names the op by its mnemonic (conv2d, batch_norm); say what was written.
         var message = error.message
-        if message.hasPrefix(op.mnemonic + " ") { message = signature.name + message.dropFirst(op.mnemonic.count) }
+        if message.hasPrefix(op.name + " ") { message = signature.name + message.dropFirst(op.name.count) }
         self.error(at: location, message)
         return .poison
       }

@@ -189,7 +189,7 @@ extension InferenceSession {
       }
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
       .concat, .add:
-      preconditionFailure("\(node.op.mnemonic) is a classifier op; makeStep runs it")
+      preconditionFailure("\(node.op.name) is a classifier op; makeStep runs it")
     }
   }
 

@@ -56,9 +56,9 @@ import Training
       var kinds: Set<String> = []
       for index in lrp.nodes.indices {
         let assigned = forward.range(of: "\n        v\(index) = ") ?? forward.range(of: "\n        v\(index), ")
-        #expect(assigned != nil, "\(name): node \(index) (\(lrp.nodes[index].op.mnemonic)) has no lowering")
+        #expect(assigned != nil, "\(name): node \(index) (\(lrp.nodes[index].op.name)) has no lowering")
         if let assigned { #expect((assigned.lowerBound < early) == (index < graph.nodes.count), "\(name): node \(index) on the wrong side of the early return") }
-        kinds.insert(lrp.nodes[index].op.mnemonic)
+        kinds.insert(lrp.nodes[index].op.name)
       }
       if name == "tiny" {
         for kind in ["zb_preactivation", "zb_relevance", "max_unpool2d", "avg_pool2d_transpose", "adaptive_avg_pool2d_transpose", "batch_norm_transpose", "conv2d_transpose", "linear_transpose", "slice_channels", "unflatten", "lrp_seed", "lrp_epsilon_divide", "lrp_multiply", "add", "concat"] {

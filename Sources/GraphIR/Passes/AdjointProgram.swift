@@ -103,11 +103,11 @@ public struct AdjointProgram: Sendable, Hashable {
       let label = node.name.map { " @\($0)" } ?? ""
       switch step.target {
       case .operand(let index, let ref):
-        lines.append("  \(ref) += \(node.op.mnemonic)'\(index)(\(source))\(label)")
+        lines.append("  \(ref) += \(node.op.name)'\(index)(\(source))\(label)")
       case .parameter(let name, let role):
-        lines.append("  grad \(name) += \(node.op.mnemonic)'\(role.rawValue)(\(source))\(label)")
+        lines.append("  grad \(name) += \(node.op.name)'\(role.rawValue)(\(source))\(label)")
       case .statistics(let norm, let ref):
-        lines.append("  \(ref) += \(node.op.mnemonic)'statistics\(norm)(\(source))\(label)")
+        lines.append("  \(ref) += \(node.op.name)'statistics\(norm)(\(source))\(label)")
       }
     }
     for name in gradients { lines.append("  gradient \(name)") }

@@ -181,7 +181,7 @@ private struct LRPBuilder {
       }
     }
     if layers && others {
-      throw fail(index, "\(op.mnemonic)'s output reaches both another layer and a batch norm, addition or ReLU; the LRP rules for such a mix are not defined")
+      throw fail(index, "\(op.name)'s output reaches both another layer and a batch norm, addition or ReLU; the LRP rules for such a mix are not defined")
     }
     return layers
   }

@@ -200,7 +200,7 @@ private struct ReverseModePass {
     let node = graph[id]
     func epilogue(_ e: Epilogue) throws(ReverseModeError) {
       if e.foldedNorm != nil || e.relu {
-        throw ReverseModeError(node: id, "\(node.op.mnemonic) has a fused epilogue: train the classifier graph, not its deployment form")
+        throw ReverseModeError(node: id, "\(node.op.name) has a fused epilogue: train the classifier graph, not its deployment form")
       }
     }
     switch node.op {

@@ -24,7 +24,7 @@ extension TrainingSession {
       let x = pointer(input)
       switch node.op {
       case .input, .zbPreactivation:
-        preconditionFailure("\(node.op.mnemonic) has no differentiable operand")
+        preconditionFailure("\(node.op.name) has no differentiable operand")
       case .conv2d(let a):
         let xDims = graph[input].type.dims
         var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
@@ -179,7 +179,7 @@ extension TrainingSession {
         dMean[o] = -Double(dBias[o]) * Double(gamma[o]) * inverse
       }
     default:
-      preconditionFailure("\(node.op.mnemonic) reads no batch statistics")
+      preconditionFailure("\(node.op.name) reads no batch statistics")
     }
     let m = Double(samples * spatial)
     var slope = [Float](repeating: 0, count: channels), offset = slope
@@ -258,7 +258,7 @@ extension TrainingSession {
       zBetaParameterGradient(id, a, name: name, g: g, into: dw)
     case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
       .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
-      preconditionFailure("\(node.op.mnemonic) reads no parameter")
+      preconditionFailure("\(node.op.name) reads no parameter")
     }
   }
 

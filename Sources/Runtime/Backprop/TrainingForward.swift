@@ -153,7 +153,7 @@ extension TrainingSession {
       isn_lrp_zb_combine(operand, perClass, y, negative, Int32(samples), Int32(classes), perClass, Float(a.low), Float(a.high), y)
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
       .concat, .add, .unflatten:
-      preconditionFailure("\(node.op.mnemonic) is not an LRP block op")
+      preconditionFailure("\(node.op.name) is not an LRP block op")
     }
   }
 
