@@ -63,8 +63,8 @@ public enum Op: Sendable, Hashable {
   public var name: String {
     switch self {
     case .input: "input"
-    case .conv2d: "conv2d"
-    case .batchNorm: "batch_norm"
+    case .conv2d: "conv"
+    case .batchNorm: "bn"
     case .relu: "relu"
     case .elementwise(let function): function.name
     case .pool(let pooling): pooling.name

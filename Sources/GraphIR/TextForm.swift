@@ -2,7 +2,7 @@
 ///
 ///     graph tiny -> softmax {
 ///       %0 = input() @input {range=[0.0,1.0]} : f32[N,3,64,64]
-///       %1 = conv2d(%0) @features.conv0 {out=16, kernel=[7,7], ...} : f32[N,16,32,32]
+///       %1 = conv(%0) @features.conv0 {out=16, kernel=[7,7], ...} : f32[N,16,32,32]
 ///       ...
 ///       return %66
 ///     }

@@ -70,7 +70,7 @@ public final class InferenceSession {
       case .conv2d:
         if self.winograd, var forward = geometry, isn_winograd_supported(&forward) != 0 {
           let needed = isn_winograd_workspace(&forward, Int32(self.threads))
-          guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d"): convolution too large") }
+          guard needed != Int.max else { throw RuntimeError("\(node.name ?? node.op.name): convolution too large") }
           workspaceFloats = max(workspaceFloats, needed)
         }
       case .conv2dTranspose(let a):

@@ -14,7 +14,7 @@ import Testing
 
   @Test func groupedConvolutionNeedsDivisibleChannels() {
     let op = Op.conv2d(Conv2DAttributes(outChannels: 6, kernel: Pair(square: 1), groups: 4))
-    #expect(throws: ShapeError("conv2d groups (4) must divide input channels (16) and output channels (6)")) {
+    #expect(throws: ShapeError("conv groups (4) must divide input channels (16) and output channels (6)")) {
       try op.inferType([image])
     }
   }
@@ -53,7 +53,7 @@ import Testing
     #expect(throws: ShapeError("dropout p must be in [0, 1), got 1.0")) {
       try Op.dropout(DropoutAttributes(probability: 1)).inferType([image])
     }
-    #expect(throws: ShapeError("conv2d stride must be between 1 and 16777216, got 0")) {
+    #expect(throws: ShapeError("conv stride must be between 1 and 16777216, got 0")) {
       try Op.conv2d(Conv2DAttributes(outChannels: 1, kernel: Pair(square: 1), stride: Pair(1, 0))).inferType([image])
     }
   }

@@ -63,9 +63,9 @@ import Testing
     #expect(lines[1] == "  %0 = input() @image {range=[-1.0,2.5]} : f32[N,3,17,15]")
     #expect(
       lines[2]
-        == "  %1 = conv2d(%0) @stem.conv {out=8, kernel=[3,5], stride=[2,1], pad=[1,2], dilation=[1,2], groups=1, bias=true} : f32[N,8,9,11]"
+        == "  %1 = conv(%0) @stem.conv {out=8, kernel=[3,5], stride=[2,1], pad=[1,2], dilation=[1,2], groups=1, bias=true} : f32[N,8,9,11]"
     )
-    #expect(lines[3] == "  %2 = batch_norm(%1) @stem.bn {eps=0.001, momentum=0.01} : f32[N,8,9,11]")
+    #expect(lines[3] == "  %2 = bn(%1) @stem.bn {eps=0.001, momentum=0.01} : f32[N,8,9,11]")
     #expect(lines.suffix(2) == ["  return %13", "}"])
   }
 
@@ -93,7 +93,7 @@ import Testing
     ("graph g -> softmax {\n  %0 = input() @x {range=[0.0,1.0]} : f32[N,4]\n  %1 = linear(%0) {out=2, bias=true} : f32[N,2]\n  return %1\n}", 4, 1, "invalid graph: %1: linear owns parameters but has no name"),
     ("graph g -> softmax {\n  %0 = input() @x {range=[0.0,1.0]} : f32[N,4]\n  return %0\n}\nextra", 5, 1, "text after the graph's '}'"),
     ("graph g -> softmax {\n  %0 = input() @x {range=[0.0,1.0]} : f32[N,4] junk\n  return %0\n}", 2, 48, "unexpected text at end of line"),
-    ("graph g -> softmax {\n  %0 = input() @x {range=[0.0,1.0]} : f32[N,4]\n  %1 = conv2d(%0) @c {out=2, kernel=[3], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true} : f32[N,2]\n  return %1\n}", 3, 22, "conv2d: attribute 'kernel' must be [height,width] integers"),
+    ("graph g -> softmax {\n  %0 = input() @x {range=[0.0,1.0]} : f32[N,4]\n  %1 = conv(%0) @c {out=2, kernel=[3], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true} : f32[N,2]\n  return %1\n}", 3, 20, "conv: attribute 'kernel' must be [height,width] integers"),
   ]
 
   @Test(arguments: malformed.indices) func reportsMalformedText(_ index: Int) {

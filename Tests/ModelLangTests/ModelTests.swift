@@ -26,8 +26,8 @@ import TestSupport
     let names = deployed.nodes.map(\.op.name)
     #expect(!names.contains("dropout") && !names.contains("relu"))
     // 120 norms: 58 follow a convolution (norm0 and each layer's norm2) and fold.
-    #expect(classifier.nodes.filter { $0.op.name == "batch_norm" }.count == 121)
-    #expect(names.filter { $0 == "batch_norm" }.count == 121 - 59)
+    #expect(classifier.nodes.filter { $0.op.name == "bn" }.count == 121)
+    #expect(names.filter { $0 == "bn" }.count == 121 - 59)
     // Folding keeps every parameter: the weights file is the same for both graphs.
     #expect(Set(deployed.parameters.map(\.name)) == Set(classifier.parameters.map(\.name)))
   }

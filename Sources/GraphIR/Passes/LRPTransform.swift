@@ -119,11 +119,11 @@ private struct LRPBuilder {
       let deployed = "has deployment fusions; derive the LRP block from the classifier, not its deployment graph"
       switch node.op {
       case .conv2d(let a) where !a.epilogue.isEmpty:
-        throw fail(index, "conv2d \(deployed)")
+        throw fail(index, "\(node.op.name) \(deployed)")
       case .linear(let a) where !a.epilogue.isEmpty:
-        throw fail(index, "linear \(deployed)")
+        throw fail(index, "\(node.op.name) \(deployed)")
       case .batchNorm(let a) where a.fusedReLU:
-        throw fail(index, "batch_norm \(deployed)")
+        throw fail(index, "\(node.op.name) \(deployed)")
       case _ where node.op.isLRPBlockOp:
         throw fail(index, "the graph already holds an LRP block")
       default:

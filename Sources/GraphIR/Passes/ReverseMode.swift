@@ -209,7 +209,7 @@ private struct ReverseModePass {
       if a.groups != 1 { throw ReverseModeError(node: id, "grouped convolutions (groups \(a.groups)) have no gradient kernel yet") }
     case .linear(let a): try epilogue(a.epilogue)
     case .batchNorm(let a) where a.fusedReLU:
-      throw ReverseModeError(node: id, "batch_norm has a fused ReLU: train the classifier graph, not its deployment form")
+      throw ReverseModeError(node: id, "\(node.op.name) has a fused ReLU: train the classifier graph, not its deployment form")
     case .conv2dTranspose(let a) where a.forward.groups != 1:
       throw ReverseModeError(node: id, "grouped convolutions have no gradient kernel yet")
     case .zbPreactivation(let a), .zbRelevance(let a):
