@@ -84,7 +84,7 @@ public final class InferenceSession {
         scratchFloats = max(scratchFloats, batchSize * (node.type.elementCount ?? 0))
       case .poolTranspose(let a) where a.forward.lrpRule == .epsilonLayer:
         guard let conv = a.forward.asConvolution(inputDims: a.inputDims) else {
-          throw RuntimeError("\(node.op.name): relevance through pooling from \(a.inputDims[1])×\(a.inputDims[2]) to \(graph[node.inputs[0]].type.dims.dropFirst(2).map(String.init).joined(separator: "×")) needs evenly dividing windows")
+          throw RuntimeError("\(node.op.name): relevance through \(a.forward.name) from \(a.inputDims[1])×\(a.inputDims[2]) to \(graph[node.inputs[0]].type.dims.dropFirst(2).map(String.init).joined(separator: "×")) needs evenly dividing windows")
         }
         geometry = Self.geometry(conv, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batchSize * (node.type.dims.first ?? 1))
       default:

@@ -144,8 +144,8 @@ public enum Pooling: Sendable, Hashable {
     }
   }
 
-  /// Multiply-accumulates per sample of the forward (output elements given) and of the
-  /// transpose (relevance elements in and out given).
+  /// Multiply-accumulates per sample of the forward, from its output's and input's element
+  /// counts (the cost model, Cost.swift).
   func multiplyAccumulates(output: Int, input: Int, times: ([Int]) -> Int) -> Int {
     switch self {
     case .max: 0
@@ -154,6 +154,8 @@ public enum Pooling: Sendable, Hashable {
     }
   }
 
+  /// Multiply-accumulates per sample of the transpose, from the element counts of the
+  /// relevance it reads and of its output.
   func transposeMultiplyAccumulates(relevance: Int, output: Int, times: ([Int]) -> Int) -> Int {
     switch self {
     case .max: 0
@@ -184,7 +186,7 @@ public enum Pooling: Sendable, Hashable {
   // MARK: Export
 
   /// The ONNX operator (default domain, opset 17) computing the same pooling of an input
-  /// [C, H, W], with its attributes; nil, with the reason, when none does.
+  /// [C, H, W], with its attributes; a failure, with the reason, when none does.
   public func onnx(inputDims: [Int]) -> Result<PoolingONNXForm, PoolingInexpressible> {
     switch self {
     case .max(let a):
