@@ -274,7 +274,7 @@ def refusal_check(checks, binary, work, weights_dir):
     out = os.path.join(work, "uneven.onnx")
     result = isnetc(binary, "export", model, "--weights", weights, "--graph", "deploy", "-o", out, check=False)
     message = result.stderr.strip()
-    ok = (result.returncode == 1 and f"{model}:4:7: cannot export op 'adaptive_avg_pool2d'" in message
+    ok = (result.returncode == 1 and f"{model}:4:7: cannot export op 'adaptive_avgpool'" in message
           and not os.path.exists(out) and not any(n.startswith(".uneven.onnx") for n in os.listdir(work)))
     checks.report(ok, "refusal of an inexpressible op", f"exit {result.returncode}, no file written: {not os.path.exists(out)}; {message.splitlines()[0] if message else ''}")
 

@@ -34,7 +34,7 @@ struct Lowering {
     values = Array(repeating: nil, count: graph.nodes.count)
     isRelevance = Array(repeating: false, count: graph.nodes.count)
     for node in graph.nodes {
-      if case .maxUnpool2d = node.op { needsArgmax.insert(node.inputs[1].index) }
+      if case .poolTranspose(let a) = node.op, a.forward.lrpRule == .winnerTakesAll { needsArgmax.insert(node.inputs[1].index) }
     }
   }
 
@@ -128,7 +128,7 @@ struct Lowering {
 
   private func valueName(_ index: Int) -> String {
     let node = graph.nodes[index]
-    let base = node.op.isLRPBlockOp || (node.op == .add && isRelevance[index]) ? "lrp.\(node.op.mnemonic)" : (node.name ?? node.op.mnemonic)
+    let base = node.op.isLRPBlockOp || (node.op == .add && isRelevance[index]) ? "lrp.\(node.op.name)" : (node.name ?? node.op.name)
     return "\(base)#\(index)"
   }
 
@@ -251,14 +251,18 @@ struct Lowering {
     case .elementwise(let function):
       values[index] = op(function.description.onnxOperator, [x()], hint: name)
 
-    case .maxPool2d(let a):
-      let attributes = [
-        ONNXAttribute("kernel_shape", .ints([a.kernel.h, a.kernel.w])),
-        ONNXAttribute("strides", .ints([a.stride.h, a.stride.w])),
-        ONNXAttribute("pads", .ints([a.padding.h, a.padding.w, a.padding.h, a.padding.w])),
-      ]
+    case .pool(let pooling):
+      guard case .success(let form) = pooling.onnx(inputDims: graph.nodes[inputs[0]].type.dims) else {
+        preconditionFailure("checked by ONNXExport.inexpressible")
+      }
+      var attributes: [ONNXAttribute] = []
+      if let kernel = form.kernel { attributes.append(ONNXAttribute("kernel_shape", .ints(kernel))) }
+      if let strides = form.strides { attributes.append(ONNXAttribute("strides", .ints(strides))) }
+      if let pads = form.pads { attributes.append(ONNXAttribute("pads", .ints(pads))) }
+      if let count = form.countIncludePad { attributes.append(ONNXAttribute("count_include_pad", .int(count))) }
       if needsArgmax.contains(index) {
-        let outputs = emit("MaxPool", [x()], attributes, outputs: [fresh(name), fresh(name + ".argmax")])
+        // A winner-take-all transpose reads the arg-max (ONNX: MaxPool's second output).
+        let outputs = emit(form.operator, [x()], attributes, outputs: [fresh(name), fresh(name + ".argmax")])
         values[index] = outputs[0]
         // ONNX's indices run over the whole tensor (n·C·H·W + c·H·W + h·W + w): keep the
         // position in the plane, h·W + w, as isnetc's arg-max holds it.
@@ -267,27 +271,7 @@ struct Lowering {
         let out = node.type.dims
         argmax[index] = op("Reshape", [plane, ints([-1, 1, out[0], out[1] * out[2]])], hint: name + ".argmax_rows")
       } else {
-        values[index] = op("MaxPool", [x()], attributes, hint: name)
-      }
-
-    case .avgPool2d(let a):
-      values[index] = op(
-        "AveragePool", [x()],
-        [
-          ONNXAttribute("kernel_shape", .ints([a.kernel.h, a.kernel.w])),
-          ONNXAttribute("strides", .ints([a.stride.h, a.stride.w])),
-          ONNXAttribute("pads", .ints([a.padding.h, a.padding.w, a.padding.h, a.padding.w])),
-          ONNXAttribute("count_include_pad", .int(1)),
-        ], hint: name)
-
-    case .adaptiveAvgPool2d(let a):
-      let dims = graph.nodes[inputs[0]].type.dims
-      if a.outputSize == Pair(square: 1) {
-        values[index] = op("GlobalAveragePool", [x()], hint: name)
-      } else {
-        let kernel = [dims[1] / a.outputSize.h, dims[2] / a.outputSize.w]
-        values[index] = op(
-          "AveragePool", [x()], [ONNXAttribute("kernel_shape", .ints(kernel)), ONNXAttribute("strides", .ints(kernel))], hint: name)
+        values[index] = op(form.operator, [x()], attributes, hint: name)
       }
 
     case .linear(let a):
@@ -357,9 +341,9 @@ struct Lowering {
       isRelevance[index] = true
       values[index] = op("MatMul", [x(), parameter("\(node.name!).weight")], hint: name)
 
-    case .avgPool2dTranspose, .adaptiveAvgPool2dTranspose:
+    case .poolTranspose(let a) where a.forward.lrpRule == .epsilonLayer:
       isRelevance[index] = true
-      let (conv, inputDims) = Self.poolAsConvolution(node.op)
+      let (conv, inputDims) = (a.forward.asConvolution(inputDims: a.inputDims)!, a.inputDims)
       let window = conv.kernel.h * conv.kernel.w
       let channels = inputDims[0]
       let kernel = floats(
@@ -367,7 +351,8 @@ struct Lowering {
         [Float](repeating: 1 / Float(window), count: channels * window))
       values[index] = transposedConvolution(x(), conv, weight: kernel, inputDims: inputDims, outputDims: perClass(inputs[0]), hint: name)
 
-    case .maxUnpool2d(let a):
+    case .poolTranspose(let a):
+      // Winner-take-all: each value to its window's arg-max.
       isRelevance[index] = true
       let out = perClass(inputs[0])
       let plane = a.inputDims[1] * a.inputDims[2]
@@ -462,21 +447,5 @@ struct Lowering {
     let c = (positive, negative, bounds)
     zBeta[layer] = c
     return c
-  }
-
-  /// Average pooling (and evenly dividing adaptive pooling) as the depthwise convolution
-  /// with weights 1/(kh·kw) that isnetc transposes.
-  static func poolAsConvolution(_ op: Op) -> (Conv2DAttributes, inputDims: [Int]) {
-    switch op {
-    case .avgPool2dTranspose(let a):
-      let c = a.inputDims[0]
-      return (Conv2DAttributes(outChannels: c, kernel: a.forward.kernel, stride: a.forward.stride, padding: a.forward.padding, groups: c, hasBias: false), a.inputDims)
-    case .adaptiveAvgPool2dTranspose(let a):
-      let c = a.inputDims[0]
-      let kernel = Pair(a.inputDims[1] / a.forward.outputSize.h, a.inputDims[2] / a.forward.outputSize.w)
-      return (Conv2DAttributes(outChannels: c, kernel: kernel, stride: kernel, groups: c, hasBias: false), a.inputDims)
-    default:
-      preconditionFailure("not an average pool's transpose")
-    }
   }
 }

@@ -133,16 +133,14 @@ public enum ONNXExport {
   /// Why `op` cannot be written as ONNX ops computing what isnetc computes, or nil.
   static func inexpressible(_ op: Op, input: TensorType?) -> String? {
     switch op {
-    case .adaptiveAvgPool2d(let a):
+    case .pool(let pooling):
       guard let dims = input?.dims, dims.count == 3 else { return nil }
-      if dims[1] % a.outputSize.h != 0 || dims[2] % a.outputSize.w != 0 {
-        return "its windows differ in size (input [\(dims[1]),\(dims[2])] → output \(a.outputSize)); ONNX pools have one window shape"
-      }
+      if case .failure(let refusal) = pooling.onnx(inputDims: dims) { return refusal.reason }
       return nil
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .linear, .flatten, .dropout,
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .linear, .flatten, .dropout,
       .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
-      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-      .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten,
+      .zbPreactivation, .zbRelevance:
       return nil
     }
   }
@@ -154,7 +152,7 @@ public enum ONNXExport {
       let id = NodeID(index)
       let label = node.name.map { " (\($0))" } ?? ""
       let at = position(id) ?? "\(source): node \(id)"
-      throw ExportError("\(at): cannot export op '\(node.op.mnemonic)'\(label) to ONNX: \(reason)")
+      throw ExportError("\(at): cannot export op '\(node.op.name)'\(label) to ONNX: \(reason)")
     }
   }
 

@@ -59,18 +59,12 @@ public enum PyTorchExport {
 
   /// Why `op` cannot be written as torch operations computing what isnetc computes, or nil.
   static func inexpressible(_ op: Op) -> String? {
-    func pool(_ p: Pool2DAttributes) -> String? {
-      guard 2 * p.padding.h <= p.kernel.h, 2 * p.padding.w <= p.kernel.w else {
-        return "its padding \(p.padding) exceeds half its window \(p.kernel), which torch's pools refuse"
-      }
-      return nil
-    }
     switch op {
-    case .maxPool2d(let p), .avgPool2d(let p): return pool(p)
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .adaptiveAvgPool2d, .linear, .flatten, .dropout, .concat, .add,
-      .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
-      .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation,
-      .zbRelevance:
+    case .pool(let pooling): return pooling.torchRefusal
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .linear, .flatten, .dropout,
+      .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
+      .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten,
+      .zbPreactivation, .zbRelevance:
       return nil
     }
   }
@@ -90,7 +84,7 @@ public enum PyTorchExport {
       guard let reason = inexpressible(node.op) else { continue }
       let label = node.name.map { " (\($0))" } ?? ""
       let at = position(NodeID(index)) ?? "\(source): node %\(index)"
-      throw ExportError("\(at): cannot export op '\(node.op.mnemonic)'\(label) to PyTorch: \(reason)")
+      throw ExportError("\(at): cannot export op '\(node.op.name)'\(label) to PyTorch: \(reason)")
     }
     try ONNXExport.checkWeights(classifier, weights, source: weightsSource)
     let graph: Graph

@@ -51,11 +51,11 @@ struct PyTorchModuleEmitter {
   /// The ops of an affine region between activations (what the ε-rule's view reads).
   static func isRegionOp(_ op: Op) -> Bool {
     switch op {
-    case .conv2d, .linear, .batchNorm, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add:
+    case .conv2d, .linear, .batchNorm, .pool, .flatten, .dropout, .concat, .add:
       true
-    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten,
-      .zbPreactivation, .zbRelevance:
+    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
+      .unflatten, .zbPreactivation, .zbRelevance:
       false
     }
   }
@@ -65,10 +65,10 @@ struct PyTorchModuleEmitter {
     switch op {
     case .conv2d(let a): !a.hasBias
     case .linear(let a): !a.hasBias
-    case .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add: true
-    case .batchNorm, .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
-      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+    case .pool, .flatten, .dropout, .concat, .add: true
+    case .batchNorm, .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
+      .unflatten, .zbPreactivation, .zbRelevance:
       false
     }
   }
@@ -178,7 +178,7 @@ struct PyTorchModuleEmitter {
       case .batchNorm(let a):
         out.append("        O.place(self, \(Self.pythonString(name)), O.BatchNorm(\(weight[0]), eps=\(a.epsilon), momentum=\(a.momentum)))")
       default:
-        throw ExportError("internal error: node \(index) (\(node.op.mnemonic)) owns parameters the PyTorch export does not place")
+        throw ExportError("internal error: node \(index) (\(node.op.name)) owns parameters the PyTorch export does not place")
       }
     }
     out.append("")
@@ -213,7 +213,7 @@ struct PyTorchModuleEmitter {
       if splitsBias(index) {
         emit("y\(index) = F.conv2d(\(x()), \(layer(index)).weight, None, \(args))")
         emit("\(out) = y\(index) + \(layer(index)).bias.view(1, -1, 1, 1)")
-      } else if graph.nodes[inputs[0]].op.kind == .input {
+      } else if case .input = graph.nodes[inputs[0]].op {
         // The first layer reads the image (values of one sign): its rounding moves the ISNet
         // gradient most (docs/export.md, Numerics), so it accumulates in float64.
         emit("\(out) = O.conv2d_accurate(\(x()), \(layer(index)).weight, \(a.hasBias ? "\(layer(index)).bias" : "None"), \(args))")
@@ -225,18 +225,14 @@ struct PyTorchModuleEmitter {
     case .relu:
       emit("\(out) = F.relu(\(x()))")
     case .elementwise(let function):
-      emit("\(out) = \(Self.torchFunction(function))(\(x()))")
-    case .maxPool2d(let a):
-      let args = "\(Self.tuple(a.kernel)), \(Self.tuple(a.stride)), \(Self.tuple(a.padding))"
-      if graph.nodes.contains(where: { if case .maxUnpool2d = $0.op, $0.inputs[1].index == index { true } else { false } }) {
-        emit("\(out), i\(index) = F.max_pool2d(\(x()), \(args), return_indices=True)")
+      emit("\(out) = \(function.description.torchFunction)(\(x()))")
+    case .pool(let pooling):
+      // A winner-take-all transpose reads the arg-max.
+      if graph.nodes.contains(where: { if case .poolTranspose = $0.op, $0.inputs.count == 2, $0.inputs[1].index == index { true } else { false } }) {
+        emit("\(out), i\(index) = \(pooling.torchCall(x(), returnIndices: true))")
       } else {
-        emit("\(out) = F.max_pool2d(\(x()), \(args))")
+        emit("\(out) = \(pooling.torchCall(x()))")
       }
-    case .avgPool2d(let a):
-      emit("\(out) = F.avg_pool2d(\(x()), \(Self.tuple(a.kernel)), \(Self.tuple(a.stride)), \(Self.tuple(a.padding)), count_include_pad=True)")
-    case .adaptiveAvgPool2d(let a):
-      emit("\(out) = F.adaptive_avg_pool2d(\(x()), \(Self.tuple(a.outputSize)))")
     case .linear(let a):
       if splitsBias(index) {
         emit("y\(index) = F.linear(\(x()), \(layer(index)).weight)")
@@ -252,10 +248,10 @@ struct PyTorchModuleEmitter {
       emit(inputs.count == 1 ? "\(out) = \(x())" : "\(out) = torch.cat([\(inputs.map(v).joined(separator: ", "))], 1)")
     case .add:
       emit("\(out) = " + inputs.map(v).joined(separator: " + "))
-    case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
-      .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation,
+    case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+      .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
       .zbRelevance:
-      throw ExportError("internal error: LRP op \(node.op.mnemonic) at node \(index), among the classifier's nodes")
+      throw ExportError("internal error: LRP op \(node.op.name) at node \(index), among the classifier's nodes")
     }
   }
 
@@ -275,12 +271,8 @@ struct PyTorchModuleEmitter {
     case .linear(let a):
       let bare = viewDiffersAnywhere(inputs) || !a.hasBias ? "F.linear(\(x()), \(layer(index)).weight)" : "y\(index)"
       emit("\(out) = \(bare)" + (a.hasBias ? " + \(layer(index)).bias.detach()" : ""))
-    case .maxPool2d(let a):
-      emit("\(out) = F.max_pool2d(\(x()), \(Self.tuple(a.kernel)), \(Self.tuple(a.stride)), \(Self.tuple(a.padding)))")
-    case .avgPool2d(let a):
-      emit("\(out) = F.avg_pool2d(\(x()), \(Self.tuple(a.kernel)), \(Self.tuple(a.stride)), \(Self.tuple(a.padding)), count_include_pad=True)")
-    case .adaptiveAvgPool2d(let a):
-      emit("\(out) = F.adaptive_avg_pool2d(\(x()), \(Self.tuple(a.outputSize)))")
+    case .pool(let pooling):
+      emit("\(out) = \(pooling.torchCall(x()))")
     case .flatten:
       emit("\(out) = \(x()).flatten(1)")
     case .dropout:
@@ -290,7 +282,7 @@ struct PyTorchModuleEmitter {
     case .add:
       emit("\(out) = " + inputs.map { view($0) }.joined(separator: " + "))
     default:
-      preconditionFailure("no view for \(node.op.mnemonic)")
+      preconditionFailure("no view for \(node.op.name)")
     }
   }
 
@@ -339,14 +331,12 @@ struct PyTorchModuleEmitter {
       emit("\(out) = O.conv_transpose(\(x()), \(layer(index)).weight, \(convTransposeArguments(a.forward, inputDims: a.inputDims, outputDims: outDims)))")
     case .linearTranspose:
       emit("\(out) = \(x()) @ \(layer(index)).weight")
-    case .avgPool2dTranspose:
+    case .poolTranspose(let a):
       let outDims = Array(graph.nodes[inputs[0]].type.dims.dropFirst())
-      let (conv, inputDims) = Lowering.poolAsConvolution(node.op)
-      emit("\(out) = O.avg_pool_transpose(\(x()), \(Self.tuple(conv.kernel)), \(convTransposeArguments(conv, inputDims: inputDims, outputDims: outDims)))")
-    case .adaptiveAvgPool2dTranspose(let a):
-      emit("\(out) = O.adaptive_avg_pool_transpose(\(x()), (\(a.inputDims[1]), \(a.inputDims[2])))")
-    case .maxUnpool2d(let a):
-      emit("\(out) = O.max_unpool(\(x()), i\(inputs[1]), (\(a.inputDims[1]), \(a.inputDims[2])))")
+      let call = a.forward.torchTransposeCall(x(), indices: inputs.count == 2 ? "i\(inputs[1])" : nil, inputDims: a.inputDims) {
+        convTransposeArguments($0, inputDims: a.inputDims, outputDims: outDims)
+      }
+      emit("\(out) = \(call)")
     case .sliceChannels(let a):
       emit("\(out) = \(x())[:, :, \(a.start):\(a.start + a.count)]")
     case .unflatten(let a):
@@ -360,9 +350,8 @@ struct PyTorchModuleEmitter {
       let outDims = Array(graph.nodes[inputs[1]].type.dims.dropFirst())
       emit("w\(index), b\(index) = O.zb_fold(\(zbLayers(node.name!, a)), stats)")
       emit("\(out) = O.zb_relevance(\(x(0)), \(x(1)), w\(index), \(a.low), \(a.high), \(convTransposeArguments(a.conv, inputDims: a.inputDims, outputDims: outDims)))")
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout, .concat:
-      throw ExportError("internal error: classifier op \(node.op.mnemonic) at node \(index), inside the LRP block")
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .concat:
+      throw ExportError("internal error: classifier op \(node.op.name) at node \(index), inside the LRP block")
     }
   }
 
@@ -386,13 +375,5 @@ struct PyTorchModuleEmitter {
     let eh = extra(inputDims[1], outputDims[1], a.kernel.h, a.stride.h, a.padding.h, a.dilation.h)
     let ew = extra(inputDims[2], outputDims[2], a.kernel.w, a.stride.w, a.padding.w, a.dilation.w)
     return convArguments(a) + ", (\(eh), \(ew))"
-  }
-
-  /// The torch function computing an element-wise function (exhaustive: a new function must
-  /// say its torch form here).
-  static func torchFunction(_ function: ElementwiseFunction) -> String {
-    switch function {
-    case .sigmoid: "torch.sigmoid"
-    }
   }
 }

@@ -1,5 +1,5 @@
 /// Attributes as key–value lists: the one place that fixes their names and order in the
-/// text form, for printing (`Op.attributes`) and parsing back (`Op(kind:attributes:)`).
+/// text form, for printing (`Op.attributes`) and parsing back (`Op(name:attributes:)`).
 
 public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
   case int(Int)
@@ -37,20 +37,16 @@ extension Op {
     case .batchNorm(let a), .batchNormTranspose(let a):
       [("eps", .float(a.epsilon)), ("momentum", .float(a.momentum))]
         + (a.fusedReLU ? [("relu", .bool(true))] : [])
-    case .maxPool2d(let a), .avgPool2d(let a):
-      Self.pool(a)
-    case .adaptiveAvgPool2d(let a):
-      [("out", .pair(a.outputSize))]
+    case .pool(let pooling):
+      pooling.attributes
     case .lrpEpsilonDivide(let a):
       [("eps", .float(a.epsilon))]
     case .conv2dTranspose(let a):
       Self.conv(a.forward) + [("in", .ints(a.inputDims))]
     case .linearTranspose(let a):
       [("in", .int(a.inFeatures)), ("out", .int(a.outFeatures))]
-    case .avgPool2dTranspose(let a), .maxUnpool2d(let a):
-      Self.pool(a.forward) + [("in", .ints(a.inputDims))]
-    case .adaptiveAvgPool2dTranspose(let a):
-      [("out", .pair(a.forward.outputSize)), ("in", .ints(a.inputDims))]
+    case .poolTranspose(let a):
+      a.forward.attributes + [("in", .ints(a.inputDims))]
     case .sliceChannels(let a):
       [("start", .int(a.start)), ("count", .int(a.count))]
     case .unflatten(let a):
@@ -76,10 +72,6 @@ extension Op {
     ] + fusions(a.epilogue)
   }
 
-  private static func pool(_ a: Pool2DAttributes) -> [Attribute] {
-    [("kernel", .pair(a.kernel)), ("stride", .pair(a.stride)), ("pad", .pair(a.padding))]
-  }
-
   private static func fusions(_ e: Epilogue) -> [Attribute] {
     (e.foldedNorm.map { [("fold", .name($0.name)), ("fold_eps", .float($0.epsilon))] } ?? [])
       + (e.relu ? [("relu", .bool(true))] : [])
@@ -91,79 +83,83 @@ extension Op {
     return Epilogue(foldedNorm: norm, relu: try r.optionalBool("relu") ?? false)
   }
 
-  /// Rebuilds an op from its text-form mnemonic and attributes; nil for an unknown name.
-  public init?(mnemonic: String, attributes: AttributeReader) throws(AttributeError) {
-    if let function = ElementwiseFunction(named: mnemonic) {
-      try attributes.finish()
-      self = .elementwise(function)
-    } else if let kind = Kind.allCases.first(where: { $0 != .elementwise && $0.mnemonic == mnemonic }) {
-      try self.init(kind: kind, attributes: attributes)
-    } else {
-      return nil
-    }
+  /// Whether `name` names an op in the text form.
+  static func isKnown(_ name: String) -> Bool {
+    ElementwiseFunction(named: name) != nil
+      || Pooling.members.contains { $0.name == name || $0.transposeName == name }
+      || readers[name] != nil
   }
 
-  /// Rebuilds an op from its kind and attributes, as the text parser reads them.
-  init(kind: Kind, attributes: AttributeReader) throws(AttributeError) {
+  /// Rebuilds an op from its text-form name and attributes; nil for an unknown name.
+  public init?(name: String, attributes: AttributeReader) throws(AttributeError) {
     var r = attributes
-    switch kind {
-    case .elementwise:
-      throw AttributeError("an element-wise op is written with its function's name")
-    case .input:
-      let (low, high) = try r.range("range")
-      self = .input(InputAttributes(low: low, high: high))
-    case .conv2d:
-      self = .conv2d(try Self.conv(&r))
-    case .batchNorm:
-      self = .batchNorm(try Self.norm(&r))
-    case .batchNormTranspose:
-      self = .batchNormTranspose(try Self.norm(&r))
-    case .lrpSeed: self = .lrpSeed
-    case .lrpMultiply: self = .lrpMultiply
-    case .lrpEpsilonDivide:
-      self = .lrpEpsilonDivide(EpsilonAttributes(epsilon: try r.float("eps")))
-    case .conv2dTranspose:
-      self = .conv2dTranspose(ConvTransposeAttributes(forward: try Self.conv(&r), inputDims: try r.ints("in")))
-    case .linearTranspose:
-      self = .linearTranspose(LinearTransposeAttributes(inFeatures: try r.int("in"), outFeatures: try r.int("out")))
-    case .avgPool2dTranspose:
-      self = .avgPool2dTranspose(PoolTransposeAttributes(forward: try Self.pool(&r), inputDims: try r.ints("in")))
-    case .maxUnpool2d:
-      self = .maxUnpool2d(PoolTransposeAttributes(forward: try Self.pool(&r), inputDims: try r.ints("in")))
-    case .adaptiveAvgPool2dTranspose:
-      self = .adaptiveAvgPool2dTranspose(
-        AdaptivePoolTransposeAttributes(forward: AdaptivePoolAttributes(outputSize: try r.pair("out")), inputDims: try r.ints("in")))
-    case .sliceChannels:
-      self = .sliceChannels(SliceAttributes(start: try r.int("start"), count: try r.int("count")))
-    case .unflatten:
-      self = .unflatten(UnflattenAttributes(dims: try r.ints("dims")))
-    case .zbPreactivation, .zbRelevance:
-      let conv = try Self.conv(&r)
-      let dims = try r.ints("in")
-      let (low, high) = try r.range("range")
-      let a = ZBetaAttributes(conv: conv, inputDims: dims, low: low, high: high)
-      self = kind == .zbPreactivation ? .zbPreactivation(a) : .zbRelevance(a)
-    case .relu: self = .relu
-    case .maxPool2d:
-      self = .maxPool2d(try Self.pool(&r))
-    case .avgPool2d:
-      self = .avgPool2d(try Self.pool(&r))
-    case .adaptiveAvgPool2d:
-      self = .adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: try r.pair("out")))
-    case .linear:
-      self = .linear(
-        LinearAttributes(
-          outFeatures: try r.int("out"), hasBias: try r.bool("bias"), epilogue: try Self.epilogue(&r)))
-    case .flatten: self = .flatten
-    case .dropout:
-      self = .dropout(DropoutAttributes(probability: try r.float("p")))
-    case .concat: self = .concat
-    case .add: self = .add
+    if let function = ElementwiseFunction(named: name) {
+      self = .elementwise(function)
+    } else if let pooling = try Pooling.read(name, transpose: false, &r) {
+      self = .pool(pooling)
+    } else if let pooling = try Pooling.read(name, transpose: true, &r) {
+      self = .poolTranspose(PoolTransposeAttributes(forward: pooling, inputDims: try r.ints("in")))
+    } else if let read = Self.readers[name] {
+      self = try read(&r)
+    } else {
+      return nil
     }
     try r.finish()
   }
 
-  private static func conv(_ r: inout AttributeReader) throws(AttributeError) -> Conv2DAttributes {
+  typealias Reader = @Sendable (inout AttributeReader) throws(AttributeError) -> Op
+
+  /// The text parser's reader of every op outside the families, by name. Each is keyed by
+  /// an example op's `name`, so the names are `name`'s own; a test checks that every op
+  /// prints and parses back.
+  static let readers: [String: Reader] = {
+    let conv = Conv2DAttributes(outChannels: 1, kernel: Pair(square: 1))
+    let zb = ZBetaAttributes(conv: conv, inputDims: [], low: 0, high: 1)
+    let table: [(example: Op, read: Reader)] = [
+      (.input(InputAttributes()), { r throws(AttributeError) in
+        let (low, high) = try r.range("range")
+        return .input(InputAttributes(low: low, high: high))
+      }),
+      (.conv2d(conv), { r throws(AttributeError) in .conv2d(try conv2d(&r)) }),
+      (.batchNorm(BatchNormAttributes()), { r throws(AttributeError) in .batchNorm(try norm(&r)) }),
+      (.relu, { _ throws(AttributeError) in .relu }),
+      (.linear(LinearAttributes(outFeatures: 1)), { r throws(AttributeError) in
+        .linear(LinearAttributes(outFeatures: try r.int("out"), hasBias: try r.bool("bias"), epilogue: try epilogue(&r)))
+      }),
+      (.flatten, { _ throws(AttributeError) in .flatten }),
+      (.dropout(DropoutAttributes()), { r throws(AttributeError) in .dropout(DropoutAttributes(probability: try r.float("p"))) }),
+      (.concat, { _ throws(AttributeError) in .concat }),
+      (.add, { _ throws(AttributeError) in .add }),
+      (.lrpSeed, { _ throws(AttributeError) in .lrpSeed }),
+      (.lrpEpsilonDivide(EpsilonAttributes(epsilon: 0)), { r throws(AttributeError) in
+        .lrpEpsilonDivide(EpsilonAttributes(epsilon: try r.float("eps")))
+      }),
+      (.lrpMultiply, { _ throws(AttributeError) in .lrpMultiply }),
+      (.batchNormTranspose(BatchNormAttributes()), { r throws(AttributeError) in .batchNormTranspose(try norm(&r)) }),
+      (.conv2dTranspose(ConvTransposeAttributes(forward: conv, inputDims: [])), { r throws(AttributeError) in
+        .conv2dTranspose(ConvTransposeAttributes(forward: try conv2d(&r), inputDims: try r.ints("in")))
+      }),
+      (.linearTranspose(LinearTransposeAttributes(inFeatures: 1, outFeatures: 1)), { r throws(AttributeError) in
+        .linearTranspose(LinearTransposeAttributes(inFeatures: try r.int("in"), outFeatures: try r.int("out")))
+      }),
+      (.sliceChannels(SliceAttributes(start: 0, count: 1)), { r throws(AttributeError) in
+        .sliceChannels(SliceAttributes(start: try r.int("start"), count: try r.int("count")))
+      }),
+      (.unflatten(UnflattenAttributes(dims: [])), { r throws(AttributeError) in .unflatten(UnflattenAttributes(dims: try r.ints("dims"))) }),
+      (.zbPreactivation(zb), { r throws(AttributeError) in .zbPreactivation(try zBeta(&r)) }),
+      (.zbRelevance(zb), { r throws(AttributeError) in .zbRelevance(try zBeta(&r)) }),
+    ]
+    return Dictionary(uniqueKeysWithValues: table.map { ($0.example.name, $0.read) })
+  }()
+
+  private static func zBeta(_ r: inout AttributeReader) throws(AttributeError) -> ZBetaAttributes {
+    let conv = try conv2d(&r)
+    let dims = try r.ints("in")
+    let (low, high) = try r.range("range")
+    return ZBetaAttributes(conv: conv, inputDims: dims, low: low, high: high)
+  }
+
+  private static func conv2d(_ r: inout AttributeReader) throws(AttributeError) -> Conv2DAttributes {
     Conv2DAttributes(
       outChannels: try r.int("out"), kernel: try r.pair("kernel"), stride: try r.pair("stride"),
       padding: try r.pair("pad"), dilation: try r.pair("dilation"), groups: try r.int("groups"),
@@ -176,9 +172,6 @@ extension Op {
       fusedReLU: try r.optionalBool("relu") ?? false)
   }
 
-  private static func pool(_ r: inout AttributeReader) throws(AttributeError) -> Pool2DAttributes {
-    Pool2DAttributes(kernel: try r.pair("kernel"), stride: try r.pair("stride"), padding: try r.pair("pad"))
-  }
 }
 
 public struct AttributeError: Error, Sendable, Equatable {

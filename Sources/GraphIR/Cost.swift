@@ -11,7 +11,8 @@ extension Graph {
   public func multiplyAccumulates(of id: NodeID) -> Int {
     let node = self[id]
     let output = node.type.elementCount ?? Int.max
-    func times(_ factors: Int...) -> Int {
+    func times(_ factors: Int...) -> Int { product(factors) }
+    func product(_ factors: [Int]) -> Int {
       factors.reduce(1) { product, factor in
         let (result, overflow) = product.multipliedReportingOverflow(by: factor)
         return overflow ? Int.max : result
@@ -25,10 +26,8 @@ extension Graph {
       return times(output, self[node.inputs[0]].type.dims[0])
     case .batchNorm:
       return output
-    case .avgPool2d(let a):
-      return times(output, a.kernel.h, a.kernel.w)
-    case .adaptiveAvgPool2d:
-      return self[node.inputs[0]].type.elementCount ?? Int.max
+    case .pool(let pooling):
+      return pooling.multiplyAccumulates(output: output, input: self[node.inputs[0]].type.elementCount ?? Int.max, times: product)
     case .conv2dTranspose(let a):
       // The same multiply-accumulates as the forward convolution, once per class.
       return times(self[node.inputs[0]].type.elementCount ?? Int.max, (a.inputDims.first ?? 0) / a.forward.groups, a.forward.kernel.h, a.forward.kernel.w)
@@ -41,12 +40,9 @@ extension Graph {
       return times(3, self[node.inputs[1]].type.elementCount ?? Int.max, (a.inputDims.first ?? 0) / a.conv.groups, a.conv.kernel.h, a.conv.kernel.w)
     case .batchNormTranspose, .lrpEpsilonDivide, .lrpMultiply:
       return output
-    case .avgPool2dTranspose(let a):
-      return times(self[node.inputs[0]].type.elementCount ?? Int.max, a.forward.kernel.h, a.forward.kernel.w)
-    case .adaptiveAvgPool2dTranspose:
-      return output
-    case .input, .relu, .elementwise, .maxPool2d, .flatten, .dropout, .concat, .add, .lrpSeed, .maxUnpool2d,
-      .sliceChannels, .unflatten:
+    case .poolTranspose(let a):
+      return a.forward.transposeMultiplyAccumulates(relevance: self[node.inputs[0]].type.elementCount ?? Int.max, output: output, times: product)
+    case .input, .relu, .elementwise, .flatten, .dropout, .concat, .add, .lrpSeed, .sliceChannels, .unflatten:
       return 0
     }
   }

@@ -14,7 +14,7 @@ extension Graph {
     var out = "digraph \"\(name)\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n"
     func box(_ index: Int) -> String {
       let node = nodes[index]
-      var label = node.op.mnemonic
+      var label = node.op.name
       if let name = node.name { label = "\(name)\\n\(label)" }
       label += "\\n\(node.type)"
       let fill = inBlock[index] ? "#fbe3d6" : "#dde8f6"

@@ -12,10 +12,8 @@ public enum Op: Sendable, Hashable {
   case relu
   /// An element-wise function of one tensor (Ops/Elementwise.swift: one row per function).
   case elementwise(ElementwiseFunction)
-  case maxPool2d(Pool2DAttributes)
-  /// Average pooling; zero padding counts in the divisor (PyTorch's default).
-  case avgPool2d(Pool2DAttributes)
-  case adaptiveAvgPool2d(AdaptivePoolAttributes)
+  /// A pooling of an image's windows (Ops/Pooling.swift: one member per pooling).
+  case pool(Pooling)
   case linear(LinearAttributes)
   /// Flattens a per-sample [C, H, W] to [C·H·W].
   case flatten
@@ -44,13 +42,10 @@ public enum Op: Sendable, Hashable {
   case conv2dTranspose(ConvTransposeAttributes)
   /// [K, out] → [K, in]: multiplication by the named linear layer's weights (no bias).
   case linearTranspose(LinearTransposeAttributes)
-  /// [K, C, Ho, Wo] → [K, C, H, W]: the transpose of average pooling.
-  case avgPool2dTranspose(PoolTransposeAttributes)
-  /// [K, C, oh, ow] → [K, C, H, W]: the transpose of adaptive average pooling.
-  case adaptiveAvgPool2dTranspose(AdaptivePoolTransposeAttributes)
-  /// (c [K, C, Ho, Wo], the forward max pool's output) → [K, C, H, W]: each value routed
-  /// to its window's arg-max, summing where windows share one.
-  case maxUnpool2d(PoolTransposeAttributes)
+  /// [K, C, Ho, Wo] → [K, C, H, W]: the transpose of a pooling, as its LRP rule says
+  /// (Ops/Pooling.swift). A winner-take-all one also reads the forward pool's output and
+  /// routes each value to its window's arg-max, summing where windows share one.
+  case poolTranspose(PoolTransposeAttributes)
   /// [K, C, …] → [K, count, …]: channels [start, start + count) (the transpose of concat).
   case sliceChannels(SliceAttributes)
   /// [K, F] → [K, dims…] (the transpose of flatten).
@@ -62,85 +57,44 @@ public enum Op: Sendable, Hashable {
   /// (x, s [K, out, Ho, Wo]) → x ⊙ convᵀ(s, W') − l·convᵀ(s, W'⁺) − h·convᵀ(s, W'⁻).
   case zbRelevance(ZBetaAttributes)
 
-  /// Field-less mirror of `Op`, for iterating over every kind (the text parser does).
-  public enum Kind: String, Sendable, CaseIterable {
-    case input
-    case conv2d
-    case batchNorm = "batch_norm"
-    case relu
-    /// Every element-wise function; the text form writes the function's own name.
-    case elementwise
-    case maxPool2d = "max_pool2d"
-    case avgPool2d = "avg_pool2d"
-    case adaptiveAvgPool2d = "adaptive_avg_pool2d"
-    case linear
-    case flatten
-    case dropout
-    case concat
-    case add
-    case lrpSeed = "lrp_seed"
-    case lrpEpsilonDivide = "lrp_epsilon_divide"
-    case lrpMultiply = "lrp_multiply"
-    case batchNormTranspose = "batch_norm_transpose"
-    case conv2dTranspose = "conv2d_transpose"
-    case linearTranspose = "linear_transpose"
-    case avgPool2dTranspose = "avg_pool2d_transpose"
-    case adaptiveAvgPool2dTranspose = "adaptive_avg_pool2d_transpose"
-    case maxUnpool2d = "max_unpool2d"
-    case sliceChannels = "slice_channels"
-    case unflatten
-    case zbPreactivation = "zb_preactivation"
-    case zbRelevance = "zb_relevance"
-
-    /// The op's name in the text form.
-    public var mnemonic: String { rawValue }
-  }
-
-  public var kind: Kind {
+  /// The op's one name, in the text form and (for the classifier's ops) the language. The
+  /// text parser reads names back through `Op.readers` (Attributes.swift), which a test
+  /// checks against this switch.
+  public var name: String {
     switch self {
-    case .input: .input
-    case .conv2d: .conv2d
-    case .batchNorm: .batchNorm
-    case .relu: .relu
-    case .elementwise: .elementwise
-    case .maxPool2d: .maxPool2d
-    case .avgPool2d: .avgPool2d
-    case .adaptiveAvgPool2d: .adaptiveAvgPool2d
-    case .linear: .linear
-    case .flatten: .flatten
-    case .dropout: .dropout
-    case .concat: .concat
-    case .add: .add
-    case .lrpSeed: .lrpSeed
-    case .lrpEpsilonDivide: .lrpEpsilonDivide
-    case .lrpMultiply: .lrpMultiply
-    case .batchNormTranspose: .batchNormTranspose
-    case .conv2dTranspose: .conv2dTranspose
-    case .linearTranspose: .linearTranspose
-    case .avgPool2dTranspose: .avgPool2dTranspose
-    case .adaptiveAvgPool2dTranspose: .adaptiveAvgPool2dTranspose
-    case .maxUnpool2d: .maxUnpool2d
-    case .sliceChannels: .sliceChannels
-    case .unflatten: .unflatten
-    case .zbPreactivation: .zbPreactivation
-    case .zbRelevance: .zbRelevance
+    case .input: "input"
+    case .conv2d: "conv"
+    case .batchNorm: "bn"
+    case .relu: "relu"
+    case .elementwise(let function): function.name
+    case .pool(let pooling): pooling.name
+    case .linear: "linear"
+    case .flatten: "flatten"
+    case .dropout: "dropout"
+    case .concat: "concat"
+    case .add: "add"
+    case .lrpSeed: "lrp_seed"
+    case .lrpEpsilonDivide: "lrp_epsilon_divide"
+    case .lrpMultiply: "lrp_multiply"
+    case .batchNormTranspose: "batch_norm_transpose"
+    case .conv2dTranspose: "conv2d_transpose"
+    case .linearTranspose: "linear_transpose"
+    case .poolTranspose(let a): a.forward.transposeName
+    case .sliceChannels: "slice_channels"
+    case .unflatten: "unflatten"
+    case .zbPreactivation: "zb_preactivation"
+    case .zbRelevance: "zb_relevance"
     }
-  }
-
-  public var mnemonic: String {
-    if case .elementwise(let function) = self { return function.name }
-    return kind.mnemonic
   }
 
   /// Ops that only the LRP block uses (LRPTransform); the classifier's ops are the others.
   public var isLRPBlockOp: Bool {
     switch self {
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d,
-      .adaptiveAvgPool2d, .linear, .flatten, .dropout, .concat, .add:
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
+      .concat, .add:
       false
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
       true
     }
   }
@@ -149,12 +103,13 @@ public enum Op: Sendable, Hashable {
   public var arity: Arity {
     switch self {
     case .input: .exactly(0)
-    case .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
-      .linear, .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
-      .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .sliceChannels, .unflatten,
+    case .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .lrpSeed,
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .sliceChannels, .unflatten,
       .zbPreactivation:
       .exactly(1)
-    case .lrpEpsilonDivide, .lrpMultiply, .maxUnpool2d, .zbRelevance: .exactly(2)
+    // A winner-take-all transpose reads the pooled output too.
+    case .poolTranspose(let a): .exactly(a.forward.lrpRule == .winnerTakesAll ? 2 : 1)
+    case .lrpEpsilonDivide, .lrpMultiply, .zbRelevance: .exactly(2)
     case .concat: .atLeast(1)
     case .add: .atLeast(2)
     }
@@ -269,24 +224,6 @@ public struct FoldedNorm: Sendable, Hashable {
   }
 }
 
-public struct Pool2DAttributes: Sendable, Hashable {
-  public var kernel: Pair
-  public var stride: Pair
-  public var padding: Pair
-  /// The stride defaults to the kernel.
-  public static let defaultPadding = Pair(square: 0)
-  public init(kernel: Pair, stride: Pair? = nil, padding: Pair = defaultPadding) {
-    self.kernel = kernel
-    self.stride = stride ?? kernel
-    self.padding = padding
-  }
-}
-
-public struct AdaptivePoolAttributes: Sendable, Hashable {
-  public var outputSize: Pair
-  public init(outputSize: Pair) { self.outputSize = outputSize }
-}
-
 public struct LinearAttributes: Sendable, Hashable {
   public var outFeatures: Int
   public var hasBias: Bool
@@ -322,25 +259,6 @@ public struct LinearTransposeAttributes: Sendable, Hashable {
   public init(inFeatures: Int, outFeatures: Int) {
     self.inFeatures = inFeatures
     self.outFeatures = outFeatures
-  }
-}
-
-public struct PoolTransposeAttributes: Sendable, Hashable {
-  public var forward: Pool2DAttributes
-  /// The forward pool's input [C, H, W].
-  public var inputDims: [Int]
-  public init(forward: Pool2DAttributes, inputDims: [Int]) {
-    self.forward = forward
-    self.inputDims = inputDims
-  }
-}
-
-public struct AdaptivePoolTransposeAttributes: Sendable, Hashable {
-  public var forward: AdaptivePoolAttributes
-  public var inputDims: [Int]
-  public init(forward: AdaptivePoolAttributes, inputDims: [Int]) {
-    self.forward = forward
-    self.inputDims = inputDims
   }
 }
 

@@ -69,9 +69,8 @@ extension Op {
       return [own(.weight, [a.outFeatures, a.inFeatures])]
     case .zbPreactivation(let a), .zbRelevance(let a):
       return conv(a.conv, inChannels: a.inputDims.first ?? 0)
-    case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-      .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
-      .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+      .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       return []
     }
   }
@@ -82,9 +81,8 @@ extension Op {
     switch self {
     case .conv2d, .batchNorm, .linear: .owns
     case .batchNormTranspose, .conv2dTranspose, .linearTranspose, .zbPreactivation, .zbRelevance: .reads
-    case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat,
-      .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
-      .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+      .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       .none
     }
   }

@@ -14,45 +14,32 @@ extension Op {
   /// The type of the op's output given its inputs' types. Input nodes declare their type
   /// and are not inferred.
   public func inferType(_ inputs: [TensorType]) throws(ShapeError) -> TensorType {
+    let opName = name
     guard arity.admits(inputs.count) else {
-      throw ShapeError("\(mnemonic) takes \(arity.description), got \(inputs.count)")
+      throw ShapeError("\(opName) takes \(arity.description), got \(inputs.count)")
     }
     try validateAttributes()
     switch self {
     case .input:
       throw ShapeError("an input declares its type; it is not inferred")
     case .conv2d(let a):
-      let (c, h, w) = try Self.image(inputs[0], mnemonic)
+      let (c, h, w) = try Self.image(inputs[0], opName)
       guard c % a.groups == 0, a.outChannels % a.groups == 0 else {
         throw ShapeError(
-          "conv2d groups (\(a.groups)) must divide input channels (\(c)) and output channels (\(a.outChannels))"
+          "\(opName) groups (\(a.groups)) must divide input channels (\(c)) and output channels (\(a.outChannels))"
         )
       }
       let (ho, wo) = try Self.window(
         h: h, w: w, kernel: a.kernel, stride: a.stride, padding: a.padding, dilation: a.dilation,
-        mnemonic)
+        opName)
       return TensorType(dims: [a.outChannels, ho, wo])
     case .batchNorm:
-      _ = try Self.channels(inputs[0], mnemonic)
+      _ = try Self.channels(inputs[0], opName)
       return inputs[0]
     case .relu, .elementwise, .dropout:
       return inputs[0]
-    case .maxPool2d(let a), .avgPool2d(let a):
-      let (c, h, w) = try Self.image(inputs[0], mnemonic)
-      guard a.padding.h * 2 <= a.kernel.h, a.padding.w * 2 <= a.kernel.w else {
-        throw ShapeError("\(mnemonic) padding \(a.padding) must be at most half the kernel \(a.kernel)")
-      }
-      let (ho, wo) = try Self.window(
-        h: h, w: w, kernel: a.kernel, stride: a.stride, padding: a.padding,
-        dilation: Pair(square: 1), mnemonic)
-      return TensorType(dims: [c, ho, wo])
-    case .adaptiveAvgPool2d(let a):
-      let (c, h, w) = try Self.image(inputs[0], mnemonic)
-      guard a.outputSize.h <= h, a.outputSize.w <= w else {
-        throw ShapeError(
-          "\(mnemonic) output \(a.outputSize) is larger than its input [\(h),\(w)]")
-      }
-      return TensorType(dims: [c, a.outputSize.h, a.outputSize.w])
+    case .pool(let pooling):
+      return TensorType(dims: try pooling.outputDims(inputs[0]))
     case .linear(let a):
       let input = inputs[0]
       guard input.rank == 1 else {
@@ -69,7 +56,7 @@ extension Op {
       let first = inputs[0]
       var channels = 0
       for (i, t) in inputs.enumerated() {
-        _ = try Self.channels(t, mnemonic)
+        _ = try Self.channels(t, opName)
         guard t.rank == first.rank, t.dims.dropFirst() == first.dims.dropFirst() else {
           throw ShapeError(
             "concat inputs differ in size: input 1 is \(shapeText(first.dims)), input \(i + 1) is \(shapeText(t.dims)) (only channels may differ)"
@@ -95,29 +82,25 @@ extension Op {
       // Relevance first for the division, activation first for the product.
       let (relevance, value) = self == .lrpMultiply ? (inputs[1], inputs[0]) : (inputs[0], inputs[1])
       guard relevance.rank == value.rank + 1, Array(relevance.dims.dropFirst()) == value.dims else {
-        throw ShapeError("\(mnemonic) needs relevance [K] + \(shapeText(value.dims)), got \(shapeText(relevance.dims))")
+        throw ShapeError("\(opName) needs relevance [K] + \(shapeText(value.dims)), got \(shapeText(relevance.dims))")
       }
       return relevance
     case .batchNormTranspose:
       guard inputs[0].rank >= 2 else { throw ShapeError("batch_norm_transpose needs relevance [K, C, …]") }
       return inputs[0]
     case .conv2dTranspose(let a):
-      return try Self.transposed(inputs[0], forward: .conv2d(a.forward), inputDims: a.inputDims, mnemonic)
+      return try Self.transposed(inputs[0], forward: .conv2d(a.forward), inputDims: a.inputDims, opName)
     case .linearTranspose(let a):
       guard inputs[0].rank == 2, inputs[0].dims[1] == a.outFeatures else {
         throw ShapeError("linear_transpose needs relevance [K, \(a.outFeatures)], got \(shapeText(inputs[0].dims))")
       }
       return TensorType(dims: [inputs[0].dims[0], a.inFeatures])
-    case .avgPool2dTranspose(let a):
-      return try Self.transposed(inputs[0], forward: .avgPool2d(a.forward), inputDims: a.inputDims, mnemonic)
-    case .maxUnpool2d(let a):
-      let result = try Self.transposed(inputs[0], forward: .maxPool2d(a.forward), inputDims: a.inputDims, mnemonic)
-      guard inputs[1].dims == Array(inputs[0].dims.dropFirst()) else {
-        throw ShapeError("max_unpool2d's second input must be the forward max pool's output \(shapeText(Array(inputs[0].dims.dropFirst())))")
+    case .poolTranspose(let a):
+      let result = try Self.transposed(inputs[0], forward: .pool(a.forward), inputDims: a.inputDims, opName)
+      if inputs.count == 2, inputs[1].dims != Array(inputs[0].dims.dropFirst()) {
+        throw ShapeError("\(opName)'s second input must be the forward pool's output \(shapeText(Array(inputs[0].dims.dropFirst())))")
       }
       return result
-    case .adaptiveAvgPool2dTranspose(let a):
-      return try Self.transposed(inputs[0], forward: .adaptiveAvgPool2d(a.forward), inputDims: a.inputDims, mnemonic)
     case .sliceChannels(let a):
       let t = inputs[0]
       guard t.rank >= 2, a.start >= 0, a.count >= 1, a.start + a.count <= t.dims[1] else {
@@ -141,36 +124,26 @@ extension Op {
       guard inputs[0].dims == a.inputDims else {
         throw ShapeError("zb_relevance expects input \(shapeText(a.inputDims)), got \(shapeText(inputs[0].dims))")
       }
-      return try Self.transposed(inputs[1], forward: .conv2d(a.conv), inputDims: a.inputDims, mnemonic)
+      return try Self.transposed(inputs[1], forward: .conv2d(a.conv), inputDims: a.inputDims, opName)
     }
   }
 
   /// The output of a transposed op: [K] + the forward op's input, after checking that the
   /// forward op maps that input to the relevance's per-class shape.
-  private static func transposed(_ relevance: TensorType, forward: Op, inputDims: [Int], _ mnemonic: String) throws(ShapeError) -> TensorType {
+  private static func transposed(_ relevance: TensorType, forward: Op, inputDims: [Int], _ opName: String) throws(ShapeError) -> TensorType {
     let forwardOutput = try forward.inferType([TensorType(dims: inputDims)])
     guard relevance.rank == forwardOutput.rank + 1, Array(relevance.dims.dropFirst()) == forwardOutput.dims else {
-      throw ShapeError("\(mnemonic) needs relevance [K] + \(shapeText(forwardOutput.dims)), got \(shapeText(relevance.dims))")
+      throw ShapeError("\(opName) needs relevance [K] + \(shapeText(forwardOutput.dims)), got \(shapeText(relevance.dims))")
     }
     return TensorType(dims: [relevance.dims[0]] + inputDims)
   }
 
   /// Checks attribute values that no input shape can make valid.
   public func validateAttributes() throws(ShapeError) {
-    func positive(_ value: Int, _ what: String) throws(ShapeError) {
-      guard value >= 1, value <= maximumDimension else {
-        throw ShapeError("\(mnemonic) \(what) must be between 1 and \(maximumDimension), got \(value)")
-      }
-    }
-    func positive(_ pair: Pair, _ what: String) throws(ShapeError) {
-      try positive(pair.h, what)
-      try positive(pair.w, what)
-    }
-    func nonNegative(_ pair: Pair, _ what: String) throws(ShapeError) {
-      guard pair.h >= 0, pair.w >= 0, pair.h <= maximumDimension, pair.w <= maximumDimension else {
-        throw ShapeError("\(mnemonic) \(what) must be between 0 and \(maximumDimension), got \(pair)")
-      }
-    }
+    let opName = name
+    func positive(_ value: Int, _ what: String) throws(ShapeError) { try Self.positive(value, what, opName) }
+    func positive(_ pair: Pair, _ what: String) throws(ShapeError) { try Self.positive(pair, what, opName) }
+    func nonNegative(_ pair: Pair, _ what: String) throws(ShapeError) { try Self.nonNegative(pair, what, opName) }
     switch self {
     case .input(let a):
       guard a.low.isFinite, a.high.isFinite, a.low < a.high else {
@@ -185,17 +158,13 @@ extension Op {
       try positive(a.groups, "groups")
     case .batchNorm(let a):
       guard a.epsilon > 0, a.epsilon.isFinite else {
-        throw ShapeError("batch_norm eps must be positive, got \(a.epsilon)")
+        throw ShapeError("\(opName) eps must be positive, got \(a.epsilon)")
       }
       guard a.momentum >= 0, a.momentum <= 1 else {
-        throw ShapeError("batch_norm momentum must be in [0, 1], got \(a.momentum)")
+        throw ShapeError("\(opName) momentum must be in [0, 1], got \(a.momentum)")
       }
-    case .maxPool2d(let a), .avgPool2d(let a):
-      try positive(a.kernel, "kernel")
-      try positive(a.stride, "stride")
-      try nonNegative(a.padding, "padding")
-    case .adaptiveAvgPool2d(let a):
-      try positive(a.outputSize, "output size")
+    case .pool(let pooling):
+      try pooling.validate()
     case .linear(let a):
       try positive(a.outFeatures, "output features")
     case .dropout(let a):
@@ -206,31 +175,47 @@ extension Op {
       guard a.epsilon >= 0, a.epsilon.isFinite else { throw ShapeError("lrp_epsilon_divide eps must be ≥ 0, got \(a.epsilon)") }
     case .zbPreactivation(let a), .zbRelevance(let a):
       guard a.low < a.high, a.low.isFinite, a.high.isFinite else {
-        throw ShapeError("\(mnemonic) bounds [\(a.low), \(a.high)] must have low < high")
+        throw ShapeError("\(opName) bounds [\(a.low), \(a.high)] must have low < high")
       }
     case .relu, .elementwise, .flatten, .concat, .add, .lrpSeed, .lrpMultiply, .batchNormTranspose,
-      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-      .maxUnpool2d, .sliceChannels, .unflatten:
+      .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten:
       break
     }
   }
 
-  private static func channels(_ t: TensorType, _ mnemonic: String) throws(ShapeError) -> Int {
-    guard t.rank >= 1 else { throw ShapeError("\(mnemonic) needs an input with channels") }
+  static func positive(_ value: Int, _ what: String, _ opName: String) throws(ShapeError) {
+    guard value >= 1, value <= maximumDimension else {
+      throw ShapeError("\(opName) \(what) must be between 1 and \(maximumDimension), got \(value)")
+    }
+  }
+
+  static func positive(_ pair: Pair, _ what: String, _ opName: String) throws(ShapeError) {
+    try positive(pair.h, what, opName)
+    try positive(pair.w, what, opName)
+  }
+
+  static func nonNegative(_ pair: Pair, _ what: String, _ opName: String) throws(ShapeError) {
+    guard pair.h >= 0, pair.w >= 0, pair.h <= maximumDimension, pair.w <= maximumDimension else {
+      throw ShapeError("\(opName) \(what) must be between 0 and \(maximumDimension), got \(pair)")
+    }
+  }
+
+  private static func channels(_ t: TensorType, _ opName: String) throws(ShapeError) -> Int {
+    guard t.rank >= 1 else { throw ShapeError("\(opName) needs an input with channels") }
     return t.dims[0]
   }
 
-  private static func image(_ t: TensorType, _ mnemonic: String) throws(ShapeError) -> (Int, Int, Int) {
+  static func image(_ t: TensorType, _ opName: String) throws(ShapeError) -> (Int, Int, Int) {
     guard t.rank == 3 else {
-      throw ShapeError("\(mnemonic) needs an image [channels, height, width], got \(shapeText(t.dims))")
+      throw ShapeError("\(opName) needs an image [channels, height, width], got \(shapeText(t.dims))")
     }
     return (t.dims[0], t.dims[1], t.dims[2])
   }
 
   /// Output size of a sliding window: (size + 2·pad − dilation·(k−1) − 1) / stride + 1.
-  private static func window(
+  static func window(
     h: Int, w: Int, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
-    _ mnemonic: String
+    _ opName: String
   ) throws(ShapeError) -> (Int, Int) {
     func size(_ n: Int, _ k: Int, _ s: Int, _ p: Int, _ d: Int) -> Int? {
       let span = d * (k - 1) + 1
@@ -241,7 +226,7 @@ extension Op {
       let wo = size(w, kernel.w, stride.w, padding.w, dilation.w)
     else {
       throw ShapeError(
-        "\(mnemonic) window \(kernel) (dilation \(dilation)) does not fit the padded input [\(h + 2 * padding.h),\(w + 2 * padding.w)]"
+        "\(opName) window \(kernel) (dilation \(dilation)) does not fit the padded input [\(h + 2 * padding.h),\(w + 2 * padding.w)]"
       )
     }
     return (ho, wo)

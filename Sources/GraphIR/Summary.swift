@@ -9,7 +9,7 @@ extension Graph {
     for (index, node) in nodes.enumerated() {
       let id = NodeID(index)
       rows.append([
-        "%\(index)", node.op.mnemonic, node.name ?? "", node.type.description,
+        "%\(index)", node.op.name, node.name ?? "", node.type.description,
         grouped(parameterCounts[id] ?? 0), grouped(multiplyAccumulates(of: id)),
       ])
     }

@@ -2,7 +2,7 @@
 ///
 ///     graph tiny -> softmax {
 ///       %0 = input() @input {range=[0.0,1.0]} : f32[N,3,64,64]
-///       %1 = conv2d(%0) @features.conv0 {out=16, kernel=[7,7], ...} : f32[N,16,32,32]
+///       %1 = conv(%0) @features.conv0 {out=16, kernel=[7,7], ...} : f32[N,16,32,32]
 ///       ...
 ///       return %66
 ///     }
@@ -15,7 +15,7 @@ extension Graph {
   public var text: String {
     var out = "graph \(name) -> \(outputKind.rawValue) {\n"
     for (index, node) in nodes.enumerated() {
-      out += "  %\(index) = \(node.op.mnemonic)("
+      out += "  %\(index) = \(node.op.name)("
       out += node.inputs.map(\.description).joined(separator: ", ") + ")"
       if let name = node.name { out += " @\(name)" }
       let attributes = node.op.attributes
@@ -181,7 +181,7 @@ private struct LineScanner {
     return NodeID(index)
   }
 
-  // node ::= "%" INT "=" mnemonic "(" values ")" ("@" name)? ("{" attrs "}")? ":" type
+  // node ::= "%" INT "=" opname "(" values ")" ("@" name)? ("{" attrs "}")? ":" type
   mutating func node(index: Int) throws(GraphTextError) -> Node {
     try symbol("%")
     let idStart = position
@@ -191,11 +191,11 @@ private struct LineScanner {
     }
     try symbol("=")
     let opStart = position
-    let mnemonic = try word("op name")
-    guard ElementwiseFunction(named: mnemonic) != nil || Op.Kind.allCases.contains(where: { $0 != .elementwise && $0.mnemonic == mnemonic }) else {
+    let opName = try word("op name")
+    guard Op.isKnown(opName) else {
       position = opStart
       skipSpaces()
-      throw error("unknown op '\(mnemonic)'")
+      throw error("unknown op '\(opName)'")
     }
     try symbol("(")
     var inputs: [NodeID] = []
@@ -224,11 +224,11 @@ private struct LineScanner {
     }
     let op: Op
     do {
-      op = try Op(mnemonic: mnemonic, attributes: AttributeReader(raw))!
+      op = try Op(name: opName, attributes: AttributeReader(raw))!
     } catch {
       position = attributesStart
       skipSpaces()
-      throw self.error("\(mnemonic): \(error.message)")
+      throw self.error("\(opName): \(error.message)")
     }
     try symbol(":")
     let type = try tensorType()

@@ -19,7 +19,7 @@ extension Graph {
     for (index, node) in nodes.enumerated() {
       // Inputs must come first in the array: its order is the execution order.
       guard node.inputs.allSatisfy({ $0.index >= 0 && $0.index < index }) else {
-        fail(index, "\(node.op.mnemonic) reads a value that is not defined before it")
+        fail(index, "\(node.op.name) reads a value that is not defined before it")
         continue
       }
       if case .input = node.op {
@@ -40,7 +40,7 @@ extension Graph {
         do {
           let inferred = try node.op.inferType(node.inputs.map { nodes[$0.index].type })
           if inferred != node.type {
-            fail(index, "\(node.op.mnemonic) has type \(node.type), but its inputs give \(inferred)")
+            fail(index, "\(node.op.name) has type \(node.type), but its inputs give \(inferred)")
           }
         } catch {
           fail(index, error.message)
@@ -50,7 +50,7 @@ extension Graph {
         fail(index, "name '\(name)' is not dot-separated segments of letters, digits and '_'")
       }
       if node.op.ownsParameters && node.name == nil {
-        fail(index, "\(node.op.mnemonic) owns parameters but has no name")
+        fail(index, "\(node.op.name) owns parameters but has no name")
       }
     }
     var owners: [String: Parameter] = [:]
@@ -62,14 +62,14 @@ extension Graph {
       }
     }
     for (index, node) in nodes.enumerated() where node.op.parameterUse == .reads {
-      if node.name == nil { fail(index, "\(node.op.mnemonic) reads parameters but names none") }
+      if node.name == nil { fail(index, "\(node.op.name) reads parameters but names none") }
       for read in parameterNames(of: NodeID(index)) {
         guard let owned = owners[read.name] else {
-          fail(index, "\(node.op.mnemonic) reads parameter '\(read.name)', which no node owns")
+          fail(index, "\(node.op.name) reads parameter '\(read.name)', which no node owns")
           continue
         }
         if owned.shape != read.shape {
-          fail(index, "\(node.op.mnemonic) reads '\(read.name)' as \(shapeText(read.shape)), but it is \(shapeText(owned.shape))")
+          fail(index, "\(node.op.name) reads '\(read.name)' as \(shapeText(read.shape)), but it is \(shapeText(owned.shape))")
         }
       }
     }

@@ -526,9 +526,9 @@ struct Elaborator {
       do {
         current = [try builder.add(op, current, name: index == 0 ? name : nil)]
       } catch {
-        // GraphIR names the op by its mnemonic (conv2d, batch_norm); say what was written.
+        // A sugar op (global_avgpool) builds ops of other names; say what was written.
         var message = error.message
-        if message.hasPrefix(op.mnemonic + " ") { message = signature.name + message.dropFirst(op.mnemonic.count) }
+        if message.hasPrefix(op.name + " ") { message = signature.name + message.dropFirst(op.name.count) }
         self.error(at: location, message)
         return .poison
       }

@@ -86,9 +86,10 @@ enum OpCatalog {
   static let signatures: [String: OpSignature] = Dictionary(
     uniqueKeysWithValues: all.map { ($0.name, $0) })
 
-  static let all: [OpSignature] = fixed + ElementwiseFunction.allCases.map(elementwise)
+  static let all: [OpSignature] =
+    layers + Pooling.members.map(pooling) + reshaping + ElementwiseFunction.allCases.map(elementwise)
 
-  private static let fixed: [OpSignature] = [
+  private static let layers: [OpSignature] = [
     OpSignature(
       name: "conv", inputs: .exactly(1),
       attributes: [
@@ -121,23 +122,13 @@ enum OpCatalog {
       parameters: "`weight`, `bias`; `running_mean`, `running_var`",
       build: { a in [.batchNorm(BatchNormAttributes(epsilon: a.float("eps"), momentum: a.float("momentum")))] }),
     OpSignature(name: "relu", inputs: .exactly(1), attributes: [], summary: "`max(x, 0)` element-wise", build: { _ in [.relu] }),
-    OpSignature(
-      name: "maxpool", inputs: .exactly(1), attributes: poolAttributes,
-      summary: "maximum over each window",
-      build: { a in [.maxPool2d(pool(a))] }),
-    OpSignature(
-      name: "avgpool", inputs: .exactly(1), attributes: poolAttributes,
-      summary: "average over each window, padding included",
-      build: { a in [.avgPool2d(pool(a))] }),
-    OpSignature(
-      name: "adaptive_avgpool", inputs: .exactly(1),
-      attributes: [A(name: "out", type: .pair, defaultValue: .required)],
-      summary: "average pooling to a fixed output size",
-      build: { a in [.adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: a.pair("out")))] }),
+  ]
+
+  private static let reshaping: [OpSignature] = [
     OpSignature(
       name: "global_avgpool", inputs: .exactly(1), attributes: [],
       summary: "average over all positions, flattened",
-      build: { _ in [.adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: Pair(square: 1))), .flatten] }),
+      build: { _ in [.pool(.adaptiveAverage(AdaptivePoolAttributes(outputSize: Pair(square: 1)))), .flatten] }),
     OpSignature(
       name: "linear", inputs: .exactly(1),
       attributes: [
@@ -164,7 +155,21 @@ enum OpCatalog {
       summary: "`\(function.description.formula)` element-wise", build: { _ in [.elementwise(function)] })
   }
 
-  private static let poolAttributes: [A] = [
+  /// A member of GraphIR's pooling family (Ops/Pooling.swift), its attributes by form.
+  private static func pooling(_ member: Pooling) -> OpSignature {
+    switch member.window {
+    case .sliding:
+      OpSignature(
+        name: member.name, inputs: .exactly(1), attributes: slidingWindowAttributes, summary: member.summary,
+        build: { a in [.pool(member.with(.sliding(Pool2DAttributes(kernel: a.pair("k"), stride: a.pair("stride"), padding: a.pair("pad"))))!)] })
+    case .outputSize:
+      OpSignature(
+        name: member.name, inputs: .exactly(1), attributes: [A(name: "out", type: .pair, defaultValue: .required)],
+        summary: member.summary, build: { a in [.pool(member.with(.outputSize(AdaptivePoolAttributes(outputSize: a.pair("out"))))!)] })
+    }
+  }
+
+  private static let slidingWindowAttributes: [A] = [
     A(name: "k", type: .pair, defaultValue: .required),
     A(name: "stride", type: .pair, defaultValue: .sameAs("k")),
     A(name: "pad", type: .pair, defaultValue: pair(Pool2DAttributes.defaultPadding)),
@@ -173,10 +178,6 @@ enum OpCatalog {
   /// A default pair as the language writes it: `n` when square, `[h, w]` otherwise.
   private static func pair(_ p: Pair) -> OpSignature.Default {
     .value(p.h == p.w ? .int(p.h) : .list([.int(p.h), .int(p.w)]))
-  }
-
-  private static func pool(_ a: AttributeValues) -> Pool2DAttributes {
-    Pool2DAttributes(kernel: a.pair("k"), stride: a.pair("stride"), padding: a.pair("pad"))
   }
 
   /// The op table of `docs/language.md` section 11: one row per op, its call with the

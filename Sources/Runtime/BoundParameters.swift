@@ -59,13 +59,13 @@ struct BoundParameters {
         constants[index] = NodeConstants(weight: t)
       case .zbPreactivation(let a), .zbRelevance(let a):
         let name = node.name!
+        let use: ZBetaConstants.Use = if case .zbPreactivation = node.op { .preactivation } else { .relevance }
         constants[index] = ZBetaConstants.make(
-          a, for: node.op.kind == .zbPreactivation ? .preactivation : .relevance, folded: Self.folded(
+          a, for: use, folded: Self.folded(
             weight: tensor(name, .weight), bias: a.conv.hasBias ? tensor(name, .bias) : nil,
             outputs: a.conv.outChannels, norm: a.conv.epilogue.foldedNorm.map { Self.norm($0.name, epsilon: $0.epsilon, tensor) }))
-      case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add,
-        .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-        .maxUnpool2d, .sliceChannels, .unflatten:
+      case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+        .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
         break
       }
     }

@@ -70,7 +70,7 @@ public final class InferenceSession {
       case .conv2d:
         if self.winograd, var forward = geometry, isn_winograd_supported(&forward) != 0 {
           let needed = isn_winograd_workspace(&forward, Int32(self.threads))
-          guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d"): convolution too large") }
+          guard needed != Int.max else { throw RuntimeError("\(node.name ?? node.op.name): convolution too large") }
           workspaceFloats = max(workspaceFloats, needed)
         }
       case .conv2dTranspose(let a):
@@ -82,23 +82,23 @@ public final class InferenceSession {
         }
       case .zbRelevance:
         scratchFloats = max(scratchFloats, batchSize * (node.type.elementCount ?? 0))
-      case .adaptiveAvgPool2dTranspose(let a) where a.inputDims[1] % a.forward.outputSize.h != 0 || a.inputDims[2] % a.forward.outputSize.w != 0:
-        throw RuntimeError("\(node.op.mnemonic): relevance through adaptive pooling from \(a.inputDims[1])×\(a.inputDims[2]) to \(a.forward.outputSize.h)×\(a.forward.outputSize.w) needs evenly dividing windows")
-      case .avgPool2dTranspose, .adaptiveAvgPool2dTranspose:
-        let (conv, dims) = Self.poolingAsConvolution(node.op)!
-        geometry = Self.geometry(conv, input: dims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batchSize * (node.type.dims.first ?? 1))
+      case .poolTranspose(let a) where a.forward.lrpRule == .epsilonLayer:
+        guard let conv = a.forward.asConvolution(inputDims: a.inputDims) else {
+          throw RuntimeError("\(node.op.name): relevance through \(a.forward.name) from \(a.inputDims[1])×\(a.inputDims[2]) to \(graph[node.inputs[0]].type.dims.dropFirst(2).map(String.init).joined(separator: "×")) needs evenly dividing windows")
+        }
+        geometry = Self.geometry(conv, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: batchSize * (node.type.dims.first ?? 1))
       default:
         break
       }
       guard var geometry else { continue }
       let needed = isn_conv2d_workspace(&geometry, Int32(self.threads))
-      guard needed >= 0 else { throw RuntimeError("\(node.name ?? node.op.mnemonic): convolution too large for this batch") }
+      guard needed >= 0 else { throw RuntimeError("\(node.name ?? node.op.name): convolution too large for this batch") }
       workspaceFloats = max(workspaceFloats, needed)
     }
     workspace = .allocate(capacity: max(workspaceFloats, 1))
     scratch = .allocate(capacity: max(scratchFloats, 1))
     for node in graph.nodes {
-      if case .maxUnpool2d = node.op {
+      if case .poolTranspose(let a) = node.op, a.forward.recordsArgmax {
         let pool = node.inputs[1]
         argmax[pool.index] = .allocate(capacity: max(1, batchSize * (graph[pool].type.elementCount ?? 0)))
       }
@@ -230,23 +230,12 @@ public final class InferenceSession {
       let count = node.type.elementCount ?? 0
       let kernel = function.kernel
       return { samples in isn_elementwise(kernel, x.pointer, x.stride, Int32(samples), count, y, yStride) }
-    case .maxPool2d(let a), .avgPool2d(let a):
+    case .pool(let pooling):
       let x = inputs[0]
-      let isMax = node.op.kind == .maxPool2d
       let indices = argmax[id.index]
-      let (ch, ih, iw) = (Int32(x.dims[0]), Int32(x.dims[1]), Int32(x.dims[2]))
-      let (oh, ow) = (Int32(node.type.dims[1]), Int32(node.type.dims[2]))
+      let outputDims = node.type.dims
       return { samples in
-        if isMax {
-          isn_maxpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride, indices)
-        } else {
-          isn_avgpool2d(x.pointer, x.stride, Int32(samples), ch, ih, iw, Int32(a.kernel.h), Int32(a.kernel.w), Int32(a.stride.h), Int32(a.stride.w), Int32(a.padding.h), Int32(a.padding.w), oh, ow, y, yStride)
-        }
-      }
-    case .adaptiveAvgPool2d(let a):
-      let x = inputs[0]
-      return { samples in
-        isn_adaptive_avgpool2d(x.pointer, x.stride, Int32(samples), Int32(x.dims[0]), Int32(x.dims[1]), Int32(x.dims[2]), Int32(a.outputSize.h), Int32(a.outputSize.w), y, yStride)
+        pooling.forward(x.pointer, stride: x.stride, rows: samples, inputDims: x.dims, outputDims: outputDims, y, stride: yStride, argmax: indices)
       }
     case .linear(let a):
       let x = inputs[0]
@@ -277,8 +266,8 @@ public final class InferenceSession {
         for move in moves { isn_copy(move.x, move.stride, Int32(samples), move.count, move.to, yStride) }
       }
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
+      .zbRelevance:
       return makeLRPStep(id)
     case .add:
       let count = node.type.elementCount ?? 0

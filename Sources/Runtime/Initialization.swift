@@ -20,7 +20,7 @@ public enum Initialization {
       let node = graph[parameter.owner]
       let fanIn = parameter.shape.count > 1 ? parameter.shape.dropFirst().reduce(1, *) : 1
       var values: [Float]
-      switch (node.op.kind, parameter.role) {
+      switch (node.op, parameter.role) {
       case (.batchNorm, .weight), (_, .runningVar): values = Array(repeating: 1, count: count)
       case (.batchNorm, .bias), (_, .runningMean): values = Array(repeating: 0, count: count)
       case (.conv2d, .weight):

@@ -138,12 +138,14 @@ extension InferenceSession {
       return { samples in
         isn_linear(r.pointer, a.outFeatures, Int32(samples * classes), Int32(a.outFeatures), weight, nil, Int32(a.inFeatures), 0, y, a.inFeatures)
       }
-    case .avgPool2dTranspose, .adaptiveAvgPool2dTranspose:
-      let (forward, inputDims) = Self.poolingAsConvolution(node.op)!
+    case .poolTranspose(let a) where a.forward.lrpRule == .epsilonLayer:
+      // The depthwise convolution with weights 1/window (`InferenceSession.init` checked it exists).
+      let forward = a.forward.asConvolution(inputDims: a.inputDims)!
       let window = forward.kernel.h * forward.kernel.w
-      let weight = [Float](repeating: 1 / Float(window), count: inputDims[0] * window)
-      return transposedConvolution(forward, inputDims: inputDims, weight: weight, relevance: operands[0], classes: classes, y: y)
-    case .maxUnpool2d(let a):
+      let weight = [Float](repeating: 1 / Float(window), count: a.inputDims[0] * window)
+      return transposedConvolution(forward, inputDims: a.inputDims, weight: weight, relevance: operands[0], classes: classes, y: y)
+    case .poolTranspose(let a):
+      // Winner-take-all: each value to its window's arg-max.
       let r = operands[0]
       let indices = argmax[node.inputs[1].index]!
       let (channels, h, w) = (a.inputDims[0], a.inputDims[1], a.inputDims[2])
@@ -185,28 +187,9 @@ extension InferenceSession {
         isn_conv2d_transpose(&geometry, s.pointer, sPerClass, boundsWeight, scratch, perClass, workspace)
         isn_lrp_zb_combine(x.pointer, x.stride, y, scratch, Int32(samples), Int32(classes), perClass, low, high, y)
       }
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear,
-      .flatten, .dropout, .concat, .add:
-      preconditionFailure("\(node.op.mnemonic) is a classifier op; makeStep runs it")
-    }
-  }
-
-  /// Average pooling as the per-channel convolution it is (weights 1/(kh·kw)); adaptive
-  /// pooling only with evenly dividing windows (kernel = stride = input / output), which
-  /// `InferenceSession.init` checks.
-  static func poolingAsConvolution(_ op: Op) -> (Conv2DAttributes, inputDims: [Int])? {
-    switch op {
-    case .avgPool2dTranspose(let a):
-      let conv = Conv2DAttributes(
-        outChannels: a.inputDims[0], kernel: a.forward.kernel, stride: a.forward.stride,
-        padding: a.forward.padding, groups: a.inputDims[0], hasBias: false)
-      return (conv, a.inputDims)
-    case .adaptiveAvgPool2dTranspose(let a):
-      let kernel = Pair(a.inputDims[1] / a.forward.outputSize.h, a.inputDims[2] / a.forward.outputSize.w)
-      let conv = Conv2DAttributes(outChannels: a.inputDims[0], kernel: kernel, stride: kernel, groups: a.inputDims[0], hasBias: false)
-      return (conv, a.inputDims)
-    default:
-      return nil
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
+      .concat, .add:
+      preconditionFailure("\(node.op.name) is a classifier op; makeStep runs it")
     }
   }
 

@@ -56,10 +56,9 @@ public struct MemoryPlan: Sendable {
     for (index, node) in nodes.enumerated() {
       switch node.op {
       case .flatten, .dropout, .unflatten: source[index] = source[node.inputs[0].index]
-      case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
-        .linear, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
-        .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-        .maxUnpool2d, .sliceChannels, .zbPreactivation, .zbRelevance:
+      case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .concat, .add, .lrpSeed,
+        .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
+        .linearTranspose, .poolTranspose, .sliceChannels, .zbPreactivation, .zbRelevance:
         break
       }
     }

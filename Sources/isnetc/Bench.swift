@@ -121,7 +121,7 @@ struct Bench: ParsableCommand {
   private func profileTable(_ session: InferenceSession, graph: Graph, runs: Int) -> String {
     var byKind: [String: (seconds: Double, macs: Int)] = [:]
     for (index, node) in graph.nodes.enumerated() {
-      var key = node.op.mnemonic
+      var key = node.op.name
       let convolution: Conv2DAttributes? =
         switch node.op {
         case .conv2d(let a): a

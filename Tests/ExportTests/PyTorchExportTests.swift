@@ -64,9 +64,9 @@ import Training
       var kinds: Set<String> = []
       for index in lrp.nodes.indices {
         let assigned = forward.range(of: "\n        v\(index) = ") ?? forward.range(of: "\n        v\(index), ")
-        #expect(assigned != nil, "\(name): node \(index) (\(lrp.nodes[index].op.mnemonic)) has no lowering")
+        #expect(assigned != nil, "\(name): node \(index) (\(lrp.nodes[index].op.name)) has no lowering")
         if let assigned { #expect((assigned.lowerBound < early) == (index < graph.nodes.count), "\(name): node \(index) on the wrong side of the early return") }
-        kinds.insert(lrp.nodes[index].op.kind.rawValue)
+        kinds.insert(lrp.nodes[index].op.name)
       }
       if name == "tiny" {
         for kind in ["zb_preactivation", "zb_relevance", "max_unpool2d", "avg_pool2d_transpose", "adaptive_avg_pool2d_transpose", "batch_norm_transpose", "conv2d_transpose", "linear_transpose", "slice_channels", "unflatten", "lrp_seed", "lrp_epsilon_divide", "lrp_multiply", "add", "concat"] {
@@ -153,9 +153,9 @@ import Training
   /// The language refuses such pools already; a graph built otherwise is refused here.
   @Test func refusesPoolsTorchCannotPad() {
     let wide = Pool2DAttributes(kernel: Pair(2, 2), padding: Pair(2, 2))
-    #expect(PyTorchExport.inexpressible(.maxPool2d(wide))?.contains("exceeds half its window") == true)
-    #expect(PyTorchExport.inexpressible(.avgPool2d(wide)) != nil)
-    #expect(PyTorchExport.inexpressible(.maxPool2d(Pool2DAttributes(kernel: Pair(3, 3), stride: Pair(2, 2), padding: Pair(1, 1)))) == nil)
+    #expect(PyTorchExport.inexpressible(.pool(.max(wide)))?.contains("exceeds half its window") == true)
+    #expect(PyTorchExport.inexpressible(.pool(.average(wide))) != nil)
+    #expect(PyTorchExport.inexpressible(.pool(.max(Pool2DAttributes(kernel: Pair(3, 3), stride: Pair(2, 2), padding: Pair(1, 1))))) == nil)
   }
 
   @Test func classNamesArePythonIdentifiers() {

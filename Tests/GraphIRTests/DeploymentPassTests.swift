@@ -26,9 +26,9 @@ import Testing
     #expect(deployed.text == """
       graph g -> softmax {
         %0 = input() @x {range=[0.0,1.0]} : f32[N,3,8,8]
-        %1 = conv2d(%0) @c1 {out=4, kernel=[3,3], stride=[1,1], pad=[1,1], dilation=[1,1], groups=1, bias=false, fold=n1, fold_eps=0.001, relu=true} : f32[N,4,8,8]
-        %2 = conv2d(%1) @c2 {out=4, kernel=[1,1], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true} : f32[N,4,8,8]
-        %3 = batch_norm(%2) @n2 {eps=1e-05, momentum=0.1} : f32[N,4,8,8]
+        %1 = conv(%0) @c1 {out=4, kernel=[3,3], stride=[1,1], pad=[1,1], dilation=[1,1], groups=1, bias=false, fold=n1, fold_eps=0.001, relu=true} : f32[N,4,8,8]
+        %2 = conv(%1) @c2 {out=4, kernel=[1,1], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true} : f32[N,4,8,8]
+        %3 = bn(%2) @n2 {eps=1e-05, momentum=0.1} : f32[N,4,8,8]
         %4 = add(%3, %2) : f32[N,4,8,8]
         %5 = relu(%4) : f32[N,4,8,8]
         %6 = flatten(%5) : f32[N,256]

@@ -14,20 +14,20 @@ import Testing
 
   @Test func groupedConvolutionNeedsDivisibleChannels() {
     let op = Op.conv2d(Conv2DAttributes(outChannels: 6, kernel: Pair(square: 1), groups: 4))
-    #expect(throws: ShapeError("conv2d groups (4) must divide input channels (16) and output channels (6)")) {
+    #expect(throws: ShapeError("conv groups (4) must divide input channels (16) and output channels (6)")) {
       try op.inferType([image])
     }
   }
 
   @Test func poolingAndAdaptivePooling() throws {
-    let max = Op.maxPool2d(Pool2DAttributes(kernel: Pair(square: 3), stride: Pair(square: 2), padding: Pair(square: 1)))
+    let max = Op.pool(.max(Pool2DAttributes(kernel: Pair(square: 3), stride: Pair(square: 2), padding: Pair(square: 1))))
     #expect(try max.inferType([image]).dims == [16, 16, 15])
-    let avg = Op.avgPool2d(Pool2DAttributes(kernel: Pair(square: 2)))
+    let avg = Op.pool(.average(Pool2DAttributes(kernel: Pair(square: 2))))
     #expect(try avg.inferType([image]).dims == [16, 16, 15])
-    let adaptive = Op.adaptiveAvgPool2d(AdaptivePoolAttributes(outputSize: Pair(7, 7)))
+    let adaptive = Op.pool(.adaptiveAverage(AdaptivePoolAttributes(outputSize: Pair(7, 7))))
     #expect(try adaptive.inferType([image]).dims == [16, 7, 7])
-    #expect(throws: ShapeError("max_pool2d padding [2,2] must be at most half the kernel [3,3]")) {
-      try Op.maxPool2d(Pool2DAttributes(kernel: Pair(square: 3), padding: Pair(square: 2))).inferType([image])
+    #expect(throws: ShapeError("maxpool padding [2,2] must be at most half the kernel [3,3]")) {
+      try Op.pool(.max(Pool2DAttributes(kernel: Pair(square: 3), padding: Pair(square: 2)))).inferType([image])
     }
   }
 
@@ -53,7 +53,7 @@ import Testing
     #expect(throws: ShapeError("dropout p must be in [0, 1), got 1.0")) {
       try Op.dropout(DropoutAttributes(probability: 1)).inferType([image])
     }
-    #expect(throws: ShapeError("conv2d stride must be between 1 and 16777216, got 0")) {
+    #expect(throws: ShapeError("conv stride must be between 1 and 16777216, got 0")) {
       try Op.conv2d(Conv2DAttributes(outChannels: 1, kernel: Pair(square: 1), stride: Pair(1, 0))).inferType([image])
     }
   }

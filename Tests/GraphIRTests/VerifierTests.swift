@@ -34,7 +34,7 @@ import Testing
     graph.nodes[2].name = nil
     graph.nodes[3].name = "a..b"
     #expect(graph.verify().map(\.description) == [
-      "%2: batch_norm owns parameters but has no name",
+      "%2: bn owns parameters but has no name",
       "%3: name 'a..b' is not dot-separated segments of letters, digits and '_'",
     ])
   }

@@ -777,7 +777,7 @@ import Testing
   }
 
   @Test func opNamesAreTheOnesWritten() {
-    // GraphIR's names (batch_norm, max_pool2d, adaptive_avg_pool2d) do not leak into messages.
+    // Messages name the op as written, a sugar op (global_avgpool) included.
     assertDiagnostics(
       """
       model m(input: f32[3, 8, 8] in [0, 1]) {

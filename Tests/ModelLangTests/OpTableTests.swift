@@ -1,4 +1,5 @@
 import Foundation
+import GraphIR
 import Testing
 import TestSupport
 
@@ -31,6 +32,27 @@ import TestSupport
     let text = try Repository.read(Self.document)
     for signature in OpCatalog.all {
       #expect(text.contains("\n### \(signature.name)\n"), "\(Self.document) has no section '### \(signature.name)'")
+    }
+  }
+
+  /// One name per op: every language op that builds one GraphIR op has that op's name, the
+  /// one the text form writes (a sugar op building several, global_avgpool, has its own).
+  @Test func languageNamesAreTheTextFormNames() {
+    for signature in OpCatalog.all {
+      var values: [String: Value] = [:]
+      for attribute in signature.attributes {
+        switch attribute.defaultValue {
+        case .required: values[attribute.name] = .int(1)
+        case .value(let value): values[attribute.name] = value
+        case .sameAs(let other): values[attribute.name] = values[other]
+        }
+      }
+      let ops = signature.build(AttributeValues(values: values))
+      if ops.count == 1 {
+        #expect(ops[0].name == signature.name)
+      } else {
+        #expect(ops.allSatisfy { $0.name != signature.name }, "\(signature.name)")
+      }
     }
   }
 }

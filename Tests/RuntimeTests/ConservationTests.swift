@@ -89,7 +89,7 @@ import TestSupport
   static func biasFreeWeights(_ graph: Graph, _ r: inout Random) -> WeightTable {
     var weights = Initialization.weights(for: graph, seed: r.next())
     for parameter in graph.parameters {
-      let isNorm = graph[parameter.owner].op.kind == .batchNorm
+      let isNorm = graph[parameter.owner].op.name == "bn"
       let count = parameter.elementCount
       switch parameter.role {
       case .bias, .runningMean: weights[parameter.name]!.values = Array(repeating: 0, count: count)

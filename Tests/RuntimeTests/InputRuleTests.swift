@@ -69,11 +69,11 @@ import TestSupport
         return linear(flatten(x), out: classes) @ "fc";
       }
       """)
-    let firstReLU = try #require(classifier.nodes.indices.first { classifier.nodes[$0].op.kind == .relu })
+    let firstReLU = try #require(classifier.nodes.indices.first { classifier.nodes[$0].op == .relu })
     var options = LRPOptions(epsilon: 1e-9, inputRule: .epsilon)
     // The relevance at the first ReLU: the block's lrp_multiply of that activation.
     func relevanceAtReLU(_ graph: Graph) -> NodeID? {
-      graph.nodes.indices.first { graph.nodes[$0].op.kind == .lrpMultiply && graph.nodes[$0].inputs[0].index == firstReLU }.map(NodeID.init)
+      graph.nodes.indices.first { graph.nodes[$0].op == .lrpMultiply && graph.nodes[$0].inputs[0].index == firstReLU }.map(NodeID.init)
     }
     let samples = 2
     let r = try Self.run(classifier, options, weights: Initialization.weights(for: classifier, seed: 9), samples: samples, extraOutput: relevanceAtReLU)

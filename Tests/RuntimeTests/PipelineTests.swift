@@ -26,9 +26,9 @@ import TestSupport
     let graph = try tiny.lowered(for: .explain(options))
     #expect(graph == (try tiny.withLRPBlock(options)))
     #expect(graph != (try tiny.lowered(for: .explain(LRPOptions()))))
-    #expect(!graph.nodes.contains { $0.op.kind == .zbPreactivation || $0.op.kind == .zbRelevance })
+    #expect(!graph.nodes.contains { ["zb_preactivation", "zb_relevance"].contains($0.op.name) })
     let input = graph.inputIDs[0]
-    #expect(graph.consumers[input.index].map { graph[$0].op.kind }.sorted { $0.rawValue < $1.rawValue } == [.conv2d, .lrpMultiply])
+    #expect(graph.consumers[input.index].map { graph[$0].op.name }.sorted() == ["conv", "lrp_multiply"])
     let program = try tiny.trainingProgram(heatmaps: options)
     #expect(program.text == (try graph.reverseMode().text))
     #expect(!program.adjoints.contains { $0.node == input })

@@ -12,7 +12,8 @@
 ///   input or the output as `derivativeFrom` says (the training memory plan keeps that one);
 /// - kernels: `ElementwiseKernels.swift` (Runtime) names the C function code; the forward and
 ///   the derivative are one `case` each in `elementwise_functions.c`;
-/// - ONNX export: the standard operator of the same function (`onnxOperator`).
+/// - export: the standard ONNX operator of the same function (`onnxOperator`) and the torch
+///   function (`torchFunction`).
 
 public enum ElementwiseFunction: Sendable, Hashable, CaseIterable {
   // Add a function here, then follow docs/adding-an-op.md.
@@ -25,7 +26,7 @@ extension ElementwiseFunction {
     switch self {
     case .sigmoid:
       // σ′ = σ·(1 − σ): from the output.
-      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output, onnxOperator: "Sigmoid")
+      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output, onnxOperator: "Sigmoid", torchFunction: "torch.sigmoid")
     }
   }
 
@@ -50,11 +51,14 @@ public struct ElementwiseDescription: Sendable {
   public var derivativeFrom: DerivativeInput
   /// The ONNX operator (default domain, opset 17) that computes the same function.
   public var onnxOperator: String
+  /// The torch function computing it (`isnetc export --format pytorch`).
+  public var torchFunction: String
 
-  public init(name: String, formula: String, derivativeFrom: DerivativeInput, onnxOperator: String) {
+  public init(name: String, formula: String, derivativeFrom: DerivativeInput, onnxOperator: String, torchFunction: String) {
     self.name = name
     self.formula = formula
     self.derivativeFrom = derivativeFrom
     self.onnxOperator = onnxOperator
+    self.torchFunction = torchFunction
   }
 }

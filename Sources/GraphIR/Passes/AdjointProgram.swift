@@ -90,8 +90,8 @@ public struct AdjointProgram: Sendable, Hashable {
   }
 
   /// The stable text form (`isnetc compile --emit grad`): one line per step,
-  /// `d%7 += conv2d'0(d%8)` (the derivative by operand 0) or
-  /// `grad features.conv0.weight += conv2d'weight(d%8)`, and with statistics differentiated
+  /// `d%7 += conv'0(d%8)` (the derivative by operand 0) or
+  /// `grad features.conv0.weight += conv'weight(d%8)`, and with statistics differentiated
   /// `d%3 += batch_norm_transpose'statistics%4(v%40)` (through the statistics of node 4).
   public var text: String {
     var lines = ["adjoint \(graph.name) {"]
@@ -103,11 +103,11 @@ public struct AdjointProgram: Sendable, Hashable {
       let label = node.name.map { " @\($0)" } ?? ""
       switch step.target {
       case .operand(let index, let ref):
-        lines.append("  \(ref) += \(node.op.mnemonic)'\(index)(\(source))\(label)")
+        lines.append("  \(ref) += \(node.op.name)'\(index)(\(source))\(label)")
       case .parameter(let name, let role):
-        lines.append("  grad \(name) += \(node.op.mnemonic)'\(role.rawValue)(\(source))\(label)")
+        lines.append("  grad \(name) += \(node.op.name)'\(role.rawValue)(\(source))\(label)")
       case .statistics(let norm, let ref):
-        lines.append("  \(ref) += \(node.op.mnemonic)'statistics\(norm)(\(source))\(label)")
+        lines.append("  \(ref) += \(node.op.name)'statistics\(norm)(\(source))\(label)")
       }
     }
     for name in gradients { lines.append("  gradient \(name)") }

@@ -73,12 +73,12 @@ extension Graph {
           absorbed.append(relu)
         }
         op = .batchNorm(a)
-      case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .concat, .add:
+      case .input, .relu, .elementwise, .pool, .flatten, .concat, .add:
         break
       // The LRP block is never part of what is deployed; kept as is if present.
       case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-        .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-        .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+        .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
+        .zbRelevance:
         break
       }
       let inputs = node.inputs.map { newID[$0.index]! }

@@ -119,11 +119,11 @@ private struct LRPBuilder {
       let deployed = "has deployment fusions; derive the LRP block from the classifier, not its deployment graph"
       switch node.op {
       case .conv2d(let a) where !a.epilogue.isEmpty:
-        throw fail(index, "conv2d \(deployed)")
+        throw fail(index, "\(node.op.name) \(deployed)")
       case .linear(let a) where !a.epilogue.isEmpty:
-        throw fail(index, "linear \(deployed)")
+        throw fail(index, "\(node.op.name) \(deployed)")
       case .batchNorm(let a) where a.fusedReLU:
-        throw fail(index, "batch_norm \(deployed)")
+        throw fail(index, "\(node.op.name) \(deployed)")
       case _ where node.op.isLRPBlockOp:
         throw fail(index, "the graph already holds an LRP block")
       default:
@@ -141,14 +141,16 @@ private struct LRPBuilder {
     // Element-wise functions pass relevance through unchanged, as ReLU does.
     case .input, .relu, .elementwise: .activation
     // One LRP step each (the ε-rule); their output is a pre-activation z.
-    case .conv2d, .linear, .avgPool2d, .adaptiveAvgPool2d: .epsilonLayer
+    case .conv2d, .linear: .epsilonLayer
     // Move values without a step of their own.
-    case .flatten, .dropout, .concat, .maxPool2d: .plumbing
+    case .flatten, .dropout, .concat: .plumbing
+    // As the member's rule says: average pooling is an ε-layer, max pooling plumbing.
+    case .pool(let pooling): pooling.lrpRule == .epsilonLayer ? .epsilonLayer : .plumbing
     // Affine, inside a step: batch norm is fused into the step, additions split it.
     case .batchNorm, .add: .affine
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
+      .zbRelevance:
       .lrpBlock
     }
   }
@@ -179,7 +181,7 @@ private struct LRPBuilder {
       }
     }
     if layers && others {
-      throw fail(index, "\(op.mnemonic)'s output reaches both another layer and a batch norm, addition or ReLU; the LRP rules for such a mix are not defined")
+      throw fail(index, "\(op.name)'s output reaches both another layer and a batch norm, addition or ReLU; the LRP rules for such a mix are not defined")
     }
     return layers
   }
@@ -281,12 +283,10 @@ private struct LRPBuilder {
       send(append(.linearTranspose(LinearTransposeAttributes(inFeatures: inputDims[0], outFeatures: a.outFeatures)), [c], name: node.name), to: inputs[0])
     case .batchNorm(let a):
       send(append(.batchNormTranspose(a), [c], name: node.name), to: inputs[0])
-    case .avgPool2d(let a):
-      send(append(.avgPool2dTranspose(PoolTransposeAttributes(forward: a, inputDims: inputDims)), [c], name: nil), to: inputs[0])
-    case .adaptiveAvgPool2d(let a):
-      send(append(.adaptiveAvgPool2dTranspose(AdaptivePoolTransposeAttributes(forward: a, inputDims: inputDims)), [c], name: nil), to: inputs[0])
-    case .maxPool2d(let a):
-      send(append(.maxUnpool2d(PoolTransposeAttributes(forward: a, inputDims: inputDims)), [c, id(index)], name: nil), to: inputs[0])
+    case .pool(let pooling):
+      // Winner-take-all routes by the arg-max, which the pooled output locates.
+      let operands = pooling.lrpRule == .winnerTakesAll ? [c, id(index)] : [c]
+      send(append(.poolTranspose(PoolTransposeAttributes(forward: pooling, inputDims: inputDims)), operands, name: nil), to: inputs[0])
     case .flatten:
       send(append(.unflatten(UnflattenAttributes(dims: inputDims)), [c], name: nil), to: inputs[0])
     case .dropout:
@@ -304,8 +304,8 @@ private struct LRPBuilder {
     case .relu, .elementwise, .input:
       break
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-      .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+      .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
+      .zbRelevance:
       throw fail(index, "unexpected LRP op in the classifier")
     }
   }

@@ -79,12 +79,11 @@ private struct ReverseModePass {
   /// The ops of an affine region between activations, which the ε-rule's view reads.
   static func isRegionOp(_ op: Op) -> Bool {
     switch op {
-    case .conv2d, .linear, .batchNorm, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
-      .dropout, .concat, .add:
+    case .conv2d, .linear, .batchNorm, .pool, .flatten, .dropout, .concat, .add:
       true
-    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
-      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-      .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
+      .unflatten, .zbPreactivation, .zbRelevance:
       false
     }
   }
@@ -96,11 +95,11 @@ private struct ReverseModePass {
     switch op {
     case .conv2d(let a): !a.hasBias
     case .linear(let a): !a.hasBias
-    case .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten, .dropout, .concat, .add: true
+    case .pool, .flatten, .dropout, .concat, .add: true
     case .batchNorm: false
-    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
-      .conv2dTranspose, .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose,
-      .maxUnpool2d, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
+    case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
+      .unflatten, .zbPreactivation, .zbRelevance:
       false
     }
   }
@@ -167,14 +166,13 @@ private struct ReverseModePass {
   func differentiableOperands(_ node: Node) -> [Int] {
     switch node.op {
     case .input: []
-    case .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
-      .linear, .flatten, .dropout, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
-      .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .sliceChannels, .unflatten:
+    case .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .lrpSeed,
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .sliceChannels, .unflatten:
       [0]
+    // A winner-take-all transpose's pooled value only locates each window's arg-max.
+    case .poolTranspose: [0]
     case .concat, .add: Array(node.inputs.indices)
     case .lrpEpsilonDivide, .lrpMultiply: [0, 1]
-    // The pooled value only locates each window's arg-max.
-    case .maxUnpool2d: [0]
     // The first layer's input is the image: never trainable.
     case .zbPreactivation: []
     case .zbRelevance: [1]
@@ -191,9 +189,8 @@ private struct ReverseModePass {
     // Zᴮ reads the convolution's weight and its folded batch norm's γ (b' = γ(b − μ)/σ + β
     // with b, μ, σ and β constant); the convolution's own weight is named by the node.
     case .zbPreactivation, .zbRelevance: return role == .weight
-    case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
-      .dropout, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
-      .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+      .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       return false
     }
   }
@@ -203,7 +200,7 @@ private struct ReverseModePass {
     let node = graph[id]
     func epilogue(_ e: Epilogue) throws(ReverseModeError) {
       if e.foldedNorm != nil || e.relu {
-        throw ReverseModeError(node: id, "\(node.op.mnemonic) has a fused epilogue: train the classifier graph, not its deployment form")
+        throw ReverseModeError(node: id, "\(node.op.name) has a fused epilogue: train the classifier graph, not its deployment form")
       }
     }
     switch node.op {
@@ -212,7 +209,7 @@ private struct ReverseModePass {
       if a.groups != 1 { throw ReverseModeError(node: id, "grouped convolutions (groups \(a.groups)) have no gradient kernel yet") }
     case .linear(let a): try epilogue(a.epilogue)
     case .batchNorm(let a) where a.fusedReLU:
-      throw ReverseModeError(node: id, "batch_norm has a fused ReLU: train the classifier graph, not its deployment form")
+      throw ReverseModeError(node: id, "\(node.op.name) has a fused ReLU: train the classifier graph, not its deployment form")
     case .conv2dTranspose(let a) where a.forward.groups != 1:
       throw ReverseModeError(node: id, "grouped convolutions have no gradient kernel yet")
     case .zbPreactivation(let a), .zbRelevance(let a):

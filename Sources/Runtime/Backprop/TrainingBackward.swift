@@ -24,7 +24,7 @@ extension TrainingSession {
       let x = pointer(input)
       switch node.op {
       case .input, .zbPreactivation:
-        preconditionFailure("\(node.op.mnemonic) has no differentiable operand")
+        preconditionFailure("\(node.op.name) has no differentiable operand")
       case .conv2d(let a):
         let xDims = graph[input].type.dims
         var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
@@ -46,15 +46,8 @@ extension TrainingSession {
       case .elementwise(let function):
         let v = function.description.derivativeFrom == .input ? x : pointer(id)
         isn_elementwise_backward(function.kernel, v, g, n * count, dx)
-      case .maxPool2d:
-        let d = node.type.dims
-        isn_max_pool_scatter(g, argmax[id.index], Int32(n), 1, Int32(d[0]), inputCount / d[0], d[1] * d[2], dx)
-      case .avgPool2d(let p):
-        let (xd, d) = (graph[input].type.dims, node.type.dims)
-        isn_avgpool2d_backward(g, Int32(n), Int32(xd[0]), Int32(xd[1]), Int32(xd[2]), Int32(p.kernel.h), Int32(p.kernel.w), Int32(p.stride.h), Int32(p.stride.w), Int32(p.padding.h), Int32(p.padding.w), Int32(d[1]), Int32(d[2]), dx)
-      case .adaptiveAvgPool2d(let a):
-        let xd = graph[input].type.dims
-        isn_adaptive_avgpool2d_backward(g, Int32(n), Int32(xd[0]), Int32(xd[1]), Int32(xd[2]), Int32(a.outputSize.h), Int32(a.outputSize.w), dx)
+      case .pool(let pooling):
+        pooling.addAdjoint(of: g, argmax: argmax[id.index], samples: n, classes: 1, inputDims: graph[input].type.dims, outputDims: node.type.dims, into: dx)
       case .linear(let a):
         // dx += g·W: [n, out] × [out, in]
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(inputCount), Int32(a.outFeatures), 1, g, Int32(a.outFeatures), parameter("\(node.name!).weight"), Int32(inputCount), 1, dx, Int32(inputCount))
@@ -96,19 +89,11 @@ extension TrainingSession {
         // out = c·W ([rows, out] × [out, in]), so dc += g·Wᵀ.
         let rows = n * node.type.dims[0]
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(a.outFeatures), Int32(a.inFeatures), 1, g, Int32(a.inFeatures), parameter("\(node.name!).weight"), Int32(a.inFeatures), 1, dx, Int32(a.outFeatures))
-      case .avgPool2dTranspose(let a):
+      case .poolTranspose(let a):
         let d = graph[input].type.dims
-        let rows = n * d[0]
-        isn_avgpool2d(g, a.inputDims.reduce(1, *), Int32(rows), Int32(a.inputDims[0]), Int32(a.inputDims[1]), Int32(a.inputDims[2]), Int32(a.forward.kernel.h), Int32(a.forward.kernel.w), Int32(a.forward.stride.h), Int32(a.forward.stride.w), Int32(a.forward.padding.h), Int32(a.forward.padding.w), Int32(d[2]), Int32(d[3]), scratch.pointer, d.dropFirst().reduce(1, *))
-        isn_accumulate(scratch.pointer, n * inputCount, dx)
-      case .adaptiveAvgPool2dTranspose(let a):
-        let d = graph[input].type.dims
-        let rows = n * d[0]
-        isn_adaptive_avgpool2d(g, a.inputDims.reduce(1, *), Int32(rows), Int32(a.inputDims[0]), Int32(a.inputDims[1]), Int32(a.inputDims[2]), Int32(a.forward.outputSize.h), Int32(a.forward.outputSize.w), scratch.pointer, d.dropFirst().reduce(1, *))
-        isn_accumulate(scratch.pointer, n * inputCount, dx)
-      case .maxUnpool2d(let a):
-        let d = graph[input].type.dims
-        isn_max_pool_gather(g, argmax[node.inputs[1].index], Int32(n), Int32(d[0]), Int32(d[1]), a.inputDims[1] * a.inputDims[2], d[2] * d[3], dx)
+        let indices = node.inputs.count == 2 ? argmax[node.inputs[1].index] : nil
+        a.forward.addTransposeAdjoint(
+          of: g, argmax: indices, samples: n, classes: d[0], inputDims: a.inputDims, outputDims: Array(d.dropFirst()), into: dx, scratch: scratch.pointer)
       case .sliceChannels(let a):
         let d = graph[input].type.dims
         let plane = d.dropFirst(2).reduce(1, *)
@@ -194,7 +179,7 @@ extension TrainingSession {
         dMean[o] = -Double(dBias[o]) * Double(gamma[o]) * inverse
       }
     default:
-      preconditionFailure("\(node.op.mnemonic) reads no batch statistics")
+      preconditionFailure("\(node.op.name) reads no batch statistics")
     }
     let m = Double(samples * spatial)
     var slope = [Float](repeating: 0, count: channels), offset = slope
@@ -271,10 +256,9 @@ extension TrainingSession {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(a.outFeatures), Int32(a.inFeatures), Int32(rows), 1, pointer(node.inputs[0]), Int32(a.outFeatures), g, Int32(a.inFeatures), 1, dw, Int32(a.inFeatures))
     case .zbPreactivation(let a), .zbRelevance(let a):
       zBetaParameterGradient(id, a, name: name, g: g, into: dw)
-    case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
-      .dropout, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
-      .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
-      preconditionFailure("\(node.op.mnemonic) reads no parameter")
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+      .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
+      preconditionFailure("\(node.op.name) reads no parameter")
     }
   }
 

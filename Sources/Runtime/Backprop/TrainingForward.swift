@@ -27,16 +27,8 @@ extension TrainingSession {
       isn_relu(x, count, Int32(n), count, y, count)
     case .elementwise(let function):
       isn_elementwise(function.kernel, x, count, Int32(n), count, y, count)
-    case .maxPool2d(let p), .avgPool2d(let p):
-      let isMax = node.op.kind == .maxPool2d
-      let args = (Int32(xDims[0]), Int32(xDims[1]), Int32(xDims[2]), Int32(node.type.dims[1]), Int32(node.type.dims[2]))
-      if isMax {
-        isn_maxpool2d(x, xDims.reduce(1, *), Int32(n), args.0, args.1, args.2, Int32(p.kernel.h), Int32(p.kernel.w), Int32(p.stride.h), Int32(p.stride.w), Int32(p.padding.h), Int32(p.padding.w), args.3, args.4, y, count, argmax[id.index])
-      } else {
-        isn_avgpool2d(x, xDims.reduce(1, *), Int32(n), args.0, args.1, args.2, Int32(p.kernel.h), Int32(p.kernel.w), Int32(p.stride.h), Int32(p.stride.w), Int32(p.padding.h), Int32(p.padding.w), args.3, args.4, y, count)
-      }
-    case .adaptiveAvgPool2d(let a):
-      isn_adaptive_avgpool2d(x, xDims.reduce(1, *), Int32(n), Int32(xDims[0]), Int32(xDims[1]), Int32(xDims[2]), Int32(a.outputSize.h), Int32(a.outputSize.w), y, count)
+    case .pool(let pooling):
+      pooling.forward(x, stride: xDims.reduce(1, *), rows: n, inputDims: xDims, outputDims: node.type.dims, y, stride: count, argmax: argmax[id.index])
     case .linear(let a):
       let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
       isn_linear(x, xDims[0], Int32(n), Int32(xDims[0]), parameter("\(node.name!).weight"), bias, Int32(a.outFeatures), 0, y, count)
@@ -55,8 +47,7 @@ extension TrainingSession {
       add(node.inputs.map(pointer), into: y, count: count)
       if let view = lrpViews[id.index] { add(node.inputs.map(zValue), into: view, count: count) }
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
-      .linearTranspose, .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d,
-      .sliceChannels, .zbPreactivation, .zbRelevance:
+      .linearTranspose, .poolTranspose, .sliceChannels, .zbPreactivation, .zbRelevance:
       lrpForward(id)
     }
   }
@@ -135,17 +126,11 @@ extension TrainingSession {
       var transposed = [Float](repeating: 0, count: a.inFeatures * a.outFeatures)
       for o in 0..<a.outFeatures { for i in 0..<a.inFeatures { transposed[i * a.outFeatures + o] = w[o * a.inFeatures + i] } }
       isn_linear(operand, a.outFeatures, Int32(rows), Int32(a.outFeatures), transposed, nil, Int32(a.inFeatures), 0, y, a.inFeatures)
-    case .avgPool2dTranspose(let a):
+    case .poolTranspose(let a):
       let d = graph[node.inputs[0]].type.dims
       y.update(repeating: 0, count: samples * perSample(id))
-      isn_avgpool2d_backward(operand, Int32(rows), Int32(a.inputDims[0]), Int32(a.inputDims[1]), Int32(a.inputDims[2]), Int32(a.forward.kernel.h), Int32(a.forward.kernel.w), Int32(a.forward.stride.h), Int32(a.forward.stride.w), Int32(a.forward.padding.h), Int32(a.forward.padding.w), Int32(d[2]), Int32(d[3]), y)
-    case .adaptiveAvgPool2dTranspose(let a):
-      y.update(repeating: 0, count: samples * perSample(id))
-      isn_adaptive_avgpool2d_backward(operand, Int32(rows), Int32(a.inputDims[0]), Int32(a.inputDims[1]), Int32(a.inputDims[2]), Int32(a.forward.outputSize.h), Int32(a.forward.outputSize.w), y)
-    case .maxUnpool2d(let a):
-      let d = graph[node.inputs[0]].type.dims
-      y.update(repeating: 0, count: samples * perSample(id))
-      isn_max_pool_scatter(operand, argmax[node.inputs[1].index], Int32(samples), Int32(classes), Int32(a.inputDims[0]), a.inputDims[1] * a.inputDims[2], d[2] * d[3], y)
+      let indices = node.inputs.count == 2 ? argmax[node.inputs[1].index] : nil
+      a.forward.addAdjoint(of: operand, argmax: indices, samples: samples, classes: classes, inputDims: a.inputDims, outputDims: Array(d.dropFirst()), into: y)
     case .sliceChannels(let a):
       let d = graph[node.inputs[0]].type.dims
       let plane = d.dropFirst(2).reduce(1, *)
@@ -166,9 +151,9 @@ extension TrainingSession {
       isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { max(0, $0) }, y, perClass, workspace.pointer)
       isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { min(0, $0) }, negative, perClass, workspace.pointer)
       isn_lrp_zb_combine(operand, perClass, y, negative, Int32(samples), Int32(classes), perClass, Float(a.low), Float(a.high), y)
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .maxPool2d, .avgPool2d,
-      .adaptiveAvgPool2d, .linear, .flatten, .dropout, .concat, .add, .unflatten:
-      preconditionFailure("\(node.op.mnemonic) is not an LRP block op")
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
+      .concat, .add, .unflatten:
+      preconditionFailure("\(node.op.name) is not an LRP block op")
     }
   }
 

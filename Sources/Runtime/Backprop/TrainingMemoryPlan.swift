@@ -104,10 +104,9 @@ public struct TrainingMemoryPlan: Sendable {
       case .lrpEpsilonDivide: return [.value(step.node.index), z(node.inputs[1])]
       case .lrpMultiply: return inputs
       case .zbRelevance: return [inputs[0]]
-      case .input, .conv2d, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .linear, .flatten, .dropout,
-        .concat, .add, .lrpSeed, .batchNormTranspose, .conv2dTranspose, .linearTranspose,
-        .avgPool2dTranspose, .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten,
-        .zbPreactivation:
+      case .input, .conv2d, .pool, .linear, .flatten, .dropout, .concat, .add, .lrpSeed,
+        .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose,
+        .sliceChannels, .unflatten, .zbPreactivation:
         return []
       }
     case .parameter(_, let role):
@@ -115,9 +114,8 @@ public struct TrainingMemoryPlan: Sendable {
       case .conv2d, .linear: return role == .weight ? [inputs[0]] : []
       case .batchNorm, .batchNormTranspose, .conv2dTranspose, .linearTranspose, .zbPreactivation: return [inputs[0]]
       case .zbRelevance: return inputs
-      case .input, .relu, .elementwise, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d, .flatten,
-        .dropout, .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .avgPool2dTranspose,
-        .adaptiveAvgPool2dTranspose, .maxUnpool2d, .sliceChannels, .unflatten:
+      case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+        .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
         return []
       }
     }

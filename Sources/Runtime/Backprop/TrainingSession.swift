@@ -130,7 +130,7 @@ public final class TrainingSession {
     scratch = Buffer(count: scratchFloats)
     for (index, node) in graph.nodes.enumerated() {
       switch node.op {
-      case .maxPool2d:
+      case .pool(let pooling) where pooling.recordsArgmax:
         argmax[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
       case .dropout:
         dropoutMasks[index] = .allocate(capacity: max(1, batchSize * (node.type.elementCount ?? 0)))
