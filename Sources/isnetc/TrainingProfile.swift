@@ -30,8 +30,8 @@ struct TrainingProfile {
       case .zbPreactivation(let z), .zbRelevance(let z): z.conv
       default: nil
       }
-    guard let a = convolution else { return op.mnemonic }
-    return op.mnemonic + " \(a.kernel.h)x\(a.kernel.w)/\(a.stride.h)"
+    guard let a = convolution else { return op.name }
+    return op.name + " \(a.kernel.h)x\(a.kernel.w)/\(a.stride.h)"
   }
 
   /// What a reverse step computes: an operand's adjoint, a parameter's gradient, or the

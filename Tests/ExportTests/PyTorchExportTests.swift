@@ -29,7 +29,13 @@ import Training
     #expect(train.contains("\"--P\", type=float, default=\(d.heatmapWeight),"))
     #expect(train.contains("\"--warmup\", type=int, default=\(d.warmupEpochs),"))
     #expect(train.contains("default=\"\(d.optimizer.kind.rawValue)\")"))
-    #expect(train.contains("\"--lr\", type=float, default=\(d.optimizer.learningRate))"))
+    #expect(train.contains("learning rate (default \(d.optimizer.learningRate); distillation \(DistillationSettings.learningRate))"))
+    let distillation = DistillationSettings(teacherModel: "", teacherWeights: "")
+    #expect(train.contains("\"--explain\", choices=loss.EXPLAINED, default=\"\(distillation.classes.rawValue)\""))
+    #expect(train.contains("\"--distill-ce\", type=float, default=\(distillation.crossEntropyWeight),"))
+    #expect(train.contains("\"--distill-norm\", choices=[\"separate\", \"geometric\"], default=\"\(distillation.normalization.rawValue)\""))
+    #expect(train.contains("default=parse_range(\"\(distillation.epsilonRange!.map { "\($0)" }.joined(separator: ","))\")"))
+    #expect(train.contains("\"--best-by\", choices=[\"loss\", \"f1\", \"last\"], default=\"\(d.bestBy.rawValue)\""))
     #expect(train.contains("default=\"\(d.heatmapNormalization.rawValue)\""))
     #expect(train.contains("default=\(d.augment ? "True" : "False"), help=\"the paper's augmentation"))
     #expect(train.contains("\"--loss\", choices=sorted(loss.HEATMAP_LOSSES), default=\"\(d.loss.rawValue)\""))
@@ -42,13 +48,13 @@ import Training
 
   @Test func writesTheFilesOfAPackage() throws {
     let (_, p) = try package("tiny")
-    #expect(p.fileNames == ["__init__.py", "data.py", "loss.py", "model.py", "ops.py", "train.py", "weights.safetensors"])
+    #expect(p.fileNames == ["__init__.py", "data.py", "distill.py", "loss.py", "model.py", "ops.py", "train.py", "weights.safetensors"])
     #expect(p.className == "Tiny")
     #expect(file(p, "__init__.py").contains("from .model import CONFIG, WEIGHTS, Tiny, build_model, load_model"))
     #expect(file(p, "model.py").contains("\"input_shape\": [3, 64, 64]"))
     #expect(file(p, "train.py").contains("DistributedDataParallel"))
     #expect(file(p, "loss.py").contains("HEATMAP_LOSSES = {\"paper\": Paper, \"gwrp\": GWRP}"))
-    #expect(file(p, "model.py").contains("def forward(self, x, heatmaps=False, explain=None):"))
+    #expect(file(p, "model.py").contains("def forward(self, x, heatmaps=False, explain=None, epsilons=None):"))
     #expect(file(p, "model.py").contains("= O.lrp_seed(v"))
   }
 
