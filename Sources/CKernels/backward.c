@@ -10,8 +10,12 @@
 
 #include "conv_plan.h"
 
-/// Output positions per im2col tile of the weight gradient.
+/// Output positions per im2col tile of the weight gradient; samples whose planes are
+/// shorter are taken several at a time, side by side, so that each GEMM reduces over about
+/// this many positions (a GEMM over a short reduction spends its time packing).
 #define ISN_WGRAD_TILE ((size_t)1024)
+/// Columns of dw a unit owns at least: narrower GEMMs run far below the machine's rate.
+#define ISN_WGRAD_COLUMNS ((size_t)64)
 
 void isn_conv2d_weight_grad(const isn_conv_geometry *g, const float *x, size_t x_stride,
                             int x_repeat, const float *dy, size_t dy_stride, float *dw) {
@@ -20,11 +24,37 @@ void isn_conv2d_weight_grad(const isn_conv_geometry *g, const float *x, size_t x
   const size_t rows = (size_t)g->batch, cout = (size_t)g->out_channels;
   const size_t cin = p.cg_in, khkw = p.khkw, k = p.k, plane = p.out_plane;
   // Units own blocks of input channels (columns of dw); a block size fixed by the geometry.
-  const size_t cblock = isn_max(1, cin / 16), units = isn_cdiv(cin, cblock);
+  const size_t cblock = isn_min(cin, isn_max(isn_max(1, cin / 16), isn_cdiv(ISN_WGRAD_COLUMNS, khkw)));
+  const size_t units = isn_cdiv(cin, cblock);
+  const size_t group = plane >= ISN_WGRAD_TILE ? 1 : isn_min(rows, isn_cdiv(ISN_WGRAD_TILE, plane));
   const size_t tile = p.direct ? plane : isn_min(ISN_WGRAD_TILE, plane);
 #pragma omp parallel for num_threads(isn_threads()) schedule(static) if (units > 1)
   for (size_t u = 0; u < units; u++) {
     const size_t c0 = u * cblock, cn = isn_min(cblock, cin - c0);
+    if (group > 1) {
+      // dw[:, c0*khkw ..] += [dy of `group` samples] · [their columns]^T, one GEMM.
+      float *a = malloc(cout * group * plane * sizeof(float));
+      float *b = malloc(cn * khkw * group * plane * sizeof(float));
+      for (size_t r0 = 0; r0 < rows; r0 += group) {
+        const size_t gn = isn_min(group, rows - r0), ld = gn * plane;
+        for (size_t j = 0; j < gn; j++) {
+          const size_t r = r0 + j;
+          const float *xs = x + (r / (size_t)x_repeat) * x_stride + c0 * p.in_plane;
+          const float *dys = dy + r * dy_stride;
+          for (size_t o = 0; o < cout; o++) memcpy(a + o * ld + j * plane, dys + o * plane, plane * sizeof(float));
+          if (p.direct) {
+            for (size_t c = 0; c < cn; c++) memcpy(b + c * ld + j * plane, xs + c * plane, plane * sizeof(float));
+          } else {
+            isn_im2col_tile_ld(g, xs, cn, 0, plane, b + j * plane, ld);
+          }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)(cn * khkw), (int)ld,
+                    1.0f, a, (int)ld, b, (int)ld, 1.0f, dw + c0 * khkw, (int)k);
+      }
+      free(a);
+      free(b);
+      continue;
+    }
     float *col = p.direct ? NULL : malloc(cn * khkw * tile * sizeof(float));
     for (size_t r = 0; r < rows; r++) {
       const float *xs = x + (r / (size_t)x_repeat) * x_stride + c0 * p.in_plane;

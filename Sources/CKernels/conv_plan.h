@@ -44,6 +44,11 @@ int isn_conv_plan_make(const isn_conv_geometry *g, isn_conv_plan *p);
 void isn_im2col_tile(const isn_conv_geometry *g, const float *x, size_t channels, size_t p0,
                      size_t w, float *col);
 
+/// `isn_im2col_tile` with rows `ld` floats apart (ld >= w): tiles of several samples side
+/// by side in one column matrix.
+void isn_im2col_tile_ld(const isn_conv_geometry *g, const float *x, size_t channels, size_t p0,
+                        size_t w, float *col, size_t ld);
+
 /// The adjoint of `isn_im2col_tile`: adds each column entry of `col` ([channels*kh*kw, w])
 /// to the input position it was gathered from, in row-major (row, column) order.
 void isn_col2im_tile(const isn_conv_geometry *g, const float *col, size_t channels, size_t p0,

@@ -21,6 +21,11 @@ static void valid_cols(long in_w, long out_w, long stride, long off, long *lo, l
 
 void isn_im2col_tile(const isn_conv_geometry *g, const float *x, size_t channels, size_t p0,
                      size_t w, float *col) {
+  isn_im2col_tile_ld(g, x, channels, p0, w, col, w);
+}
+
+void isn_im2col_tile_ld(const isn_conv_geometry *g, const float *x, size_t channels, size_t p0,
+                        size_t w, float *col, size_t ld) {
   const long in_h = g->in_h, in_w = g->in_w, out_w = g->out_w;
   const long sh = g->stride_h, sw = g->stride_w;
   const size_t in_plane = (size_t)in_h * (size_t)in_w;
@@ -30,7 +35,7 @@ void isn_im2col_tile(const isn_conv_geometry *g, const float *x, size_t channels
     const float *xc = x + c * in_plane;
     for (long ki = 0; ki < g->kernel_h; ki++) {
       const long off_h = ki * g->dilation_h - g->pad_h;
-      for (long kj = 0; kj < g->kernel_w; kj++, dst += w) {
+      for (long kj = 0; kj < g->kernel_w; kj++, dst += ld) {
         const long off_w = kj * g->dilation_w - g->pad_w;
         long lo, hi;
         valid_cols(in_w, out_w, sw, off_w, &lo, &hi);
