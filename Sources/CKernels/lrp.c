@@ -9,11 +9,17 @@
 #include "isn_internal.h"
 
 void isn_lrp_seed(const float *logits, size_t logits_stride, int batch, int classes,
-                  float *out, size_t out_stride) {
+                  const int32_t *chosen, float *out, size_t out_stride) {
   for (int b = 0; b < batch; b++) {
     float *o = out + (size_t)b * out_stride;
+    const float *l = logits + (size_t)b * logits_stride;
+    if (chosen) {
+      memset(o, 0, sizeof(float) * (size_t)classes);
+      o[chosen[b]] = l[chosen[b]];
+      continue;
+    }
     memset(o, 0, sizeof(float) * (size_t)classes * (size_t)classes);
-    for (int k = 0; k < classes; k++) o[(size_t)k * classes + k] = logits[(size_t)b * logits_stride + k];
+    for (int k = 0; k < classes; k++) o[(size_t)k * classes + k] = l[k];
   }
 }
 

@@ -53,7 +53,9 @@ extension Op {
       [("dims", .ints(a.dims))]
     case .zbPreactivation(let a), .zbRelevance(let a):
       Self.conv(a.conv) + [("in", .ints(a.inputDims)), ("range", .range(a.low, a.high))]
-    case .lrpSeed, .lrpMultiply:
+    case .lrpSeed(let a):
+      a.onePerSample ? [("one_per_sample", .bool(true))] : []
+    case .lrpMultiply:
       []
     case .linear(let a):
       [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))] + Self.fusions(a.epilogue)
@@ -130,7 +132,9 @@ extension Op {
       (.dropout(DropoutAttributes()), { r throws(AttributeError) in .dropout(DropoutAttributes(probability: try r.float("p"))) }),
       (.concat, { _ throws(AttributeError) in .concat }),
       (.add, { _ throws(AttributeError) in .add }),
-      (.lrpSeed, { _ throws(AttributeError) in .lrpSeed }),
+      (.lrpSeed(LRPSeedAttributes()), { r throws(AttributeError) in
+        .lrpSeed(LRPSeedAttributes(onePerSample: try r.optionalBool("one_per_sample") ?? false))
+      }),
       (.lrpEpsilonDivide(EpsilonAttributes(epsilon: 0)), { r throws(AttributeError) in
         .lrpEpsilonDivide(EpsilonAttributes(epsilon: try r.float("eps")))
       }),

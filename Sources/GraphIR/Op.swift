@@ -28,8 +28,10 @@ public enum Op: Sendable, Hashable {
   // parameters carry that op's name and read them by it (weights are shared, not copied).
 
   /// logits [K] → [K, K]: row k holds logit k at position k, zero elsewhere (each class's
-  /// heatmap starts from its own logit, bias included).
-  case lrpSeed
+  /// heatmap starts from its own logit, bias included). One per sample: → [1, K], the row
+  /// of the class the run chooses for the sample (the LRP block then costs one relevance
+  /// pass whatever K is).
+  case lrpSeed(LRPSeedAttributes)
   /// (R [K, …], z […]) → R / (z + ε·sign(z)), sign(0) = +1, z broadcast over classes.
   case lrpEpsilonDivide(EpsilonAttributes)
   /// (a […], c [K, …]) → a ⊙ c, a broadcast over classes.
@@ -235,6 +237,14 @@ public struct LinearAttributes: Sendable, Hashable {
     self.hasBias = hasBias
     self.epilogue = epilogue
   }
+}
+
+/// Which classes an LRP block explains.
+public struct LRPSeedAttributes: Sendable, Hashable {
+  /// false: every class, K maps per sample; true: one class per sample, set at run time
+  /// (the sessions' `explainedClasses`), one map.
+  public var onePerSample: Bool
+  public init(onePerSample: Bool = false) { self.onePerSample = onePerSample }
 }
 
 public struct EpsilonAttributes: Sendable, Hashable {

@@ -75,9 +75,9 @@ extension Op {
         )
       }
       return inputs[0]
-    case .lrpSeed:
+    case .lrpSeed(let a):
       guard inputs[0].rank == 1 else { throw ShapeError("lrp_seed needs logits [K], got \(shapeText(inputs[0].dims))") }
-      return TensorType(dims: [inputs[0].dims[0], inputs[0].dims[0]])
+      return TensorType(dims: [a.onePerSample ? 1 : inputs[0].dims[0], inputs[0].dims[0]])
     case .lrpEpsilonDivide, .lrpMultiply:
       // Relevance first for the division, activation first for the product.
       let (relevance, value) = self == .lrpMultiply ? (inputs[1], inputs[0]) : (inputs[0], inputs[1])

@@ -26,6 +26,14 @@ public final class InferenceSession {
   public var sampleEpsilons: [Float]?
   /// Where the LRP steps read `sampleEpsilons` during a run.
   let sampleEpsilonStorage: SampleEpsilonStorage
+  /// For an LRP block with one explained class per sample: chooses each sample's class from
+  /// the run's logits, just before the block runs. Ignored by a block that explains every
+  /// class.
+  public var explainedClasses: ClassChooser? {
+    get { explainedClassStorage.chooser }
+    set { explainedClassStorage.chooser = newValue }
+  }
+  let explainedClassStorage: ExplainedClassStorage
   /// When set, each run adds every step's seconds to `stepSeconds[node index]`.
   public var profiling = false
   public private(set) var stepSeconds: [Double] = []
@@ -52,6 +60,7 @@ public final class InferenceSession {
     self.graph = graph
     self.threads = max(1, threads)
     sampleEpsilonStorage = SampleEpsilonStorage(capacity: batchSize)
+    explainedClassStorage = ExplainedClassStorage(capacity: batchSize)
     isn_set_threads(Int32(self.threads))
     constants = try BoundParameters(graph: graph, weights: weights, source: weightsSource)
     let chains = fuseLRPChains ? FusedRatio.find(in: graph) : [:]
@@ -149,6 +158,7 @@ public final class InferenceSession {
     } else {
       for step in steps { step.run(samples) }
     }
+    if let failure = explainedClassStorage.failure { throw RuntimeError(failure) }
     return values(of: graph.outputs[0], samples: samples)
   }
 

@@ -104,9 +104,17 @@ extension InferenceSession {
     /// Floats per class of the output.
     let perClass = node.type.dims.dropFirst().reduce(1, *)
     switch node.op {
-    case .lrpSeed:
+    case .lrpSeed(let a):
       let logits = operands[0]
-      return { samples in isn_lrp_seed(logits.pointer, logits.stride, Int32(samples), Int32(classes), y, yStride) }
+      let count = node.type.dims[1]
+      guard a.onePerSample else {
+        return { samples in isn_lrp_seed(logits.pointer, logits.stride, Int32(samples), Int32(count), nil, y, yStride) }
+      }
+      let explained = explainedClassStorage
+      return { samples in
+        explained.choose(logits: logits.pointer, stride: logits.stride, samples: samples, classes: count)
+        isn_lrp_seed(logits.pointer, logits.stride, Int32(samples), Int32(count), explained.classes, y, yStride)
+      }
     case .lrpEpsilonDivide(let a):
       let (r, z) = (operands[0], operands[1])
       let sampleEpsilons = sampleEpsilonStorage

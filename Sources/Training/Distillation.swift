@@ -149,7 +149,15 @@ public final class Teacher {
     session = try InferenceSession(graph: graph, weights: weights, weightsSource: source, batchSize: batchSize, threads: threads)
   }
 
-  /// The teacher's logits [B, K] and heatmaps [B, K, C, H, W] of `images` (already masked).
+  /// For a block that explains one class per sample: chooses the classes from the
+  /// teacher's logits (InferenceSession.explainedClasses).
+  public var explainedClasses: ClassChooser? {
+    get { session.explainedClasses }
+    set { session.explainedClasses = newValue }
+  }
+
+  /// The teacher's logits [B, K] and heatmaps [B, K, C, H, W] (one class per sample:
+  /// [B, 1, C, H, W]) of `images` (already masked).
   public func explain(_ images: [Float], samples: Int, epsilons: [Float]?) throws -> (logits: [Float], heatmaps: [Float]) {
     session.sampleEpsilons = epsilons
     let logits = try session.run(images, samples: samples)
@@ -181,36 +189,62 @@ public struct DistillationObjective: Sendable {
   /// Teacher, student forward, loss and (when `backward`) the student's backward. `seed`
   /// draws the ε and the stochastic classes.
   public func step(_ session: TrainingSession, teacher: Teacher, _ batch: Batch, seed: UInt64, backward: Bool = true) throws -> StepResult {
-    guard let teacherImages = batch.teacherImages else { throw RuntimeError("internal error: a distillation batch without the teacher's images") }
     let epsilons = settings.epsilonRange.map { DistillationSettings.epsilons(range: $0, samples: batch.samples, seed: seed) }
-    let taught = try teacher.explain(teacherImages, samples: batch.samples, epsilons: epsilons)
+    let (taught, chosen) = try teach(teacher, batch, seed: seed, epsilons: epsilons)
     session.sampleEpsilons = epsilons
+    session.explainedClasses = chosen.map { classes in { _ in classes } }
+    defer { session.explainedClasses = nil }
     let outputs = try session.forward(batch.images, samples: batch.samples)
     let dims = session.graph[session.graph.inputIDs[0]].type.dims
     let (result, seeds) = try evaluate(
-      student: (outputs[0], outputs[1]), teacher: taught, batch: batch, dims: dims, seed: seed, gradient: backward)
+      student: (outputs[0], outputs[1]), teacher: taught, batch: batch, dims: dims, seed: seed, gradient: backward, selected: chosen)
     if backward { try session.backward(seeds: seeds) }
     return result
   }
 
+  /// The teacher's logits and maps of the batch's teacher images and, when its block
+  /// explains one class per sample, the classes it chose from its logits (the student's
+  /// block then explains the same ones).
+  public func teach(_ teacher: Teacher, _ batch: Batch, seed: UInt64, epsilons: [Float]?) throws -> (
+    (logits: [Float], heatmaps: [Float]), chosen: [Int]?
+  ) {
+    guard let teacherImages = batch.teacherImages else { throw RuntimeError("internal error: a distillation batch without the teacher's images") }
+    let chosen = ChosenClasses()
+    let (rule, labels, samples) = (settings.classes, batch.labels, batch.samples)
+    teacher.explainedClasses = { logits in
+      chosen.classes = rule.choose(teacherLogits: logits, labels: labels, classes: logits.count / samples, seed: seed) ?? []
+      return chosen.classes!
+    }
+    defer { teacher.explainedClasses = nil }
+    let taught = try teacher.explain(teacherImages, samples: samples, epsilons: epsilons)
+    return (taught, teacher.graph.explainsOneClassPerSample ? chosen.classes : nil)
+  }
+
   /// The loss of the student's logits and heatmaps against the teacher's, with the
-  /// adjoints of the student's two outputs when `gradient`.
+  /// adjoints of the student's two outputs when `gradient`. `selected`: both maps are
+  /// already one per sample, of these classes.
   public func evaluate(
-    student: (logits: [Float], heatmaps: [Float]), teacher: (logits: [Float], heatmaps: [Float]), batch: Batch, dims: [Int], seed: UInt64, gradient: Bool
+    student: (logits: [Float], heatmaps: [Float]), teacher: (logits: [Float], heatmaps: [Float]), batch: Batch, dims: [Int], seed: UInt64, gradient: Bool,
+    selected: [Int]? = nil
   ) throws -> (StepResult, seeds: [[Float]]) {
     let samples = batch.samples
     let classes = student.logits.count / samples
     let perClass = dims.reduce(1, *)
-    guard student.heatmaps.count == samples * classes * perClass, teacher.heatmaps.count == student.heatmaps.count else {
+    let maps = selected == nil ? classes : 1
+    guard student.heatmaps.count == samples * maps * perClass, teacher.heatmaps.count == student.heatmaps.count else {
       throw RuntimeError("internal error: heatmaps of \(student.heatmaps.count) and \(teacher.heatmaps.count) values for \(samples) samples")
     }
-    let chosen = settings.classes.choose(teacherLogits: teacher.logits, labels: batch.labels, classes: classes, seed: seed)
+    let chosen = selected ?? settings.classes.choose(teacherLogits: teacher.logits, labels: batch.labels, classes: classes, seed: seed)
     if let chosen, let bad = chosen.first(where: { !(0..<classes).contains($0) }) {
       throw RuntimeError("--explain label: label \(bad) is not one of the model's \(classes) classes")
     }
-    // The explained maps, [pairs, C, H, W], and where each starts in the full heatmaps.
-    let starts = chosen.map { c in (0..<samples).map { ($0 * classes + c[$0]) * perClass } }
-      ?? (0..<samples * classes).map { $0 * perClass }
+    // The explained maps, [pairs, C, H, W], and where each starts in the heatmaps.
+    let starts: [Int]
+    if selected != nil {
+      starts = (0..<samples).map { $0 * perClass }
+    } else {
+      starts = chosen.map { c in (0..<samples).map { ($0 * classes + c[$0]) * perClass } } ?? (0..<samples * classes).map { $0 * perClass }
+    }
     let s = starts.flatMap { student.heatmaps[$0..<$0 + perClass].map(Double.init) }
     let t = starts.flatMap { teacher.heatmaps[$0..<$0 + perClass].map(Double.init) }
     let (distillation, dS) = loss.evaluate(

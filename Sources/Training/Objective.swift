@@ -114,20 +114,42 @@ public struct Objective: Sendable {
     self.init(heatmapWeight: heatmapWeight, heatmapTerm: .paper(heatmapLoss), kind: kind, positiveWeights: positiveWeights)
   }
 
-  /// Forward, loss, and backward: the session then holds every parameter's gradient.
+  /// Forward, loss, and backward: the session then holds every parameter's gradient. When
+  /// the session's LRP block explains one class per sample, the selection chooses the
+  /// classes from the forward's logits before the block runs.
   public func step(_ session: TrainingSession, _ batch: Batch, backward: Bool = true) throws -> StepResult {
+    let (chooser, chosen) = classChooser(batch)
+    session.explainedClasses = chooser
+    defer { session.explainedClasses = nil }
     let outputs = try session.forward(batch.images, samples: batch.samples)
     let channels = session.graph[session.graph.inputIDs[0]].type.dims[0]
-    let (result, seeds) = try loss(logits: outputs[0], heatmaps: outputs.count > 1 ? outputs[1] : nil, batch: batch, channels: channels, gradient: backward)
+    let selected = session.graph.explainsOneClassPerSample ? chosen.classes : nil
+    let (result, seeds) = try loss(
+      logits: outputs[0], heatmaps: outputs.count > 1 ? outputs[1] : nil, batch: batch, channels: channels, gradient: backward, selected: selected)
     if backward { try session.backward(seeds: seeds) }
     return result
+  }
+
+  /// The classes a run's selection explains, chosen from the logits (the sessions'
+  /// `explainedClasses`), and where the choice is kept for the loss.
+  public func classChooser(_ batch: Batch) -> (ClassChooser, ChosenClasses) {
+    let chosen = ChosenClasses()
+    let (selection, labels, seed) = (self.selection, batch.labels, selectionSeed)
+    return ({ logits in
+      let classes = logits.count / max(batch.samples, 1)
+      chosen.classes = selection.choose(logits: logits, labels: labels, classes: classes, seed: seed) ?? []
+      return chosen.classes!
+    }, chosen)
   }
 
   /// The ISNet loss of a batch's logits [B, K] and heatmaps [B, K, C, H, W] (nil for a
   /// classifier without LRP block), and, when `gradient`, the adjoints of the outputs.
   /// With a selection, the heatmap loss sees [B, 1, C, H, W]: each sample's chosen map;
-  /// the other maps' adjoints are zero.
-  public func loss(logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool) throws -> (StepResult, seeds: [[Float]]) {
+  /// the other maps' adjoints are zero. `selected`: the heatmaps are already [B, 1, C, H, W],
+  /// of these classes (an LRP block that explains one class per sample).
+  public func loss(
+    logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool, selected: [Int]? = nil
+  ) throws -> (StepResult, seeds: [[Float]]) {
     let classes = logits.count / batch.samples
     let classification = Self.classificationLoss(logits: logits, batch: batch, kind: kind, positiveWeights: positiveWeights)
     var heatmap: (loss: Double, gradient: [Double]?) = (0, nil)
@@ -137,11 +159,16 @@ public struct Objective: Sendable {
     var chosen: [Int]? = nil
     if let heatmaps, heatmapWeight > 0 {
       guard let masks = batch.masks else { throw RuntimeError("the heatmap loss (P > 0) needs masks") }
-      chosen = selection.choose(logits: logits, labels: batch.labels, classes: classes, seed: selectionSeed)
-      let perClass = heatmaps.count / (batch.samples * classes)
+      if selected != nil, selection == .all {
+        throw RuntimeError("internal error: an LRP block with one class per sample under a loss that reads all classes")
+      }
+      chosen = selected ?? selection.choose(logits: logits, labels: batch.labels, classes: classes, seed: selectionSeed)
+      let perClass = heatmaps.count / (batch.samples * (selected == nil ? classes : 1))
       let explained = chosen == nil ? classes : 1
       let maps: [Double]
-      if let chosen {
+      if selected != nil {
+        maps = heatmaps.map(Double.init)
+      } else if let chosen {
         maps = (0..<batch.samples).flatMap { b in
           let start = (b * classes + chosen[b]) * perClass
           return heatmaps[start..<start + perClass].map(Double.init)
@@ -155,7 +182,7 @@ public struct Objective: Sendable {
         background = paper.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels)
       }
       (foreground, totals) = Self.relevanceSums(maps, masks: maskValues, batch: batch.samples, classes: explained, perClass: perClass)
-      if let chosen, let g = heatmap.gradient {
+      if selected == nil, let chosen, let g = heatmap.gradient {
         var full = [Double](repeating: 0, count: heatmaps.count)
         for b in 0..<batch.samples {
           let start = (b * classes + chosen[b]) * perClass
@@ -213,4 +240,10 @@ public struct Objective: Sendable {
     }
     return (foreground / Double(batch * classes), totals)
   }
+}
+
+/// The classes a chooser picked in the last run (nil before it ran).
+public final class ChosenClasses {
+  public var classes: [Int]?
+  public init() {}
 }

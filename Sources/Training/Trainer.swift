@@ -169,7 +169,7 @@ public final class Trainer {
         frozen = try Self.copyHead(from: teacherSource, into: &weights, student: classifier)
       }
       teacher = try Teacher(
-        classifier: teacherSource.classifier, weights: teacherSource.weights, source: teacherSource.source, lrp: settings.lrp,
+        classifier: teacherSource.classifier, weights: teacherSource.weights, source: teacherSource.source, lrp: settings.blockOptions,
         batchSize: settings.batchSize, threads: settings.threads)
     } else {
       teacher = nil
@@ -180,11 +180,11 @@ public final class Trainer {
     self.train = train
     self.validation = validation
     self.directory = directory
-    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.trainsHeatmaps ? 1 : 0, lrp: settings.lrp)
+    trained = try Self.trainingGraph(classifier, heatmapWeight: settings.trainsHeatmaps ? 1 : 0, lrp: settings.blockOptions)
     let program: AdjointProgram
     do {
       program = try classifier.trainingProgram(
-        heatmaps: settings.trainsHeatmaps ? settings.lrp : nil, differentiatingStatistics: settings.distillation?.exactStatistics ?? false)
+        heatmaps: settings.trainsHeatmaps ? settings.blockOptions : nil, differentiatingStatistics: settings.distillation?.exactStatistics ?? false)
     } catch {
       throw TrainingFailure("\(classifier.name): \(error)")
     }
@@ -456,15 +456,32 @@ public final class Trainer {
       objective.selectionSeed = seed
       let epsilons = settings.distillation?.epsilonRange.map { DistillationSettings.epsilons(range: $0, samples: batch.samples, seed: seed) }
       inference.sampleEpsilons = epsilons
-      let logits = try inference.run(batch.images, samples: batch.samples)
-      let heatmaps = settings.trainsHeatmaps ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
-      let result: StepResult
-      if let distillation, let teacher, let heatmaps {
-        let taught = try teacher.explain(batch.teacherImages!, samples: batch.samples, epsilons: epsilons)
-        (result, _) = try distillation.evaluate(
-          student: (logits, heatmaps), teacher: taught, batch: batch, dims: inputDims, seed: seed, gradient: false)
+      // One class per sample: the teacher (distillation) or the selection chooses it from
+      // the logits before the LRP block runs.
+      var taught: (logits: [Float], heatmaps: [Float])?
+      let chosen: ChosenClasses
+      if let distillation, let teacher {
+        let (maps, classes) = try distillation.teach(teacher, batch, seed: seed, epsilons: epsilons)
+        taught = maps
+        chosen = ChosenClasses()
+        chosen.classes = classes
+        inference.explainedClasses = classes.map { c in { _ in c } }
       } else {
-        (result, _) = try objective.loss(logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false)
+        let chooser: ClassChooser
+        (chooser, chosen) = objective.classChooser(batch)
+        inference.explainedClasses = chooser
+      }
+      let logits = try inference.run(batch.images, samples: batch.samples)
+      inference.explainedClasses = nil
+      let heatmaps = settings.trainsHeatmaps ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
+      let selected = graph.explainsOneClassPerSample ? chosen.classes : nil
+      let result: StepResult
+      if let distillation, let taught, let heatmaps {
+        (result, _) = try distillation.evaluate(
+          student: (logits, heatmaps), teacher: taught, batch: batch, dims: inputDims, seed: seed, gradient: false, selected: selected)
+      } else {
+        (result, _) = try objective.loss(
+          logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false, selected: selected)
       }
       let n = Double(batch.samples)
       sums.total += result.total * n
@@ -489,7 +506,8 @@ public final class Trainer {
       }
       if let heatmaps, let masks = batch.masks {
         if background.isEmpty { background = Array(repeating: [], count: classes) }
-        Self.addBackgroundFractions(heatmaps, masks: masks, samples: batch.samples, classes: classes, channels: inputDims[0], to: &background)
+        Self.addBackgroundFractions(
+          heatmaps, masks: masks, samples: batch.samples, classes: classes, channels: inputDims[0], selected: selected, to: &background)
       }
     }
     let n = Double(max(sums.samples, 1))
@@ -501,14 +519,19 @@ public final class Trainer {
   }
 
   /// Appends each sample's background relevance fraction to its class's list; `heatmaps`:
-  /// [samples, classes, channels, H, W], `masks`: [samples, H, W]. All-zero maps are left out.
-  static func addBackgroundFractions(_ heatmaps: [Float], masks: [Float], samples: Int, classes: Int, channels: Int, to lists: inout [[Double]]) {
+  /// [samples, classes, channels, H, W] (with `selected`: [samples, 1, …] of those classes),
+  /// `masks`: [samples, H, W]. All-zero maps are left out.
+  static func addBackgroundFractions(
+    _ heatmaps: [Float], masks: [Float], samples: Int, classes: Int, channels: Int, selected: [Int]? = nil, to lists: inout [[Double]]
+  ) {
     let plane = masks.count / samples
     let perClass = channels * plane
+    let maps = selected == nil ? classes : 1
     for s in 0..<samples {
       let mask = Array(masks[s * plane..<(s + 1) * plane])
-      for k in 0..<classes {
-        let start = (s * classes + k) * perClass
+      for m in 0..<maps {
+        let start = (s * maps + m) * perClass
+        let k = selected?[s] ?? m
         if let f = backgroundRelevanceFraction(heatmap: Array(heatmaps[start..<start + perClass]), channels: channels, mask: mask) {
           lists[k].append(f)
         }

@@ -82,6 +82,15 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// Whether the trained graph carries the LRP block.
   public var trainsHeatmaps: Bool { heatmapWeight > 0 || distillation != nil }
 
+  /// The LRP block the run trains through: `lrp`, explaining one class per sample when the
+  /// loss reads one map per sample (selective or stochastic heatmaps, a distillation that
+  /// matches one class), so the block's cost does not grow with the number of classes.
+  public var blockOptions: LRPOptions {
+    var options = lrp
+    options.onePerSample = distillation.map { $0.classes != .all } ?? (heatmapWeight > 0 && selection != .all)
+    return options
+  }
+
   /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
     heatmapWeight: Double = 0.8, loss: Loss = .paper, selection: HeatmapSelection = .all,

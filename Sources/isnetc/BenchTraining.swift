@@ -14,10 +14,14 @@ extension Bench {
     var teacher: Teacher?
     do {
       let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
-      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distill ? lrpFlags.options : nil)
+      // One relevance pass per sample where the loss reads one map per sample, as training
+      // builds it (distillation matches one class by default).
+      var block = lrpFlags.options
+      block.onePerSample = distill ? DistillationSettings(teacherModel: "", teacherWeights: "").classes != .all : heatmaps != .all
+      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distill ? block : nil)
       session = try TrainingSession(program: program, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
       if distill {
-        teacher = try Teacher(classifier: classifier, weights: table, source: weights ?? "initial weights", lrp: lrpFlags.options, batchSize: batch, threads: threads)
+        teacher = try Teacher(classifier: classifier, weights: table, source: weights ?? "initial weights", lrp: block, batchSize: batch, threads: threads)
       }
     } catch {
       throw fail(error)
@@ -91,7 +95,8 @@ extension Bench {
     let peakMiB = Double(usage.ru_maxrss) / 1024
     let arenaMiB = Double(session.memoryPlan.arenaFloats) * 4 / 1_048_576
     let unplannedMiB = Double(session.memoryPlan.unplannedFloats) * 4 / 1_048_576
-    let what = distill ? "distillation step (teacher forward + LRP block, student forward + LRP block + reverse, \(classes) heatmaps per image computed, 1 matched)" : heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(classes) heatmaps per image computed, \(heatmaps == .all ? classes : 1) in the loss)" : "standard classifier step (P 0)"
+    let computed = session.graph.explainsOneClassPerSample ? 1 : classes
+    let what = distill ? "distillation step (teacher forward + LRP block, student forward + LRP block + reverse, \(computed) heatmap\(computed == 1 ? "" : "s") per image computed, 1 matched)" : heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(computed) heatmap\(computed == 1 ? "" : "s") per image computed, \(heatmaps == .all ? classes : 1) in the loss)" : "standard classifier step (P 0)"
     if json {
       print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"distill\": %@, \"classes\": %d, \"heatmaps\": \"%@\", \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
         classifier.name, batch, threads, heatmapWeight, distill ? "true" : "false", classes, heatmaps.rawValue, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))

@@ -162,7 +162,10 @@ struct Step: ParsableCommand {
       }
       let distillation = try distillation()
       let masks = heatmapWeight > 0 || distillation != nil ? try fixture.floats("mask") : nil
-      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distillation != nil ? lrp.options : nil)
+      // One relevance pass per sample when the loss reads one map per sample, as in training.
+      var block = lrp.options
+      block.onePerSample = distillation.map { $0.classes != .all } ?? (heatmapWeight > 0 && heatmaps != .all)
+      let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distillation != nil ? block : nil)
       let table = try WeightFiles.load(path: weights)
       let session = try TrainingSession(program: program, weights: table, weightsSource: weights, batchSize: samples, threads: threads)
       var batch = Batch(images: try fixture.floats("input"), masks: masks, labels: labels, targets: targets, samples: samples)
@@ -172,7 +175,7 @@ struct Step: ParsableCommand {
         try Teacher.check(teacher: teacher.classifier, student: classifier)
         batch.teacherImages = teacherImages(batch, fill: distillation.teacherInput, classifier: classifier)
         let explainer = try Teacher(
-          classifier: teacher.classifier, weights: teacher.weights, source: teacher.source, lrp: lrp.options, batchSize: samples, threads: threads)
+          classifier: teacher.classifier, weights: teacher.weights, source: teacher.source, lrp: block, batchSize: samples, threads: threads)
         step = try DistillationObjective(settings: distillation, kind: kind, lrp: lrp.options).step(session, teacher: explainer, batch, seed: selectionSeed)
       } else {
         var objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: heatmapTerm, selection: heatmaps, kind: kind)

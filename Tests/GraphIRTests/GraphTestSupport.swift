@@ -41,7 +41,7 @@ func everyLRPOpGraph() throws -> Graph {
   let f = try b.add(.flatten, [ap])
   let logits = try b.add(.linear(LinearAttributes(outFeatures: 3)), [f], name: "fc")
 
-  let seed = try b.add(.lrpSeed, [logits])
+  let seed = try b.add(.lrpSeed(LRPSeedAttributes()), [logits])
   let s = try b.add(.lrpEpsilonDivide(EpsilonAttributes(epsilon: 0.01)), [seed, logits])
   let lt = try b.add(.linearTranspose(LinearTransposeAttributes(inFeatures: 4, outFeatures: 3)), [s], name: "fc")
   let u = try b.add(.unflatten(UnflattenAttributes(dims: [4, 1, 1])), [lt])

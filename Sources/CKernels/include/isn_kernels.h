@@ -174,9 +174,10 @@ double isn_sum(const float *x, size_t x_stride, int batch, size_t count);
 
 // --- The LRP block (relevance tensors carry a class axis: [batch, classes, count]) ---
 
-/// out[b, k, j] = logits[b, j] if j == k else 0, for k, j < classes.
+/// out[b, k, j] = logits[b, j] if j == k else 0, for k, j < classes. With `chosen` (one
+/// class per sample, each in [0, classes)): out[b, 0, j] = logits[b, j] if j == chosen[b].
 void isn_lrp_seed(const float *logits, size_t logits_stride, int batch, int classes,
-                  float *out, size_t out_stride);
+                  const int32_t *chosen, float *out, size_t out_stride);
 
 /// The ε-rule's division: out[b, k, i] = r[b, k, i] / (z[b, i] + eps·sign(z[b, i])), with
 /// sign(0) = +1; z broadcast over the classes. r, out: [batch, classes, count] (strides

@@ -45,9 +45,14 @@ public struct LRPOptions: Sendable, Hashable, Codable {
   public var epsilon: Double
   /// The first layer's rule: Zᴮ by default, as the paper.
   public var inputRule: InputRule
-  public init(epsilon: Double = defaultEpsilon, inputRule: InputRule = .zb) {
+  /// One explained class per sample, chosen at run time, instead of every class: the block
+  /// computes one heatmap per sample (Faster-ISNet's selective heatmaps, distillation's
+  /// matched class). Not stored: a run sets it from what its loss reads.
+  public var onePerSample: Bool
+  public init(epsilon: Double = defaultEpsilon, inputRule: InputRule = .zb, onePerSample: Bool = false) {
     self.epsilon = epsilon
     self.inputRule = inputRule
+    self.onePerSample = onePerSample
   }
 
   private enum CodingKeys: String, CodingKey { case epsilon, inputRule }
@@ -58,11 +63,19 @@ public struct LRPOptions: Sendable, Hashable, Codable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     epsilon = try c.decode(Double.self, forKey: .epsilon)
     inputRule = try c.decodeIfPresent(InputRule.self, forKey: .inputRule) ?? .zb
+    onePerSample = false
   }
 
   /// What is wrong with these options, in the words every command reports, or nil.
   public var problem: String? {
     epsilon > 0 && epsilon.isFinite ? nil : "the LRP ε must be positive and finite, got \(epsilon)"
+  }
+}
+
+extension Graph {
+  /// Whether the graph's LRP block explains one class per sample, chosen at run time.
+  public var explainsOneClassPerSample: Bool {
+    nodes.contains { if case .lrpSeed(let a) = $0.op { a.onePerSample } else { false } }
   }
 }
 
@@ -188,7 +201,7 @@ private struct LRPBuilder {
 
   mutating func build() throws(LRPError) -> Graph {
     let output = classifier.outputs[0].index
-    let seed = append(.lrpSeed, [id(output)], name: nil)
+    let seed = append(.lrpSeed(LRPSeedAttributes(onePerSample: options.onePerSample)), [id(output)], name: nil)
     adjoint[output] = append(.lrpEpsilonDivide(EpsilonAttributes(epsilon: options.epsilon)), [seed, id(output)], name: nil)
 
     for index in classifier.nodes.indices.reversed() where !handled.contains(index) {

@@ -62,9 +62,17 @@ extension TrainingSession {
         isn_add(dx, inputCount, g + offset, count, Int32(n), inputCount, 0, dx, inputCount)
       case .add:
         isn_accumulate(g, n * count, dx)
-      case .lrpSeed:
-        let classes = node.type.dims[0]
-        for s in 0..<n { for k in 0..<classes { dx[s * classes + k] += g[s * count + k * classes + k] } }
+      case .lrpSeed(let a):
+        let classes = node.type.dims[1]
+        if a.onePerSample {
+          let chosen = explainedClassStorage.classes
+          for s in 0..<n {
+            let k = Int(chosen[s])
+            dx[s * classes + k] += g[s * count + k]
+          }
+        } else {
+          for s in 0..<n { for k in 0..<classes { dx[s * classes + k] += g[s * count + k * classes + k] } }
+        }
       case .lrpEpsilonDivide(let e):
         let classes = node.type.dims[0]
         let perClass = count / classes

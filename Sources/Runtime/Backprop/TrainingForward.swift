@@ -106,8 +106,14 @@ extension TrainingSession {
     let rows = samples * classes
     let operand = node.inputs.first.map { pointer($0) }
     switch node.op {
-    case .lrpSeed:
-      isn_lrp_seed(operand, classes, Int32(samples), Int32(classes), y, perSample(id))
+    case .lrpSeed(let a):
+      let logits = node.type.dims[1]
+      if a.onePerSample {
+        explainedClassStorage.choose(logits: operand!, stride: logits, samples: samples, classes: logits)
+        isn_lrp_seed(operand, logits, Int32(samples), Int32(logits), explainedClassStorage.classes, y, perSample(id))
+      } else {
+        isn_lrp_seed(operand, logits, Int32(samples), Int32(logits), nil, y, perSample(id))
+      }
     case .lrpEpsilonDivide(let e):
       isn_lrp_epsilon_divide(operand, perSample(id), zValue(node.inputs[1]), perClass, Int32(samples), Int32(classes), perClass, Float(e.epsilon), sampleEpsilonStorage.kernelArgument, y, perSample(id))
     case .lrpMultiply:

@@ -56,6 +56,14 @@ public final class TrainingSession {
   public var sampleEpsilons: [Float]?
   /// The values the last forward took from `sampleEpsilons`, read by both passes' kernels.
   let sampleEpsilonStorage: SampleEpsilonStorage
+  /// For an LRP block with one explained class per sample: chooses each sample's class from
+  /// the forward's logits, just before the block runs; `backward` differentiates that
+  /// forward's choice. Ignored by a block that explains every class.
+  public var explainedClasses: ClassChooser? {
+    get { explainedClassStorage.chooser }
+    set { explainedClassStorage.chooser = newValue }
+  }
+  let explainedClassStorage: ExplainedClassStorage
   /// When set, `forward` adds each node's seconds to `forwardSeconds[node index]` and
   /// `backward` each adjoint step's (zeroing its first writes included) to
   /// `adjointSeconds[step index]` (`isnetc bench --train --profile`).
@@ -100,6 +108,7 @@ public final class TrainingSession {
     self.batchSize = batchSize
     self.threads = max(1, threads)
     sampleEpsilonStorage = SampleEpsilonStorage(capacity: batchSize)
+    explainedClassStorage = ExplainedClassStorage(capacity: batchSize)
     isn_set_threads(Int32(self.threads))
     var parameterBuffers: [String: Buffer] = [:]
     for parameter in graph.parameters {
@@ -210,6 +219,7 @@ public final class TrainingSession {
     } else {
       for index in graph.nodes.indices { runForward(NodeID(index)) }
     }
+    if let failure = explainedClassStorage.failure { throw RuntimeError(failure) }
     return graph.outputs.map { value(of: $0) }
   }
 
