@@ -56,7 +56,7 @@ struct Bench: ParsableCommand {
   @Option(name: .customLong("P"), help: "With --train: the heatmap loss's weight (0: the standard classifier, no LRP block).")
   var heatmapWeight = TrainingSettings().heatmapWeight
 
-  @Option(help: "With --train: which heatmaps the loss sees, all, selective or stochastic (default \(TrainingSettings().selection.rawValue)). The LRP block computes every class's either way.")
+  @Option(help: "With --train: which heatmaps the loss sees, all, selective or stochastic (default \(TrainingSettings().selection.rawValue)). With selective or stochastic the LRP block explains one class per sample, as training builds it.")
   var heatmaps: HeatmapSelection = TrainingSettings().selection
 
   @Flag(help: "With --train: the explanation-distillation step instead (the teacher, this model with the same weights, runs forward and its LRP block on masked images; the student forward, LRP block and reverse).")
