@@ -115,10 +115,8 @@ void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatia
   }
 }
 
-void isn_batchnorm_backward(const float *x, const float *dy, int batch, int channels,
-                            size_t spatial, const float *mean, const float *invstd,
-                            const float *gamma, float *dx, float *dgamma, float *dbeta) {
-  const double count = (double)batch * (double)spatial;
+void isn_batchnorm_sums(const float *x, const float *dy, int batch, int channels, size_t spatial,
+                        const float *mean, const float *invstd, double *sum_dy, double *sum_dyx) {
   const size_t total = (size_t)batch * (size_t)channels * spatial;
 #pragma omp parallel for num_threads(isn_threads()) schedule(static) \
     if (total >= ISN_PARALLEL_MIN)
@@ -132,10 +130,22 @@ void isn_batchnorm_backward(const float *x, const float *dy, int batch, int chan
         sdyx += (double)dy[off + i] * ((double)x[off + i] - m) * is;
       }
     }
-    if (dgamma) dgamma[c] += (float)sdyx;
-    if (dbeta) dbeta[c] += (float)sdy;
-    if (!dx) continue;
-    const double k = (double)gamma[c] * is, mdy = sdy / count, mdyx = sdyx / count;
+    sum_dy[c] = sdy;
+    sum_dyx[c] = sdyx;
+  }
+}
+
+void isn_batchnorm_input_adjoint(const float *x, const float *dy, int batch, int channels,
+                                 size_t spatial, const float *mean, const float *invstd,
+                                 const float *gamma, const double *sum_dy, const double *sum_dyx,
+                                 float *dx) {
+  const double count = (double)batch * (double)spatial;
+  const size_t total = (size_t)batch * (size_t)channels * spatial;
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) \
+    if (total >= ISN_PARALLEL_MIN)
+  for (int c = 0; c < channels; c++) {
+    const double m = mean[c], is = invstd[c];
+    const double k = (double)gamma[c] * is, mdy = sum_dy[c] / count, mdyx = sum_dyx[c] / count;
     for (int n = 0; n < batch; n++) {
       const size_t off = ((size_t)n * (size_t)channels + (size_t)c) * spatial;
       for (size_t i = 0; i < spatial; i++) {

@@ -232,11 +232,16 @@ void isn_channel_sums(const float *a, const float *b, int rows, int channels, si
 /// y += x · scale[c]. x, y: [rows, channels, spatial].
 void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatial,
                            const float *scale, float *y);
-/// Training batch norm's backward with x̂ = (x − mean)·invstd: dgamma += Σ dy·x̂,
-/// dbeta += Σ dy, dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)); any output may be NULL.
-void isn_batchnorm_backward(const float *x, const float *dy, int batch, int channels,
-                            size_t spatial, const float *mean, const float *invstd,
-                            const float *gamma, float *dx, float *dgamma, float *dbeta);
+/// Training batch norm's backward, with x̂ = (x − mean)·invstd: the per-channel sums
+/// sum_dy = Σ dy (β's gradient) and sum_dyx = Σ dy·x̂ (γ's), in float64, one pass; the
+/// input adjoint reads them too, so one pass serves all three.
+void isn_batchnorm_sums(const float *x, const float *dy, int batch, int channels, size_t spatial,
+                        const float *mean, const float *invstd, double *sum_dy, double *sum_dyx);
+/// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means from isn_batchnorm_sums.
+void isn_batchnorm_input_adjoint(const float *x, const float *dy, int batch, int channels,
+                                 size_t spatial, const float *mean, const float *invstd,
+                                 const float *gamma, const double *sum_dy, const double *sum_dyx,
+                                 float *dx);
 /// dx += dy where y > 0 (y = max(x, 0), so y > 0 exactly where x > 0).
 void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx);
 /// y += x over `count` floats.

@@ -35,7 +35,8 @@ extension TrainingSession {
         let dims = node.type.dims
         let gamma = parameter("\(node.name!).weight")
         if step.source == .value {
-          isn_batchnorm_backward(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, dx, nil, nil)
+          let sums = batchNormSums(id, g: g)
+          isn_batchnorm_input_adjoint(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, sums.dy, sums.dyx, dx)
         } else if program.differentiatesStatistics {
           viewThroughStatistics(id, g: g, dx: dx)
         } else {
@@ -236,7 +237,9 @@ extension TrainingSession {
       let spatial = dims.dropFirst().reduce(1, *)
       let x = pointer(node.inputs[0])
       if step.source == .value {
-        isn_batchnorm_backward(x, g, Int32(n), Int32(dims[0]), spatial, stats.mean, stats.inverseStd, parameter("\(node.name!).weight"), nil, role == .weight ? dw : nil, role == .bias ? dw : nil)
+        let sums = batchNormSums(id, g: g)
+        let values = role == .weight ? sums.dyx : sums.dy
+        for c in 0..<dims[0] { dw[c] += Float(values[c]) }
       } else {
         // z = γ·(x − μ)/σᵤ + β with μ, σᵤ, β constant: dγ = Σ g·(x − μ)/σᵤ.
         var sumG = [Double](repeating: 0, count: dims[0]), sumGX = sumG
@@ -268,6 +271,20 @@ extension TrainingSession {
       .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       preconditionFailure("\(node.op.name) reads no parameter")
     }
+  }
+
+  /// A training batch norm's Σ g and Σ g·x̂ per channel, computed once per backward: its
+  /// input adjoint and both parameter gradients read them (the node's value adjoint is
+  /// complete before any of its steps runs).
+  func batchNormSums(_ id: NodeID, g: UnsafeMutablePointer<Float>) -> (dy: [Double], dyx: [Double]) {
+    if let sums = normSums[id.index] { return sums }
+    let node = graph[id]
+    let dims = node.type.dims
+    let stats = normStatistics[id.index]!
+    var dy = [Double](repeating: 0, count: dims[0]), dyx = dy
+    isn_batchnorm_sums(pointer(node.inputs[0]), g, Int32(samples), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, &dy, &dyx)
+    normSums[id.index] = (dy, dyx)
+    return (dy, dyx)
   }
 
   /// out[c] += Σ over rows and positions of g (a bias gradient).

@@ -39,6 +39,8 @@ public final class TrainingSession {
   /// Zᴮ layers' gradients with respect to their folded weights W' and bias b', computed
   /// once per node and step, then mapped to W and γ.
   var foldedGradients: [Int: (weight: [Float], bias: [Float])] = [:]
+  /// Training batch norms' Σ g and Σ g·x̂ per channel, once per backward (batchNormSums).
+  var normSums: [Int: (dy: [Double], dyx: [Double])] = [:]
   var workspace: Buffer
   var scratch: Buffer
   /// Samples in the current step.
@@ -240,6 +242,7 @@ public final class TrainingSession {
     isn_set_threads(Int32(threads))
     for buffer in gradientBuffers.values { buffer.zero() }
     foldedGradients = [:]
+    normSums = [:]
     for (seed, node) in zip(seeds, program.seeds) {
       let expected = samples * (graph[node].type.elementCount ?? 0)
       guard seed.count == expected else {
