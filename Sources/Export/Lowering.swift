@@ -296,7 +296,10 @@ struct Lowering {
       values[index] = y
 
     // The LRP block.
-    case .lrpSeed:
+    case .lrpSeed(let a):
+      // The exported graph picks its classes with --explain; a run-time choice per sample
+      // is the training session's.
+      guard !a.onePerSample else { throw ExportError("internal error: an LRP block with one class per sample chosen at run time is not exported; --explain top|LIST picks the classes") }
       isRelevance[index] = true
       let k = graph.nodes[inputs[0]].type.dims[0]
       let logits = broadcast(inputs[0])  // [N, 1, K]

@@ -306,7 +306,9 @@ struct PyTorchModuleEmitter {
     func x(_ i: Int = 0) -> String { v(inputs[i]) }
     let out = v(index)
     switch node.op {
-    case .lrpSeed:
+    case .lrpSeed(let a):
+      // The module takes the per-sample classes as `explain` at run time.
+      guard !a.onePerSample else { throw ExportError("internal error: the PyTorch export lowers the every-class LRP block; forward's explain picks one class per sample") }
       emit("\(out) = O.lrp_seed(\(x()), explain)")
     case .lrpEpsilonDivide(let a):
       var done = viewsDone
