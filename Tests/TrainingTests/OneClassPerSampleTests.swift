@@ -11,7 +11,7 @@ import TestSupport
 /// the block that explains every class: its map of a sample is the full block's map of the
 /// chosen class, and a training step under the loss (which reads only the chosen maps) has
 /// the full block's loss and gradients. Every relevance row is computed alone, so the maps
-/// and gradients agree bit for bit.
+/// and the loss agree bit for bit, the gradients to rounding.
 @Suite struct OneClassPerSampleTests {
   static let kinds = ["densenet", "resnet", "vgg"]
 
@@ -27,6 +27,19 @@ import TestSupport
     // A centred square as each sample's foreground.
     let mask = (0..<plane).map { i -> Float in abs(i / dims[2] - dims[1] / 2) < dims[1] / 4 && abs(i % dims[2] - dims[2] / 2) < dims[2] / 4 ? 1 : 0 }
     return Batch(images: s.input, masks: Array((0..<s.samples).map { _ in mask }.joined()), labels: [2, 0, 1], samples: s.samples)
+  }
+
+  /// The parameters' gradients sum over the relevance rows: the full block's have the other
+  /// classes' rows in them (zero adjoints), which regroups the sums; the network's chain of
+  /// sums bounds the difference (relative L2 per tensor).
+  func expectGradientsAgree(_ all: GradientCheckTests.Setup, _ one: GradientCheckTests.Setup, _ kind: String) {
+    let bound = Float32Bound.network(all.session.graph)
+    for (name, gradient) in all.session.gradients {
+      let other = one.session.gradients[name]!
+      let difference = zip(other, gradient).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }.squareRoot()
+      let size = gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+      #expect(difference <= bound * size, "\(kind): gradient of \(name): \(difference / size) relative, bound \(bound)")
+    }
   }
 
   @Test(arguments: kinds, [HeatmapSelection.selective, .stochastic])
@@ -50,15 +63,7 @@ import TestSupport
       let start = (b * classes + chosen[b]) * perClass
       #expect(bitwiseDifferences(Array(maps[start..<start + perClass]), Array(picked[b * perClass..<(b + 1) * perClass])) == 0, "\(kind): sample \(b)")
     }
-    // The parameters' gradients sum over the relevance rows: the full block's have the
-    // other classes' rows in them (zero adjoints), which regroups the sums.
-    let bound = Float32Bound.network(all.session.graph)
-    for (name, gradient) in all.session.gradients {
-      let other = one.session.gradients[name]!
-      let difference = zip(other, gradient).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }.squareRoot()
-      let size = gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-      #expect(difference <= bound * size, "\(kind): gradient of \(name): \(difference / size) relative, bound \(bound)")
-    }
+    expectGradientsAgree(all, one, kind)
   }
 
   /// Distillation with one class per sample (the teacher chooses from its logits, the
@@ -81,13 +86,7 @@ import TestSupport
     let full = try objective.step(all.session, teacher: teacherOfAll, data, seed: 4)
     let picked = try objective.step(one.session, teacher: teacherOfOne, data, seed: 4)
     #expect(full.total.bitPattern == picked.total.bitPattern, "\(kind): loss \(full.total) against \(picked.total)")
-    let bound = Float32Bound.network(all.session.graph)
-    for (name, gradient) in all.session.gradients {
-      let other = one.session.gradients[name]!
-      let difference = zip(other, gradient).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }.squareRoot()
-      let size = gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-      #expect(difference <= bound * size, "\(kind): gradient of \(name): \(difference / size) relative, bound \(bound)")
-    }
+    expectGradientsAgree(all, one, kind)
   }
 
   /// A block that explains one class per sample needs the run's choice; a choice out of
