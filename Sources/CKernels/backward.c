@@ -17,10 +17,85 @@
 /// Columns of dw a unit owns at least: narrower GEMMs run far below the machine's rate.
 #define ISN_WGRAD_COLUMNS ((size_t)64)
 
+/// The weight gradient of a stride-1, undilated, non-1×1 convolution without im2col: with x
+/// zero-padded to Hp×Wp and dy widened to Wp columns (zeros past out_w), kernel offset
+/// (ki, kj) reads x at a fixed shift ki·Wp + kj of dy's position, so dw[:, :, ki, kj] is one
+/// GEMM of dy by x shifted, over the padded positions of several samples side by side.
+/// Units own (kernel offset, input-channel block) pairs, a partition fixed by the geometry;
+/// each sums its samples in order, so results do not depend on the thread count.
+static void weight_grad_shifted(const isn_conv_geometry *g, const isn_conv_plan *p, const float *x,
+                                size_t x_stride, int x_repeat, const float *dy, size_t dy_stride,
+                                float *dw) {
+  const size_t rows = (size_t)g->batch, cout = (size_t)g->out_channels, cin = p->cg_in;
+  const size_t kh = (size_t)g->kernel_h, kw = (size_t)g->kernel_w, khkw = kh * kw;
+  const size_t in_h = (size_t)g->in_h, in_w = (size_t)g->in_w;
+  const size_t out_h = (size_t)g->out_h, out_w = (size_t)g->out_w;
+  const size_t pad_h = (size_t)g->pad_h, pad_w = (size_t)g->pad_w;
+  const size_t wp = in_w + 2 * pad_w, hp = in_h + 2 * pad_h;
+  // One sample's segment: its padded plane and room for the widest shift into the next.
+  const size_t segment = hp * wp + kw;
+  const size_t group = isn_max(1, isn_min(rows, isn_cdiv(ISN_WGRAD_TILE, segment)));
+  const size_t tail = (kh - 1) * wp + kw;
+  const size_t cblock = isn_min(cin, isn_max(1, ISN_WGRAD_COLUMNS));
+  const size_t blocks = isn_cdiv(cin, cblock), units = khkw * blocks;
+  float *xs = calloc(cin * group * segment + tail, sizeof(float));
+  float *ys = calloc(cout * group * segment, sizeof(float));
+  float *sums = calloc(units * cout * cblock, sizeof(float));
+  if (!xs || !ys || !sums) {
+    free(xs);
+    free(ys);
+    free(sums);
+    return;
+  }
+  // Every group keeps the same layout (a last, smaller group leaves its unused segments as
+  // they were and reduces over its own), so the zero borders written once stay zero.
+  const size_t ld = group * segment;
+  for (size_t r0 = 0; r0 < rows; r0 += group) {
+    const size_t gn = isn_min(group, rows - r0), length = gn * segment;
+    // x padded and dy widened, sample j at column j*segment of every channel's row.
+#pragma omp parallel for num_threads(isn_threads()) schedule(static)
+    for (size_t c = 0; c < cin + cout; c++) {
+      for (size_t j = 0; j < gn; j++) {
+        const size_t r = r0 + j;
+        if (c < cin) {
+          const float *src = x + (r / (size_t)x_repeat) * x_stride + c * in_h * in_w;
+          float *dst = xs + c * ld + j * segment;
+          for (size_t i = 0; i < in_h; i++) memcpy(dst + (i + pad_h) * wp + pad_w, src + i * in_w, in_w * sizeof(float));
+        } else {
+          const size_t o = c - cin;
+          const float *src = dy + r * dy_stride + o * out_h * out_w;
+          float *dst = ys + o * ld + j * segment;
+          for (size_t i = 0; i < out_h; i++) memcpy(dst + i * wp, src + i * out_w, out_w * sizeof(float));
+        }
+      }
+    }
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) if (units > 1)
+    for (size_t u = 0; u < units; u++) {
+      const size_t offset = u / blocks, c0 = (u % blocks) * cblock, cn = isn_min(cblock, cin - c0);
+      const size_t shift = (offset / kw) * wp + offset % kw;
+      // sums[u] += dy · (x shifted)^T over the group's positions.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)cn, (int)length, 1.0f, ys, (int)ld,
+                  xs + c0 * ld + shift, (int)ld, 1.0f, sums + u * cout * cblock, (int)cblock);
+    }
+  }
+  for (size_t u = 0; u < units; u++) {
+    const size_t offset = u / blocks, c0 = (u % blocks) * cblock, cn = isn_min(cblock, cin - c0);
+    for (size_t o = 0; o < cout; o++)
+      for (size_t c = 0; c < cn; c++) dw[(o * cin + c0 + c) * khkw + offset] += sums[(u * cout + o) * cblock + c];
+  }
+  free(xs);
+  free(ys);
+  free(sums);
+}
+
 void isn_conv2d_weight_grad(const isn_conv_geometry *g, const float *x, size_t x_stride,
                             int x_repeat, const float *dy, size_t dy_stride, float *dw) {
   isn_conv_plan p;
   if (isn_conv_plan_make(g, &p) != 1 || g->groups != 1 || x_repeat < 1) return;
+  if (!p.direct && g->stride_h == 1 && g->stride_w == 1 && g->dilation_h == 1 && g->dilation_w == 1) {
+    weight_grad_shifted(g, &p, x, x_stride, x_repeat, dy, dy_stride, dw);
+    return;
+  }
   const size_t rows = (size_t)g->batch, cout = (size_t)g->out_channels;
   const size_t cin = p.cg_in, khkw = p.khkw, k = p.k, plane = p.out_plane;
   // Units own blocks of input channels (columns of dw); a block size fixed by the geometry.

@@ -1,6 +1,7 @@
 // isn_conv2d_weight_grad against a naive float64 loop: it accumulates Σ dy · x over samples
-// and output positions into dw, with samples whose planes are short taken several at a time
-// (one GEMM over their positions side by side) and longer planes in column tiles.
+// and output positions into dw. Stride-1 undilated kernels run as shifted GEMMs over padded
+// planes; the others through im2col, with samples whose planes are short taken several at a
+// time (one GEMM over their positions side by side) and longer planes in column tiles.
 import CKernels
 import Testing
 import TestSupport
@@ -15,6 +16,9 @@ import TestSupport
       ConvCase(batch: 3, cin: 3, cout: 4, h: 34, w: 33, kh: 1, kw: 1, label: "direct, plane over a tile"),
       ConvCase(batch: 2, cin: 3, cout: 4, h: 40, w: 40, ph: 1, pw: 1, label: "3x3, column tiles"),
       ConvCase(batch: 4, cin: 130, cout: 3, h: 5, w: 5, kh: 1, kw: 1, label: "channel blocks with a remainder"),
+      // Stride 1 without dilation: the shifted GEMMs over padded planes.
+      ConvCase(batch: 3, cin: 5, cout: 4, h: 9, w: 7, label: "3x3 unpadded, shifted"),
+      ConvCase(batch: 6, cin: 70, cout: 6, h: 12, w: 10, kh: 5, kw: 3, ph: 2, pw: 1, label: "5x3 padded, shifted, channel blocks"),
     ]
 
   /// dw0 + Σ over samples and positions of dy[n, o, p] · x[n / repeat, c, p shifted by (ki, kj)],
@@ -65,7 +69,7 @@ import TestSupport
   /// Units own fixed blocks of input channels, each summed in one order: any thread count
   /// gives the same bits. (Only 1 and 2: other suites' sessions, running alongside, size
   /// their workspaces for the tests' thread count.)
-  @Test(arguments: cases.suffix(5))
+  @Test(arguments: cases.suffix(7))
   func independentOfThreads(_ c: ConvCase) {
     let d = ConvData(c)
     var results: [[Float]] = []
