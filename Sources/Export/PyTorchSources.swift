@@ -1398,6 +1398,13 @@ class Run:
         return float(t.item()) / self.world
 
 
+def fills(args, distilling, heatmaps):
+    """(the model's own background fill, the teacher's or None, whether masks are read):
+    --mask-input fills the teacher's input when distilling, else the model's own."""
+    own, teacher = ("none", args.mask_input) if distilling else (args.mask_input or "none", None)
+    return own, teacher, heatmaps or own != "none" or teacher not in (None, "none")
+
+
 def write_json(path, value):
     temporary = f"{path}.tmp{os.getpid()}"
     with open(temporary, "w") as f:
@@ -1443,8 +1450,7 @@ def main(argv=None):
             model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     P, heatmaps = args.P, args.P > 0 and not distilling
     kind = CONFIG["output_kind"]
-    own_fill, teacher_fill = ("none", args.mask_input) if distilling else (args.mask_input or "none", None)
-    needs_masks = heatmaps or own_fill != "none" or teacher_fill not in (None, "none")
+    own_fill, teacher_fill, needs_masks = fills(args, distilling, heatmaps)
     folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], needs_masks, kind == "sigmoid")
     dataset = data.AugmentedDataset(folder, args.seed, args.augment, own_fill, teacher_fill)
     sampler = data.IsnetcOrderSampler(dataset, run.world, run.rank, args.seed, args.batch)
@@ -1660,8 +1666,7 @@ def validate(model, args, term, device, teacher=None):
     kind = CONFIG["output_kind"]
     distilling = teacher is not None
     heatmaps = args.P > 0 and not distilling
-    own_fill, teacher_fill = ("none", args.mask_input) if distilling else (args.mask_input or "none", None)
-    needs_masks = heatmaps or own_fill != "none" or teacher_fill not in (None, "none")
+    own_fill, teacher_fill, needs_masks = fills(args, distilling, heatmaps)
     folder = data.DatasetFolder(args.val, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], needs_masks, kind == "sigmoid")
     group = ops.sync_group()
     ops.set_sync_group(None)

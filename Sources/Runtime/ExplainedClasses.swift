@@ -7,7 +7,9 @@
 public typealias ClassChooser = ([Float]) -> [Int]
 
 /// The chooser and the classes of the current run, read by the seed kernel (and, in
-/// training, by the seed's adjoint in the backward that follows).
+/// training, by the seed's adjoint in the backward that follows). Each session forwards
+/// `explainedClasses` (the chooser: set before a run) and `chosenClasses` (the last run's
+/// choice; nil for a block that explains every class) to it.
 final class ExplainedClassStorage {
   private let values: UnsafeMutablePointer<Int32>
   private let capacity: Int
@@ -23,13 +25,16 @@ final class ExplainedClassStorage {
 
   deinit { values.deallocate() }
 
-  /// The classes of the last choice, one per sample.
+  /// The classes of the last choice, one per sample, for the kernels.
   var classes: UnsafePointer<Int32> { UnsafePointer(values) }
+  /// The classes of the last successful choice (nil before one, or after a failure).
+  private(set) var lastChosen: [Int]?
 
   /// Asks the chooser for the classes of `samples` rows of `logits` (`stride` apart) and
   /// keeps them; on failure every sample gets class 0 and `failure` says why.
   func choose(logits: UnsafePointer<Float>, stride: Int, samples: Int, classes: Int) {
     failure = nil
+    lastChosen = nil
     values.update(repeating: 0, count: capacity)
     guard let chooser else {
       failure = "the LRP block explains one class per sample: set explainedClasses before the run"
@@ -47,5 +52,6 @@ final class ExplainedClassStorage {
       return
     }
     for b in 0..<min(samples, capacity) { values[b] = Int32(chosen[b]) }
+    lastChosen = Array(chosen.prefix(samples))
   }
 }

@@ -26,13 +26,12 @@ public final class InferenceSession {
   public var sampleEpsilons: [Float]?
   /// Where the LRP steps read `sampleEpsilons` during a run.
   let sampleEpsilonStorage: SampleEpsilonStorage
-  /// For an LRP block with one explained class per sample: chooses each sample's class from
-  /// the run's logits, just before the block runs. Ignored by a block that explains every
-  /// class.
+  /// One explained class per sample: the chooser and the last choice (ExplainedClassStorage).
   public var explainedClasses: ClassChooser? {
     get { explainedClassStorage.chooser }
     set { explainedClassStorage.chooser = newValue }
   }
+  public var chosenClasses: [Int]? { graph.explainsOneClassPerSample ? explainedClassStorage.lastChosen : nil }
   let explainedClassStorage: ExplainedClassStorage
   /// When set, each run adds every step's seconds to `stepSeconds[node index]`.
   public var profiling = false

@@ -155,6 +155,8 @@ public final class Teacher {
     get { session.explainedClasses }
     set { session.explainedClasses = newValue }
   }
+  /// The classes the last `explain` explained (nil: every class).
+  public var chosenClasses: [Int]? { session.chosenClasses }
 
   /// The teacher's logits [B, K] and heatmaps [B, K, C, H, W] (one class per sample:
   /// [B, 1, C, H, W]) of `images` (already masked).
@@ -209,15 +211,11 @@ public struct DistillationObjective: Sendable {
     (logits: [Float], heatmaps: [Float]), chosen: [Int]?
   ) {
     guard let teacherImages = batch.teacherImages else { throw RuntimeError("internal error: a distillation batch without the teacher's images") }
-    let chosen = ChosenClasses()
     let (rule, labels, samples) = (settings.classes, batch.labels, batch.samples)
-    teacher.explainedClasses = { logits in
-      chosen.classes = rule.choose(teacherLogits: logits, labels: labels, classes: logits.count / samples, seed: seed) ?? []
-      return chosen.classes!
-    }
+    teacher.explainedClasses = { logits in rule.choose(teacherLogits: logits, labels: labels, classes: logits.count / samples, seed: seed) ?? [] }
     defer { teacher.explainedClasses = nil }
     let taught = try teacher.explain(teacherImages, samples: samples, epsilons: epsilons)
-    return (taught, teacher.graph.explainsOneClassPerSample ? chosen.classes : nil)
+    return (taught, teacher.chosenClasses)
   }
 
   /// The loss of the student's logits and heatmaps against the teacher's, with the

@@ -118,28 +118,22 @@ public struct Objective: Sendable {
   /// the session's LRP block explains one class per sample, the selection chooses the
   /// classes from the forward's logits before the block runs.
   public func step(_ session: TrainingSession, _ batch: Batch, backward: Bool = true) throws -> StepResult {
-    let (chooser, chosen) = classChooser(batch)
-    session.explainedClasses = chooser
+    session.explainedClasses = classChooser(batch)
     defer { session.explainedClasses = nil }
     let outputs = try session.forward(batch.images, samples: batch.samples)
     let channels = session.graph[session.graph.inputIDs[0]].type.dims[0]
-    let selected = session.graph.explainsOneClassPerSample ? chosen.classes : nil
     let (result, seeds) = try loss(
-      logits: outputs[0], heatmaps: outputs.count > 1 ? outputs[1] : nil, batch: batch, channels: channels, gradient: backward, selected: selected)
+      logits: outputs[0], heatmaps: outputs.count > 1 ? outputs[1] : nil, batch: batch, channels: channels, gradient: backward,
+      selected: session.chosenClasses)
     if backward { try session.backward(seeds: seeds) }
     return result
   }
 
   /// The classes a run's selection explains, chosen from the logits (the sessions'
-  /// `explainedClasses`), and where the choice is kept for the loss.
-  public func classChooser(_ batch: Batch) -> (ClassChooser, ChosenClasses) {
-    let chosen = ChosenClasses()
-    let (selection, labels, seed) = (self.selection, batch.labels, selectionSeed)
-    return ({ logits in
-      let classes = logits.count / max(batch.samples, 1)
-      chosen.classes = selection.choose(logits: logits, labels: labels, classes: classes, seed: seed) ?? []
-      return chosen.classes!
-    }, chosen)
+  /// `explainedClasses`; the choice is then their `chosenClasses`).
+  public func classChooser(_ batch: Batch) -> ClassChooser {
+    let (selection, labels, seed, samples) = (self.selection, batch.labels, selectionSeed, max(batch.samples, 1))
+    return { logits in selection.choose(logits: logits, labels: labels, classes: logits.count / samples, seed: seed) ?? [] }
   }
 
   /// The ISNet loss of a batch's logits [B, K] and heatmaps [B, K, C, H, W] (nil for a
@@ -242,8 +236,3 @@ public struct Objective: Sendable {
   }
 }
 
-/// The classes a chooser picked in the last run (nil before it ran).
-public final class ChosenClasses {
-  public var classes: [Int]?
-  public init() {}
-}

@@ -459,22 +459,17 @@ public final class Trainer {
       // One class per sample: the teacher (distillation) or the selection chooses it from
       // the logits before the LRP block runs.
       var taught: (logits: [Float], heatmaps: [Float])?
-      let chosen: ChosenClasses
       if let distillation, let teacher {
         let (maps, classes) = try distillation.teach(teacher, batch, seed: seed, epsilons: epsilons)
         taught = maps
-        chosen = ChosenClasses()
-        chosen.classes = classes
         inference.explainedClasses = classes.map { c in { _ in c } }
       } else {
-        let chooser: ClassChooser
-        (chooser, chosen) = objective.classChooser(batch)
-        inference.explainedClasses = chooser
+        inference.explainedClasses = objective.classChooser(batch)
       }
       let logits = try inference.run(batch.images, samples: batch.samples)
       inference.explainedClasses = nil
       let heatmaps = settings.trainsHeatmaps ? inference.values(of: graph.outputs[1], samples: batch.samples) : nil
-      let selected = graph.explainsOneClassPerSample ? chosen.classes : nil
+      let selected = inference.chosenClasses
       let result: StepResult
       if let distillation, let taught, let heatmaps {
         (result, _) = try distillation.evaluate(

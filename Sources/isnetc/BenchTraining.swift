@@ -14,10 +14,11 @@ extension Bench {
     var teacher: Teacher?
     do {
       let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
-      // One relevance pass per sample where the loss reads one map per sample, as training
-      // builds it (distillation matches one class by default).
-      var block = lrpFlags.options
-      block.onePerSample = distill ? DistillationSettings(teacherModel: "", teacherWeights: "").classes != .all : heatmaps != .all
+      // The LRP block training builds for these settings (one relevance pass per sample where
+      // the loss reads one map per sample; distillation matches one class by default).
+      var settings = TrainingSettings(heatmapWeight: heatmapWeight, selection: heatmaps, lrp: lrpFlags.options)
+      settings.distillation = distill ? DistillationSettings(teacherModel: "", teacherWeights: "") : nil
+      let block = settings.blockOptions
       let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distill ? block : nil)
       session = try TrainingSession(program: program, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
       if distill {

@@ -162,9 +162,10 @@ struct Step: ParsableCommand {
       }
       let distillation = try distillation()
       let masks = heatmapWeight > 0 || distillation != nil ? try fixture.floats("mask") : nil
-      // One relevance pass per sample when the loss reads one map per sample, as in training.
-      var block = lrp.options
-      block.onePerSample = distillation.map { $0.classes != .all } ?? (heatmapWeight > 0 && heatmaps != .all)
+      // The LRP block training builds for these settings.
+      var settings = TrainingSettings(heatmapWeight: heatmapWeight, selection: heatmaps, lrp: lrp.options)
+      settings.distillation = distillation
+      let block = settings.blockOptions
       let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distillation != nil ? block : nil)
       let table = try WeightFiles.load(path: weights)
       let session = try TrainingSession(program: program, weights: table, weightsSource: weights, batchSize: samples, threads: threads)

@@ -58,13 +58,12 @@ public final class TrainingSession {
   public var sampleEpsilons: [Float]?
   /// The values the last forward took from `sampleEpsilons`, read by both passes' kernels.
   let sampleEpsilonStorage: SampleEpsilonStorage
-  /// For an LRP block with one explained class per sample: chooses each sample's class from
-  /// the forward's logits, just before the block runs; `backward` differentiates that
-  /// forward's choice. Ignored by a block that explains every class.
+  /// One explained class per sample: the chooser and the last choice (ExplainedClassStorage).
   public var explainedClasses: ClassChooser? {
     get { explainedClassStorage.chooser }
     set { explainedClassStorage.chooser = newValue }
   }
+  public var chosenClasses: [Int]? { graph.explainsOneClassPerSample ? explainedClassStorage.lastChosen : nil }
   let explainedClassStorage: ExplainedClassStorage
   /// When set, `forward` adds each node's seconds to `forwardSeconds[node index]` and
   /// `backward` each adjoint step's (zeroing its first writes included) to
