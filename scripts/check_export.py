@@ -45,6 +45,8 @@ MODELS = [
     ("densenet121", None, None),
     ("densenet169", None, None),
     ("densenet201", None, None),
+    ("ag_sononet_small", None, None),
+    ("ag_sononet", 64, "64x64 (16.5 GMAC per image at its 224x224)"),
 ]
 # Without a float64 reference, the floor of a float32 comparison is measured: how far the
 # maps move when every input value moves by one float32 ulp. Two float32 evaluations in

@@ -138,6 +138,37 @@ def compare_gradients(checks, label, ours, isnetc_gradients, reference, referenc
                       f"‖torch − isnetc‖₂/‖isnetc‖₂ {difference:.3g} over {GRADIENT_BOUND:g}, against {reference_name}: torch {torch_error:.3g}, isnetc {isnetc_error:.3g} (torch must be at least as close)")
 
 
+def gated_checks(checks, binary, work, train):
+    """AG-Sononet (attention gates: products with a broadcast gate, bilinear upsampling), its
+    weights drawn by `isnetc init`: evaluation-mode logits and heatmaps against isnetc's, and
+    one ISNet step (the paper's loss) against `isnetc step` on the tiny fixture's batch (the
+    same input size and classes), with the float64 step as the arbiter past the bound."""
+    name = "ag_sononet_small"
+    model = os.path.join(ROOT, "models", f"{name}.isnet")
+    weights = os.path.join(work, f"{name}.safetensors")
+    isnetc(binary, "init", model, "-o", weights, "--seed", "0")
+    isnetc(binary, "export", model, "--weights", weights, "--format", "pytorch", "-o", os.path.join(work, f"{name}_isnet"))
+    package = load_package(work, f"{name}_isnet")
+    fixture = load_file(train)
+    batch = {k: (v.float() if v.is_floating_point() else v) for k, v in fixture.items()}
+    x = batch["input"][:4]
+    with torch.no_grad():
+        logits, maps = package.load_model(weights)(x, heatmaps=True)
+    expected = isnetc_heatmaps(binary, work, name, weights, x)
+    worst = max(float((maps[n, k].double() - expected[n, k].double()).norm() / expected[n, k].double().norm())
+                for n in range(x.shape[0]) for k in range(maps.shape[1]))
+    checks.bound(f"{name} eval heatmaps", worst, HEATMAP_BOUND, "worst ‖torch − isnetc‖₂/‖isnetc‖₂ per sample and class")
+    step = os.path.join(work, f"{name}.step.safetensors")
+    isnetc(binary, "step", model, "--weights", weights, "--batch", train, "--P", "0.7", "--E", "10", "--heatmap-norm", "std", "-o", step)
+    ours = load_file(step)
+    isnetc_gradients = {k[5:]: v for k, v in ours.items() if k.startswith("grad.")}
+    loss32, gradients32, _ = torch_step(package, weights, batch, torch.float32)
+    expected_loss = float(ours["loss"][0])
+    checks.bound(f"{name} step loss", abs(loss32 - expected_loss) / abs(expected_loss), LOSS_BOUND, f"torch {loss32:.9g}, isnetc {expected_loss:.9g}: relative")
+    reference = torch_step(package, weights, batch, torch.float64)[1] if l2(gradients32, isnetc_gradients) > GRADIENT_BOUND else None
+    compare_gradients(checks, f"{name} step gradients", gradients32, isnetc_gradients, reference, "the float64 step")
+
+
 def step_checks(checks, binary, work, name, weights, train):
     model = os.path.join(ROOT, "models", f"{name}.isnet")
     directory = os.path.join(work, f"{name}_isnet")
@@ -405,6 +436,7 @@ def main():
             package = step_checks(checks, args.isnetc, work, name, weights, train)
             distillation_checks(checks, args.isnetc, work, name, weights, train)
             eval_checks(checks, args.isnetc, work, package, name, weights, os.path.join(directory, f"{name}.eval.safetensors"))
+        gated_checks(checks, args.isnetc, work, fixtures[0][2])
         ddp_checks(checks, args.isnetc, work, os.path.join(work, "tiny_isnet"))
         refusal_checks(checks, args.isnetc, work)
         torchvision_check(checks, args.isnetc, work)

@@ -295,6 +295,26 @@ struct Lowering {
       for i in 2..<max(2, inputs.count) { y = op("Add", [y, x(i)], hint: valueName(index)) }
       values[index] = y
 
+    case .mul:
+      // The gate [N, …] gains axes after N to align with x (ONNX broadcasts from the right).
+      isRelevance[index] = isRelevance[inputs[0]]
+      let extra = graph.nodes[inputs[0]].type.rank - graph.nodes[inputs[1]].type.rank
+      let gate = extra == 0 ? x(1) : op("Unsqueeze", [x(1), ints(Array(1...extra))], hint: x(1) + ".aligned")
+      values[index] = op("Mul", [x(0), gate], hint: valueName(index))
+
+    case .upsample(let a):
+      // Nearest: source pixel ⌊o/s⌋ (asymmetric, floor); bilinear: PyTorch's
+      // align_corners=False (half_pixel, edges clamped).
+      let attributes: [ONNXAttribute] = switch a.mode {
+      case .nearest:
+        [ONNXAttribute("mode", .string("nearest")), ONNXAttribute("coordinate_transformation_mode", .string("asymmetric")),
+         ONNXAttribute("nearest_mode", .string("floor"))]
+      case .bilinear:
+        [ONNXAttribute("mode", .string("linear")), ONNXAttribute("coordinate_transformation_mode", .string("half_pixel"))]
+      }
+      let scales = floats("scales\(a.scale.h)x\(a.scale.w)", dims: [4], [1, 1, Float(a.scale.h), Float(a.scale.w)])
+      values[index] = op("Resize", [x(), "", scales], attributes, hint: name)
+
     // The LRP block.
     case .lrpSeed(let a):
       // The exported graph picks its classes with --explain; a run-time choice per sample

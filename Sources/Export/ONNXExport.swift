@@ -138,7 +138,7 @@ public enum ONNXExport {
       if case .failure(let refusal) = pooling.onnx(inputDims: dims) { return refusal.reason }
       return nil
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .linear, .flatten, .dropout,
-      .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
+      .concat, .add, .mul, .upsample, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
       .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten,
       .zbPreactivation, .zbRelevance:
       return nil

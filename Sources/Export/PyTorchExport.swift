@@ -62,7 +62,7 @@ public enum PyTorchExport {
     switch op {
     case .pool(let pooling): return pooling.torchRefusal
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .linear, .flatten, .dropout,
-      .concat, .add, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
+      .concat, .add, .mul, .upsample, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose,
       .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten,
       .zbPreactivation, .zbRelevance:
       return nil

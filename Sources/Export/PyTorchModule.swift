@@ -51,7 +51,7 @@ struct PyTorchModuleEmitter {
   /// The ops of an affine region between activations (what the ε-rule's view reads).
   static func isRegionOp(_ op: Op) -> Bool {
     switch op {
-    case .conv2d, .linear, .batchNorm, .pool, .flatten, .dropout, .concat, .add:
+    case .conv2d, .linear, .batchNorm, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample:
       true
     case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
       .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
@@ -65,7 +65,7 @@ struct PyTorchModuleEmitter {
     switch op {
     case .conv2d(let a): !a.hasBias
     case .linear(let a): !a.hasBias
-    case .pool, .flatten, .dropout, .concat, .add: true
+    case .pool, .flatten, .dropout, .concat, .add, .mul, .upsample: true
     case .batchNorm, .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
       .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
       .unflatten, .zbPreactivation, .zbRelevance:
@@ -99,7 +99,7 @@ struct PyTorchModuleEmitter {
   private func viewDiffers(_ index: Int) -> Bool {
     switch graph.nodes[index].op {
     case .batchNorm: true
-    case .add: graph.nodes[index].inputs.contains { viewDiffers($0.index) }
+    case .add, .mul, .upsample: graph.nodes[index].inputs.contains { viewDiffers($0.index) }
     default: false
     }
   }
@@ -248,6 +248,10 @@ struct PyTorchModuleEmitter {
       emit(inputs.count == 1 ? "\(out) = \(x())" : "\(out) = torch.cat([\(inputs.map(v).joined(separator: ", "))], 1)")
     case .add:
       emit("\(out) = " + inputs.map(v).joined(separator: " + "))
+    case .mul:
+      emit("\(out) = \(product(x(0), x(1), inputs))")
+    case .upsample(let a):
+      emit("\(out) = \(Self.upsampleCall(x(), a))")
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
       .zbRelevance:
@@ -281,6 +285,10 @@ struct PyTorchModuleEmitter {
       emit("\(out) = torch.cat([\(inputs.indices.map { x($0) }.joined(separator: ", "))], 1)")
     case .add:
       emit("\(out) = " + inputs.map { view($0) }.joined(separator: " + "))
+    case .mul:
+      emit("\(out) = \(product(x(0), x(1), inputs))")
+    case .upsample(let a):
+      emit("\(out) = \(Self.upsampleCall(x(), a))")
     default:
       preconditionFailure("no view for \(node.op.name)")
     }
@@ -345,6 +353,8 @@ struct PyTorchModuleEmitter {
       emit("\(out) = \(x()).unflatten(2, \(Self.tuple(a.dims)))")
     case .add:
       emit("\(out) = " + inputs.map(v).joined(separator: " + "))
+    case .mul:
+      emit("\(out) = \(product(x(0), x(1), inputs))")
     case .zbPreactivation(let a):
       emit("w\(index), b\(index) = O.zb_fold(\(zbLayers(node.name!, a)), stats)")
       emit("\(out) = O.zb_preactivation(\(x()), w\(index), b\(index), \(a.low), \(a.high), \(convArguments(a.conv)))")
@@ -352,8 +362,24 @@ struct PyTorchModuleEmitter {
       let outDims = Array(graph.nodes[inputs[1]].type.dims.dropFirst())
       emit("w\(index), b\(index) = O.zb_fold(\(zbLayers(node.name!, a)), stats)")
       emit("\(out) = O.zb_relevance(\(x(0)), \(x(1)), w\(index), \(a.low), \(a.high), \(convTransposeArguments(a.conv, inputDims: a.inputDims, outputDims: outDims)))")
-    case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .concat:
+    case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .concat, .upsample:
       throw ExportError("internal error: classifier op \(node.op.name) at node \(index), inside the LRP block")
+    }
+  }
+
+  /// a ⊙ g for `mul`'s operands (node indices `inputs`): g gains axes after the batch axis
+  /// to align with a (torch broadcasts from the right).
+  private func product(_ a: String, _ g: String, _ inputs: [Int]) -> String {
+    let extra = graph.nodes[inputs[0]].type.rank - graph.nodes[inputs[1]].type.rank
+    return "\(a) * \(g)" + String(repeating: ".unsqueeze(1)", count: extra)
+  }
+
+  /// The torch call upsampling `x` as `a` says: nearest by repetition (exact), bilinear
+  /// with align_corners=False.
+  static func upsampleCall(_ x: String, _ a: UpsampleAttributes) -> String {
+    switch a.mode {
+    case .nearest: "\(x).repeat_interleave(\(a.scale.h), 2).repeat_interleave(\(a.scale.w), 3)"
+    case .bilinear: "F.interpolate(\(x), scale_factor=\(tuple(a.scale)), mode=\"bilinear\", align_corners=False)"
     }
   }
 

@@ -61,7 +61,9 @@ extension Op {
       [("out", .int(a.outFeatures)), ("bias", .bool(a.hasBias))] + Self.fusions(a.epilogue)
     case .dropout(let a):
       [("p", .float(a.probability))]
-    case .relu, .elementwise, .flatten, .concat, .add:
+    case .upsample(let a):
+      [("scale", .pair(a.scale))]
+    case .relu, .elementwise, .flatten, .concat, .add, .mul:
       []
     }
   }
@@ -132,6 +134,7 @@ extension Op {
       (.dropout(DropoutAttributes()), { r throws(AttributeError) in .dropout(DropoutAttributes(probability: try r.float("p"))) }),
       (.concat, { _ throws(AttributeError) in .concat }),
       (.add, { _ throws(AttributeError) in .add }),
+      (.mul, { _ throws(AttributeError) in .mul }),
       (.lrpSeed(LRPSeedAttributes()), { r throws(AttributeError) in
         .lrpSeed(LRPSeedAttributes(onePerSample: try r.optionalBool("one_per_sample") ?? false))
       }),
@@ -153,7 +156,12 @@ extension Op {
       (.zbPreactivation(zb), { r throws(AttributeError) in .zbPreactivation(try zBeta(&r)) }),
       (.zbRelevance(zb), { r throws(AttributeError) in .zbRelevance(try zBeta(&r)) }),
     ]
-    return Dictionary(uniqueKeysWithValues: table.map { ($0.example.name, $0.read) })
+    let upsamples: [(example: Op, read: Reader)] = UpsampleAttributes.Mode.allCases.map { mode in
+      (.upsample(UpsampleAttributes(scale: Pair(square: 1), mode: mode)), { r throws(AttributeError) in
+        .upsample(UpsampleAttributes(scale: try r.pair("scale"), mode: mode))
+      })
+    }
+    return Dictionary(uniqueKeysWithValues: (table + upsamples).map { ($0.example.name, $0.read) })
   }()
 
   private static func zBeta(_ r: inout AttributeReader) throws(AttributeError) -> ZBetaAttributes {

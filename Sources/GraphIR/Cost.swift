@@ -3,7 +3,8 @@
 ///
 /// Counted: convolution and linear (one MAC per weight use), batch norm (one per element:
 /// a folded scale and shift) and average pooling (one per window element read). ReLU, max
-/// pooling, concatenation, addition, flatten and dropout move or compare data and count 0;
+/// pooling, concatenation, addition, flatten, dropout and nearest upsampling move or compare
+/// data and count 0; a product counts one per element, bilinear upsampling four;
 /// element-wise functions count 0 too (no multiply-accumulates, whatever they cost).
 
 extension Graph {
@@ -24,8 +25,10 @@ extension Graph {
       return times(output, inChannels / a.groups, a.kernel.h, a.kernel.w)
     case .linear:
       return times(output, self[node.inputs[0]].type.dims[0])
-    case .batchNorm:
+    case .batchNorm, .mul:
       return output
+    case .upsample(let a):
+      return a.mode == .bilinear ? times(output, 4) : 0
     case .pool(let pooling):
       return pooling.multiplyAccumulates(output: output, input: self[node.inputs[0]].type.elementCount ?? Int.max, times: product)
     case .conv2dTranspose(let a):

@@ -22,6 +22,12 @@ public enum Op: Sendable, Hashable {
   case concat
   /// Elementwise sum of inputs of one shape.
   case add
+  /// Elementwise product x ⊙ g, g broadcast to x's shape (right-aligned; each of g's dims
+  /// equal to x's or 1): an attention gate or a mask applied to features. In the LRP block
+  /// g is a constant (relevance reaches x alone, as attention gates are treated).
+  case mul
+  /// Resampling of an image [C, H, W] by an integer scale (nearest or bilinear).
+  case upsample(UpsampleAttributes)
 
   // The LRP block (LRPTransform.swift). Relevance tensors carry a class axis first:
   // [K, C, H, W] per sample, one slice per explained class. Ops that read a forward op's
@@ -75,6 +81,8 @@ public enum Op: Sendable, Hashable {
     case .dropout: "dropout"
     case .concat: "concat"
     case .add: "add"
+    case .mul: "mul"
+    case .upsample(let a): a.mode.opName
     case .lrpSeed: "lrp_seed"
     case .lrpEpsilonDivide: "lrp_epsilon_divide"
     case .lrpMultiply: "lrp_multiply"
@@ -93,7 +101,7 @@ public enum Op: Sendable, Hashable {
   public var isLRPBlockOp: Bool {
     switch self {
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
-      .concat, .add:
+      .concat, .add, .mul, .upsample:
       false
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation, .zbRelevance:
@@ -105,13 +113,13 @@ public enum Op: Sendable, Hashable {
   public var arity: Arity {
     switch self {
     case .input: .exactly(0)
-    case .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .lrpSeed,
+    case .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .upsample, .lrpSeed,
       .batchNormTranspose, .conv2dTranspose, .linearTranspose, .sliceChannels, .unflatten,
       .zbPreactivation:
       .exactly(1)
     // A winner-take-all transpose reads the pooled output too.
     case .poolTranspose(let a): .exactly(a.forward.lrpRule == .winnerTakesAll ? 2 : 1)
-    case .lrpEpsilonDivide, .lrpMultiply, .zbRelevance: .exactly(2)
+    case .lrpEpsilonDivide, .lrpMultiply, .zbRelevance, .mul: .exactly(2)
     case .concat: .atLeast(1)
     case .add: .atLeast(2)
     }
@@ -305,4 +313,25 @@ public struct DropoutAttributes: Sendable, Hashable {
   public var probability: Double
   public static let defaultProbability = 0.5
   public init(probability: Double = defaultProbability) { self.probability = probability }
+}
+
+/// Resampling by an integer scale factor per axis: output [C, H·sh, W·sw].
+public struct UpsampleAttributes: Sendable, Hashable {
+  public enum Mode: String, Sendable, Hashable, CaseIterable {
+    /// Each output takes its source pixel's value.
+    case nearest
+    /// Bilinear interpolation between the four nearest input pixels, pixel centres aligned
+    /// (PyTorch's `align_corners=False`, ONNX's `half_pixel`), edges clamped.
+    case bilinear
+
+    /// The op's one name, in the language and the text form.
+    public var opName: String { "upsample_\(rawValue)" }
+  }
+
+  public var scale: Pair
+  public var mode: Mode
+  public init(scale: Pair, mode: Mode) {
+    self.scale = scale
+    self.mode = mode
+  }
 }

@@ -69,7 +69,7 @@ extension Op {
       return [own(.weight, [a.outFeatures, a.inFeatures])]
     case .zbPreactivation(let a), .zbRelevance(let a):
       return conv(a.conv, inChannels: a.inputDims.first ?? 0)
-    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample, .lrpSeed,
       .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       return []
     }
@@ -81,7 +81,7 @@ extension Op {
     switch self {
     case .conv2d, .batchNorm, .linear: .owns
     case .batchNormTranspose, .conv2dTranspose, .linearTranspose, .zbPreactivation, .zbRelevance: .reads
-    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample, .lrpSeed,
       .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       .none
     }

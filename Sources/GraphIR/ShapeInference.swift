@@ -75,6 +75,21 @@ extension Op {
         )
       }
       return inputs[0]
+    case .mul:
+      // Rank 4 at most: an image, or an image's relevance in the LRP block.
+      guard inputs[0].rank <= 4 else { throw ShapeError("mul takes tensors of rank 4 at most, got \(shapeText(inputs[0].dims))") }
+      guard Self.broadcasts(inputs[1].dims, to: inputs[0].dims) else {
+        throw ShapeError(
+          "mul's second input \(shapeText(inputs[1].dims)) does not broadcast to its first \(shapeText(inputs[0].dims)) (each of its last dims must equal the first's or be 1)"
+        )
+      }
+      return inputs[0]
+    case .upsample(let a):
+      let (c, h, w) = try Self.image(inputs[0], opName)
+      guard h * a.scale.h <= maximumDimension, w * a.scale.w <= maximumDimension else {
+        throw ShapeError("\(opName) output [\(h * a.scale.h),\(w * a.scale.w)] is larger than \(maximumDimension)")
+      }
+      return TensorType(dims: [c, h * a.scale.h, w * a.scale.w])
     case .lrpSeed(let a):
       guard inputs[0].rank == 1 else { throw ShapeError("lrp_seed needs logits [K], got \(shapeText(inputs[0].dims))") }
       return TensorType(dims: [a.onePerSample ? 1 : inputs[0].dims[0], inputs[0].dims[0]])
@@ -128,6 +143,13 @@ extension Op {
     }
   }
 
+  /// Whether `small` broadcasts to `large`: aligned at the last dimension, each of its
+  /// dimensions equal to `large`'s or 1, no more of them.
+  public static func broadcasts(_ small: [Int], to large: [Int]) -> Bool {
+    guard small.count <= large.count else { return false }
+    return zip(small.reversed(), large.reversed()).allSatisfy { $0 == $1 || $0 == 1 }
+  }
+
   /// The output of a transposed op: [K] + the forward op's input, after checking that the
   /// forward op maps that input to the relevance's per-class shape.
   private static func transposed(_ relevance: TensorType, forward: Op, inputDims: [Int], _ opName: String) throws(ShapeError) -> TensorType {
@@ -177,7 +199,9 @@ extension Op {
       guard a.low < a.high, a.low.isFinite, a.high.isFinite else {
         throw ShapeError("\(opName) bounds [\(a.low), \(a.high)] must have low < high")
       }
-    case .relu, .elementwise, .flatten, .concat, .add, .lrpSeed, .lrpMultiply, .batchNormTranspose,
+    case .upsample(let a):
+      try positive(a.scale, "scale")
+    case .relu, .elementwise, .flatten, .concat, .add, .mul, .lrpSeed, .lrpMultiply, .batchNormTranspose,
       .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels, .unflatten:
       break
     }

@@ -87,7 +87,8 @@ enum OpCatalog {
     uniqueKeysWithValues: all.map { ($0.name, $0) })
 
   static let all: [OpSignature] =
-    layers + Pooling.members.map(pooling) + reshaping + ElementwiseFunction.allCases.map(elementwise)
+    layers + Pooling.members.map(pooling) + UpsampleAttributes.Mode.allCases.map(upsample) + reshaping
+    + ElementwiseFunction.allCases.map(elementwise)
 
   private static let layers: [OpSignature] = [
     OpSignature(
@@ -146,7 +147,19 @@ enum OpCatalog {
       build: { a in [.dropout(DropoutAttributes(probability: a.float("p")))] }),
     OpSignature(name: "concat", inputs: .atLeast(1), attributes: [], summary: "concatenation along channels", build: { _ in [.concat] }),
     OpSignature(name: "add", inputs: .atLeast(2), attributes: [], summary: "element-wise sum", build: { _ in [.add] }),
+    OpSignature(
+      name: "mul", inputs: .exactly(2), attributes: [],
+      summary: "element-wise product `x1 ⊙ x2`, `x2` broadcast (each of its last dims equal to `x1`'s or 1); a gate or mask, constant to LRP",
+      build: { _ in [.mul] }),
   ]
+
+  /// Upsampling by an integer scale, one op per mode.
+  private static func upsample(_ mode: UpsampleAttributes.Mode) -> OpSignature {
+    OpSignature(
+      name: mode.opName, inputs: .exactly(1), attributes: [A(name: "scale", type: .pair, defaultValue: .value(.int(2)))],
+      summary: mode == .nearest ? "upsampling, each output a copy of its source pixel" : "bilinear upsampling (align_corners=False)",
+      build: { a in [.upsample(UpsampleAttributes(scale: a.pair("scale"), mode: mode))] })
+  }
 
   /// An element-wise function of GraphIR's table, written `name(x)`.
   private static func elementwise(_ function: ElementwiseFunction) -> OpSignature {

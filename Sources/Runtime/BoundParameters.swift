@@ -64,7 +64,7 @@ struct BoundParameters {
           a, for: use, folded: Self.folded(
             weight: tensor(name, .weight), bias: a.conv.hasBias ? tensor(name, .bias) : nil,
             outputs: a.conv.outChannels, norm: a.conv.epilogue.foldedNorm.map { Self.norm($0.name, epsilon: $0.epsilon, tensor) }))
-      case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
+      case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample, .lrpSeed,
         .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
         break
       }

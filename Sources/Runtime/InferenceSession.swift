@@ -278,6 +278,13 @@ public final class InferenceSession {
       .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
       .zbRelevance:
       return makeLRPStep(id)
+    case .mul:
+      let (x, gate) = (inputs[0], inputs[1])
+      let layout = BroadcastLayout(large: x.dims, small: gate.dims)
+      return { samples in layout.multiply(x.pointer, stride: x.stride, by: gate.pointer, stride: gate.stride, rows: samples, into: y, stride: yStride) }
+    case .upsample(let a):
+      let x = inputs[0]
+      return { samples in a.forward(x.pointer, stride: x.stride, rows: samples, inputDims: x.dims, into: y, stride: yStride) }
     case .add:
       let count = node.type.elementCount ?? 0
       return { samples in

@@ -196,7 +196,7 @@ extension InferenceSession {
         isn_lrp_zb_combine(x.pointer, x.stride, y, scratch, Int32(samples), Int32(classes), perClass, low, high, y)
       }
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
-      .concat, .add:
+      .concat, .add, .mul, .upsample:
       preconditionFailure("\(node.op.name) is a classifier op; makeStep runs it")
     }
   }

@@ -56,7 +56,7 @@ public struct MemoryPlan: Sendable {
     for (index, node) in nodes.enumerated() {
       switch node.op {
       case .flatten, .dropout, .unflatten: source[index] = source[node.inputs[0].index]
-      case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .concat, .add, .lrpSeed,
+      case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .concat, .add, .mul, .upsample, .lrpSeed,
         .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
         .linearTranspose, .poolTranspose, .sliceChannels, .zbPreactivation, .zbRelevance:
         break

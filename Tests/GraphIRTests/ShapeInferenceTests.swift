@@ -65,6 +65,10 @@ import Testing
     // grouped conv: 8·9·11 outputs × (8/4) channels × 3·3.
     #expect(graph.multiplyAccumulates(of: NodeID(4)) == 8 * 9 * 11 * 2 * 9)
     #expect(graph.multiplyAccumulates(of: NodeID(3)) == 0)
-    #expect(graph.multiplyAccumulates(of: NodeID(13)) == 5 * 64)
+    // Bilinear upsampling: four per output; nearest: none; a product: one per output.
+    #expect(graph.multiplyAccumulates(of: NodeID(8)) == 4 * 9 * 11)
+    #expect(graph.multiplyAccumulates(of: NodeID(9)) == 0)
+    #expect(graph.multiplyAccumulates(of: NodeID(10)) == 8 * 9 * 11)
+    #expect(graph.multiplyAccumulates(of: NodeID(19)) == 5 * 64)
   }
 }

@@ -66,7 +66,7 @@ import Testing
         == "  %1 = conv(%0) @stem.conv {out=8, kernel=[3,5], stride=[2,1], pad=[1,2], dilation=[1,2], groups=1, bias=true} : f32[N,8,9,11]"
     )
     #expect(lines[3] == "  %2 = bn(%1) @stem.bn {eps=0.001, momentum=0.01} : f32[N,8,9,11]")
-    #expect(lines.suffix(2) == ["  return %13", "}"])
+    #expect(lines.suffix(2) == ["  return %19", "}"])
   }
 
   @Test func ignoresBlankAndCommentLines() throws {

@@ -153,6 +153,34 @@ import TestSupport
       """#)
   }
 
+  /// A gate is a constant: the product's transpose multiplies the adjoint by the gate
+  /// (`mul` in the block, the gate broadcast over classes and channels) and sends it to the
+  /// features alone; nothing of the block reads the gate's own convolution `g`.
+  @Test func gatedProductSendsRelevanceToTheFeaturesAlone() throws {
+    let text = try Self.block(#"x = relu(conv(input, out: 2, k: 1) @ "c0"); g = sigmoid(conv(x, out: 1, k: 2, stride: 2) @ "g"); y = relu(mul(conv(x, out: 2, k: 1) @ "c1", upsample_nearest(g, scale: 2))); return linear(flatten(y), out: 2) @ "fc";"#)
+    #expect(text == #"""
+        %11 = lrp_seed(%10) : f32[N,2,2]
+        %12 = lrp_epsilon_divide(%11, %10) {eps=0.01} : f32[N,2,2]
+        %13 = linear_transpose(%12) @fc {in=32, out=2} : f32[N,2,32]
+        %14 = unflatten(%13) {dims=[2,4,4]} : f32[N,2,2,4,4]
+        %15 = lrp_multiply(%8, %14) : f32[N,2,2,4,4]
+        %16 = lrp_epsilon_divide(%15, %7) {eps=0.01} : f32[N,2,2,4,4]
+        %17 = mul(%16, %6) : f32[N,2,2,4,4]
+        %18 = conv2d_transpose(%17) @c1 {out=2, kernel=[1,1], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true, in=[2,4,4]} : f32[N,2,2,4,4]
+        %19 = lrp_multiply(%2, %18) : f32[N,2,2,4,4]
+        %20 = zb_preactivation(%0) @c0 {out=2, kernel=[1,1], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true, in=[2,4,4], range=[0.0,1.0]} : f32[N,2,4,4]
+        %21 = lrp_epsilon_divide(%19, %20) {eps=0.01} : f32[N,2,2,4,4]
+        %22 = zb_relevance(%0, %21) @c0 {out=2, kernel=[1,1], stride=[1,1], pad=[0,0], dilation=[1,1], groups=1, bias=true, in=[2,4,4], range=[0.0,1.0]} : f32[N,2,2,4,4]
+      """#)
+  }
+
+  /// Relevance reaching an upsampling (outside a gate) has no rule: refused, naming it.
+  @Test func relevanceThroughUpsamplingIsRefused() throws {
+    let graph = try compileSource(#"isnet 1; model m(input: f32[2, 4, 4] in [0, 1]) { x = relu(conv(input, out: 2, k: 1) @ "c0"); x = upsample_bilinear(x); return linear(flatten(x), out: 2) @ "fc"; }"#)
+    #expect(throws: LRPError.self) { try graph.withLRPBlock() }
+    do { _ = try graph.withLRPBlock() } catch { #expect(error.message.contains("upsample_bilinear")) }
+  }
+
   /// With the ε input rule the first layer takes the ε-rule like the others (its batch norm
   /// transposed, not folded) and the input is an activation point: R = x ⊙ c.
   @Test func epsilonInputRuleTreatsTheInputAsAnActivation() throws {

@@ -85,6 +85,25 @@ import TestSupport
       """
   }
 
+  /// Attention-gated: a one-channel gate (2x2 stride-2 convolution, sigmoid, bilinear x2)
+  /// and a coarser one (4x4 stride 4, nearest x4) weighing a batch norm's output before its
+  /// ReLU. Gates are constants to LRP, so each product is one more linear map of the step
+  /// and relevance is conserved.
+  static func gated(_ r: inout Random) -> String {
+    """
+      isnet 1;
+      model generated(input: f32[3, 16, 16] in [0, 1], classes: int = \(r.int(2...5))) {
+        x = conv(input, out: \(r.int(3...8)), k: 3, pad: 1) @ "conv0"; x = relu(x);
+        g = conv(x, out: 1, k: 2, stride: 2) @ "psi"; g = upsample_bilinear(sigmoid(g), scale: 2);
+        q = conv(x, out: 1, k: 4, stride: 4) @ "theta"; q = upsample_nearest(sigmoid(q), scale: 4);
+        x = conv(x, out: \(r.int(3...8)), k: 3, pad: 1, bias: false) @ "conv1"; x = bn(x) @ "bn1";
+        x = relu(mul(mul(x, g), q));
+        x = maxpool(x, k: 2);
+        return linear(global_avgpool(x), out: classes) @ "fc";
+      }
+      """
+  }
+
   /// Seeded weights with every bias and shift zero: the network is linear between ReLUs.
   static func biasFreeWeights(_ graph: Graph, _ r: inout Random) -> WeightTable {
     var weights = Initialization.weights(for: graph, seed: r.next())
@@ -101,10 +120,18 @@ import TestSupport
     return weights
   }
 
-  @Test(arguments: [(0, "densenet"), (1, "densenet"), (2, "densenet"), (3, "resnet"), (4, "resnet"), (5, "resnet"), (6, "vgg"), (7, "vgg")])
+  @Test(arguments: [
+    (0, "densenet"), (1, "densenet"), (2, "densenet"), (3, "resnet"), (4, "resnet"), (5, "resnet"), (6, "vgg"), (7, "vgg"),
+    (8, "gated"), (9, "gated"),
+  ])
   func heatmapsSumToLogits(seed: UInt64, kind: String) throws {
     var r = Random(seed: seed)
-    let source = kind == "densenet" ? Self.denseNet(&r) : kind == "resnet" ? Self.resNet(&r) : Self.vgg(&r)
+    let source = switch kind {
+    case "densenet": Self.denseNet(&r)
+    case "resnet": Self.resNet(&r)
+    case "gated": Self.gated(&r)
+    default: Self.vgg(&r)
+    }
     let blocks = try Repository.read("models/densenet_blocks.isnet")
     let compilation = compileSources(["m.isnet": source, "densenet_blocks.isnet": blocks])
     guard let classifier = compilation.graph else {

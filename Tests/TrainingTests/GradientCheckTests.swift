@@ -12,7 +12,8 @@ import TestSupport
 /// transposes, max unpooling, global average pooling, dropout, Zᴮ with a folded batch
 /// norm), a ResNet (residual adds, flatten, Zᴮ with a bias) and a VGG net (average pooling,
 /// linear layers with biases inside the ε-rule) and one with sigmoids (the element-wise
-/// functions); one with biased convolutions before batch norms for differentiated statistics.
+/// functions); one with attention gates (`mul` with broadcasting, both upsamplings); one
+/// with biased convolutions before batch norms for differentiated statistics.
 ///
 /// The loss is a fixed random linear function of the logits and heatmaps, L = ⟨r, logits⟩
 /// + ⟨q, heatmaps⟩, so ∂L/∂outputs = (r, q). For each parameter tensor θ and a random
@@ -92,6 +93,21 @@ import TestSupport
         x = conv(x, out: 5, k: 3, pad: 1) @ "conv1"; x = relu(x);
         x = flatten(x); x = linear(x, out: 6) @ "fc1"; x = sigmoid(x);
         return linear(x, out: classes) @ "fc2";
+      }
+      """,
+    // Attention gates: products with a broadcast one-channel gate (bilinear upsampling) and
+    // a full one (nearest), inside the batch norm's region, so the LRP block reads the
+    // product's view; relevance crosses the products to h alone.
+    "gated": """
+      isnet 1;
+      model m(input: f32[3, 8, 8] in [0, 1], classes: int = 3) {
+        x = conv(input, out: 4, k: 3, pad: 1) @ "conv0"; x = relu(x);
+        g = conv(x, out: 1, k: 2, stride: 2) @ "psi"; g = upsample_bilinear(sigmoid(g), scale: 2);
+        q = conv(x, out: 5, k: 2, stride: 2) @ "theta"; q = upsample_nearest(sigmoid(q), scale: 2);
+        h = conv(x, out: 5, k: 3, pad: 1, bias: false) @ "conv1"; h = bn(h) @ "bn1";
+        h = relu(mul(mul(h, g), q));
+        h = maxpool(h, k: 2); h = flatten(h);
+        return linear(h, out: classes) @ "fc";
       }
       """,
   ]
@@ -195,7 +211,7 @@ import TestSupport
     }
   }
 
-  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid"], [false, true])
+  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid", "gated"], [false, true])
   func gradientsMatchFiniteDifferences(_ kind: String, heatmaps: Bool) throws {
     try expectAgreement(kind, heatmaps: heatmaps ? Self.lrp : nil)
   }
@@ -206,7 +222,7 @@ import TestSupport
   /// norm's training value and LRP view differ) the loss jumps by about 2R/ε. ε 0.3 keeps
   /// those jumps within what the differences resolve: at 0.1 the DenseNet's first
   /// convolution agrees to 3% at best, its differences scattered across the step sizes.
-  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid"])
+  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid", "gated"])
   func gradientsMatchFiniteDifferencesWithTheEpsilonInputRule(_ kind: String) throws {
     try expectAgreement(kind, heatmaps: LRPOptions(epsilon: 0.3, inputRule: .epsilon))
   }

@@ -124,6 +124,30 @@ void isn_relu(const float *x, size_t x_stride, int batch, size_t count, float *y
 void isn_add(const float *a, size_t a_stride, const float *b, size_t b_stride, int batch,
              size_t count, int relu, float *y, size_t y_stride);
 
+/// y (+)= a ⊙ b with b broadcast (broadcast_multiply.c): a and y are [d0, d1, d2, d3] per
+/// sample (a's shape padded with leading 1s); b's element for index (i0, i1, i2, i3) is
+/// b[n·b_stride + Σ iₖ·b_steps[k]], b_steps[k] = 0 along a dimension b broadcasts. Adds
+/// into y when `accumulate` is nonzero.
+void isn_broadcast_multiply(const float *a, size_t a_stride, const float *b, size_t b_stride,
+                            int batch, const int64_t dims[4], const int64_t b_steps[4],
+                            int accumulate, float *y, size_t y_stride);
+
+/// The adjoint of `isn_broadcast_multiply` for b: db[n, j] += Σ g·a over a's elements that
+/// read b's element j (shapes and steps as there).
+void isn_broadcast_multiply_reduce(const float *g, size_t g_stride, const float *a,
+                                   size_t a_stride, int batch, const int64_t dims[4],
+                                   const int64_t b_steps[4], float *db, size_t db_stride);
+
+/// Upsampling by integer scales (upsample.c): x [batch, channels, in_h, in_w] (stride
+/// x_stride) → y [batch, channels, in_h·scale_h, in_w·scale_w]; nearest, or bilinear when
+/// `bilinear` is nonzero (PyTorch's align_corners=False).
+void isn_upsample(const float *x, size_t x_stride, int batch, int channels, int in_h, int in_w,
+                  int scale_h, int scale_w, int bilinear, float *y, size_t y_stride);
+
+/// Its adjoint: dx [batch, channels, in_h, in_w] += upsampleᵀ(dy) (both dense).
+void isn_upsample_backward(const float *dy, int batch, int channels, int in_h, int in_w,
+                           int scale_h, int scale_w, int bilinear, float *dx);
+
 /// Copies `count` floats per sample (concatenation where a producer cannot write in place).
 void isn_copy(const float *x, size_t x_stride, int batch, size_t count, float *y,
               size_t y_stride);

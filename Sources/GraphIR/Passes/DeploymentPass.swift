@@ -73,7 +73,7 @@ extension Graph {
           absorbed.append(relu)
         }
         op = .batchNorm(a)
-      case .input, .relu, .elementwise, .pool, .flatten, .concat, .add:
+      case .input, .relu, .elementwise, .pool, .flatten, .concat, .add, .mul, .upsample:
         break
       // The LRP block is never part of what is deployed; kept as is if present.
       case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,

@@ -15,7 +15,9 @@
 ///   takes s = R / (z + ε·sign(z)) (eq. 2), and s travels back through the transposed linear
 ///   parts of the region (no biases: the reference detaches them): convᵀ, Wᵀ, γ/σ for batch
 ///   norm (eqs. 14–15: BN fusion), slices for concatenations, arg-max routing that sums
-///   for max pooling (section 4.4.1). At an activation point a, R_a += a ⊙ c.
+///   for max pooling (section 4.4.1). At an activation point a, R_a += a ⊙ c. A product
+///   x ⊙ g is linear in x with the gate g held constant (as attention gates are treated in
+///   LRP): c reaches x as g ⊙ c, and none reaches g's branch.
 /// - Contributions meeting at one value are summed. That is eq. 21: a DenseNet producer's
 ///   relevance is the sum over every consumer batch norm of its channel slice, each with
 ///   that consumer's own z and ε — and residual additions split relevance in proportion to
@@ -159,8 +161,10 @@ private struct LRPBuilder {
     case .flatten, .dropout, .concat: .plumbing
     // As the member's rule says: average pooling is an ε-layer, max pooling plumbing.
     case .pool(let pooling): pooling.lrpRule == .epsilonLayer ? .epsilonLayer : .plumbing
-    // Affine, inside a step: batch norm is fused into the step, additions split it.
-    case .batchNorm, .add: .affine
+    // Affine, inside a step: batch norm is fused into the step, additions split it, a
+    // product is linear in its first input (the gate, its second, is a constant), and
+    // resampling is linear.
+    case .batchNorm, .add, .mul, .upsample: .affine
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .poolTranspose, .sliceChannels, .unflatten, .zbPreactivation,
       .zbRelevance:
@@ -314,6 +318,11 @@ private struct LRPBuilder {
       }
     case .add:
       for input in inputs { send(c, to: input) }
+    case .mul:
+      // The gate is a constant: cᵀ of x ↦ g ⊙ x is g ⊙ c; nothing reaches the gate's branch.
+      send(append(.mul, [c, id(inputs[1])], name: nil), to: inputs[0])
+    case .upsample:
+      throw fail(index, "relevance reaches \(node.op.name), whose LRP rule is not defined; resample only the gate of a mul (its second input), which relevance does not cross")
     case .relu, .elementwise, .input:
       break
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,

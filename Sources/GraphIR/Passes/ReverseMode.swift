@@ -79,7 +79,7 @@ private struct ReverseModePass {
   /// The ops of an affine region between activations, which the ε-rule's view reads.
   static func isRegionOp(_ op: Op) -> Bool {
     switch op {
-    case .conv2d, .linear, .batchNorm, .pool, .flatten, .dropout, .concat, .add:
+    case .conv2d, .linear, .batchNorm, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample:
       true
     case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
       .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
@@ -95,7 +95,7 @@ private struct ReverseModePass {
     switch op {
     case .conv2d(let a): !a.hasBias
     case .linear(let a): !a.hasBias
-    case .pool, .flatten, .dropout, .concat, .add: true
+    case .pool, .flatten, .dropout, .concat, .add, .mul, .upsample: true
     case .batchNorm: false
     case .input, .relu, .elementwise, .lrpSeed, .lrpEpsilonDivide, .lrpMultiply,
       .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose, .sliceChannels,
@@ -167,12 +167,12 @@ private struct ReverseModePass {
     switch node.op {
     case .input: []
     case .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout, .lrpSeed,
-      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .sliceChannels, .unflatten:
+      .batchNormTranspose, .conv2dTranspose, .linearTranspose, .sliceChannels, .unflatten, .upsample:
       [0]
     // A winner-take-all transpose's pooled value only locates each window's arg-max.
     case .poolTranspose: [0]
     case .concat, .add: Array(node.inputs.indices)
-    case .lrpEpsilonDivide, .lrpMultiply: [0, 1]
+    case .lrpEpsilonDivide, .lrpMultiply, .mul: [0, 1]
     // The first layer's input is the image: never trainable.
     case .zbPreactivation: []
     case .zbRelevance: [1]
@@ -189,8 +189,8 @@ private struct ReverseModePass {
     // Zᴮ reads the convolution's weight and its folded batch norm's γ (b' = γ(b − μ)/σ + β
     // with b, μ, σ and β constant); the convolution's own weight is named by the node.
     case .zbPreactivation, .zbRelevance: return role == .weight
-    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
-      .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample,
+      .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       return false
     }
   }

@@ -63,6 +63,19 @@ extension TrainingSession {
         isn_add(dx, inputCount, g + offset, count, Int32(n), inputCount, 0, dx, inputCount)
       case .add:
         isn_accumulate(g, n * count, dx)
+      case .mul:
+        // y = a ⊙ b (b broadcast): da += g ⊙ b, db += Σ g ⊙ a over what b broadcasts to;
+        // the view stream reads the operands' views.
+        let (a, b) = (node.inputs[0], node.inputs[1])
+        let read = step.source == .view ? zValue : pointer
+        let layout = BroadcastLayout(large: graph[a].type.dims, small: graph[b].type.dims)
+        if operand == 0 {
+          layout.multiply(g, stride: count, by: read(b), stride: perSample(b), rows: n, accumulate: true, into: dx, stride: count)
+        } else {
+          layout.reduce(g, times: read(a), rows: n, smallCount: perSample(b), into: dx)
+        }
+      case .upsample(let a):
+        a.addAdjoint(of: g, rows: n, inputDims: graph[input].type.dims, into: dx)
       case .lrpSeed(let a):
         let classes = node.type.dims[1]
         if a.onePerSample {
@@ -267,8 +280,8 @@ extension TrainingSession {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(a.outFeatures), Int32(a.inFeatures), Int32(rows), 1, pointer(node.inputs[0]), Int32(a.outFeatures), g, Int32(a.inFeatures), 1, dw, Int32(a.inFeatures))
     case .zbPreactivation(let a), .zbRelevance(let a):
       zBetaParameterGradient(id, a, name: name, g: g, into: dw)
-    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
-      .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
+    case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample,
+      .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
       preconditionFailure("\(node.op.name) reads no parameter")
     }
   }

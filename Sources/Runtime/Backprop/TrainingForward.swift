@@ -46,6 +46,16 @@ extension TrainingSession {
     case .add:
       add(node.inputs.map(pointer), into: y, count: count)
       if let view = lrpViews[id.index] { add(node.inputs.map(zValue), into: view, count: count) }
+    case .mul:
+      let (a, b) = (node.inputs[0], node.inputs[1])
+      let layout = BroadcastLayout(large: graph[a].type.dims, small: graph[b].type.dims)
+      layout.multiply(pointer(a), stride: count, by: pointer(b), stride: perSample(b), rows: n, into: y, stride: count)
+      if let view = lrpViews[id.index] {
+        layout.multiply(zValue(a), stride: count, by: zValue(b), stride: perSample(b), rows: n, into: view, stride: count)
+      }
+    case .upsample(let a):
+      a.forward(x!, stride: xDims.reduce(1, *), rows: n, inputDims: xDims, into: y, stride: count)
+      if let view = lrpViews[id.index] { a.forward(zValue(node.inputs[0]), stride: xDims.reduce(1, *), rows: n, inputDims: xDims, into: view, stride: count) }
     case .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .batchNormTranspose, .conv2dTranspose,
       .linearTranspose, .poolTranspose, .sliceChannels, .zbPreactivation, .zbRelevance:
       lrpForward(id)
@@ -158,7 +168,7 @@ extension TrainingSession {
       isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { min(0, $0) }, negative, perClass, workspace.pointer)
       isn_lrp_zb_combine(operand, perClass, y, negative, Int32(samples), Int32(classes), perClass, Float(a.low), Float(a.high), y)
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
-      .concat, .add, .unflatten:
+      .concat, .add, .mul, .upsample, .unflatten:
       preconditionFailure("\(node.op.name) is not an LRP block op")
     }
   }

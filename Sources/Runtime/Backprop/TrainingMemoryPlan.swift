@@ -103,8 +103,10 @@ public struct TrainingMemoryPlan: Sendable {
         return function.description.derivativeFrom == .input ? inputs : [.value(step.node.index)]
       case .lrpEpsilonDivide: return [.value(step.node.index), z(node.inputs[1])]
       case .lrpMultiply: return inputs
+      // Each operand's adjoint reads the other (the view's values in the view stream).
+      case .mul: return step.source == .view ? node.inputs.map(z) : inputs
       case .zbRelevance: return [inputs[0]]
-      case .input, .conv2d, .pool, .linear, .flatten, .dropout, .concat, .add, .lrpSeed,
+      case .input, .conv2d, .pool, .linear, .flatten, .dropout, .concat, .add, .upsample, .lrpSeed,
         .batchNormTranspose, .conv2dTranspose, .linearTranspose, .poolTranspose,
         .sliceChannels, .unflatten, .zbPreactivation:
         return []
@@ -114,8 +116,8 @@ public struct TrainingMemoryPlan: Sendable {
       case .conv2d, .linear: return role == .weight ? [inputs[0]] : []
       case .batchNorm, .batchNormTranspose, .conv2dTranspose, .linearTranspose, .zbPreactivation: return [inputs[0]]
       case .zbRelevance: return inputs
-      case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .lrpSeed,
-        .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
+      case .input, .relu, .elementwise, .pool, .flatten, .dropout, .concat, .add, .mul, .upsample,
+        .lrpSeed, .lrpEpsilonDivide, .lrpMultiply, .poolTranspose, .sliceChannels, .unflatten:
         return []
       }
     }

@@ -269,14 +269,17 @@ public final class TrainingSession {
   static func addView(_ node: NodeID, in graph: Graph, to views: inout Set<Int>) {
     guard !views.contains(node.index), viewDiffers(node, in: graph) else { return }
     views.insert(node.index)
-    if case .add = graph[node].op { for input in graph[node].inputs { addView(input, in: graph, to: &views) } }
+    switch graph[node].op {
+    case .add, .mul, .upsample: for input in graph[node].inputs { addView(input, in: graph, to: &views) }
+    default: break
+    }
   }
 
   /// Whether the LRP view of `node` has other numbers than its value in training mode.
   static func viewDiffers(_ node: NodeID, in graph: Graph) -> Bool {
     switch graph[node].op {
     case .batchNorm: true
-    case .add: graph[node].inputs.contains { viewDiffers($0, in: graph) }
+    case .add, .mul, .upsample: graph[node].inputs.contains { viewDiffers($0, in: graph) }
     default: false
     }
   }
