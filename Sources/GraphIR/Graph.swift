@@ -23,10 +23,16 @@ public struct Node: Sendable, Hashable {
   }
 }
 
-/// How the logits are read: one class per sample, or independent labels.
+/// How the output is read: class logits [K], one class per sample (softmax) or independent
+/// labels (sigmoid); or a segmentation, one logit per pixel [1, H, W] of the input's
+/// H × W (the foreground's probability is its sigmoid).
 public enum OutputKind: String, Sendable, Hashable, CaseIterable {
   case softmax
   case sigmoid
+  case segmentation
+
+  /// The words the language's `->` takes, for messages.
+  public static let spelled = "'softmax', 'sigmoid' or 'segmentation'"
 }
 
 public struct Graph: Sendable, Hashable {

@@ -43,6 +43,9 @@ extension Graph {
       if case .input(let range) = node.op { text += " in [\(range.low), \(range.high)]" }
       return text
     }
+    if outputKind == .segmentation {
+      return "model \(name)(\(inputs.joined(separator: ", "))) -> \(outputs.map { self[$0].type.description }.joined(separator: ", ")) segmentation logits"
+    }
     let classes = outputs.map { self[$0].type.dims.last ?? 0 }.map(String.init).joined(separator: ", ")
     return "model \(name)(\(inputs.joined(separator: ", "))) -> \(classes) classes, \(outputKind.rawValue)"
   }

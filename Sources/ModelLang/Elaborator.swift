@@ -158,7 +158,16 @@ struct Elaborator {
       error(at: model.location, "model '\(model.name)' does not return its logits (add 'return x;')")
       return
     }
+    let inputDims = builder.graph.inputIDs.first.map { builder.graph[$0].type.dims } ?? []
     switch result {
+    case .tensor(let id) where model.outputKind == .segmentation:
+      let dims = builder.type(of: id).dims
+      guard inputDims.count == 3, dims == [1, inputDims[1], inputDims[2]] else {
+        error(at: location, "a segmentation model must return one logit per pixel [1, \(inputDims.count == 3 ? "\(inputDims[1]), \(inputDims[2])" : "H, W")], got \(shapeText(dims))")
+        return
+      }
+      builder.setOutputs([id])
+      if !log.hasErrors { reportUnusedNodes(output: id) }
     case .tensor(let id) where builder.type(of: id).rank == 1:
       builder.setOutputs([id])
       if !log.hasErrors { reportUnusedNodes(output: id) }

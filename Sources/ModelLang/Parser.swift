@@ -179,7 +179,7 @@ struct Parser {
     return BlockDecl(name: name.text, location: location(name), params: params, body: body)
   }
 
-  // model ::= "model" IDENT "(" params? ")" ("->" ("softmax" | "sigmoid"))? body
+  // model ::= "model" IDENT "(" params? ")" ("->" ("softmax" | "sigmoid" | "segmentation"))? body
   private mutating func parseModel() throws(ParseFailure) -> ModelDecl {
     _ = advance()
     let name = try expectIdentifier("a model name")
@@ -188,7 +188,7 @@ struct Parser {
     if accept("->") {
       let token = current
       guard token.kind == .identifier, let parsed = OutputKind(rawValue: token.text) else {
-        throw failure("expected 'softmax' or 'sigmoid' after '->', found \(describe(token))")
+        throw failure("expected \(OutputKind.spelled) after '->', found \(describe(token))")
       }
       _ = advance()
       kind = parsed

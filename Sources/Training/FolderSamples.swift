@@ -24,7 +24,10 @@ public final class FolderSamples: SampleSource {
     self.needsMasks = needsMasks
     let classCount = graph[graph.outputs[0]].type.dims[0]
     do {
-      if graph.outputKind == .sigmoid {
+      if graph.outputKind == .segmentation {
+        // A segmenter learns the masks; labels are kept as they are, unused.
+        classes = nil
+      } else if graph.outputKind == .sigmoid {
         try folder.requireLabels(below: classCount)
         classes = classCount
       } else {
@@ -33,7 +36,10 @@ public final class FolderSamples: SampleSource {
       }
     } catch { throw TrainingFailure("\(error)") }
     if needsMasks, !folder.hasMasks {
-      throw TrainingFailure("\(directory): no masks/ folder; the heatmap loss (P > 0) needs a mask per image (or train with --P 0)")
+      throw TrainingFailure(
+        graph.outputKind == .segmentation
+          ? "\(directory): no masks/ folder; a segmentation model trains on a mask per image"
+          : "\(directory): no masks/ folder; the heatmap loss (P > 0) needs a mask per image (or train with --P 0)")
     }
   }
 

@@ -202,13 +202,17 @@ public struct Objective: Sendable {
     return (result, seeds)
   }
 
-  /// L_C of a batch's logits [B, K] and its gradient by them: cross-entropy (softmax) or
-  /// BCE with the known-label mask (sigmoid).
+  /// L_C of a batch's logits [B, K] and its gradient by them: cross-entropy (softmax),
+  /// BCE with the known-label mask (sigmoid), or a segmenter's BCE + Dice against the
+  /// masks (logits [B, H·W]).
   public static func classificationLoss(logits: [Float], batch: Batch, kind: OutputKind, positiveWeights: [Double]?) -> (loss: Double, gradient: [Double]) {
     let classes = logits.count / batch.samples
     switch kind {
     case .softmax:
       return ClassificationLoss.crossEntropy(logits: logits.map(Double.init), labels: batch.labels, classes: classes)
+    case .segmentation:
+      guard let masks = batch.masks else { preconditionFailure("a segmentation batch without masks (TrainingSettings.segmentation asks for them)") }
+      return SegmentationLoss.evaluate(logits: logits, masks: masks, samples: batch.samples)
     case .sigmoid:
       let targets = batch.targets ?? batch.labels.flatMap { label in (0..<classes).map { $0 == label ? 1.0 : 0.0 } }.map(Float.init)
       return ClassificationLoss.binaryCrossEntropy(

@@ -124,7 +124,7 @@ public final class Trainer {
   static func criterionName(_ settings: TrainingSettings, validation: Bool) -> String {
     switch settings.bestBy {
     case .last: "the last epoch"
-    case .f1: "validation macro F1"
+    case .f1: settings.segmentation ? "validation IoU" : "validation macro F1"
     case .loss where settings.distillation != nil:
       // The loss is L_D, plus W·L_C when the cross-entropy term is on.
       (validation ? "validation " : "training ") + (settings.distillation!.crossEntropyWeight > 0 ? "loss (L_D + W·L_C)" : "distillation loss L_D")
@@ -283,7 +283,7 @@ public final class Trainer {
       objective.heatmapWeight = warmingUp ? 0 : settings.heatmapWeight
       let start = ContinuousClock.now
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
-      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0, steps: 0, foreground: 0.0)
+      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0, steps: 0, foreground: 0.0)
       var next = batches.first.map { prefetch($0, epoch: epoch) }
       var waited = Duration.zero
       for (index, _) in batches.enumerated() {
@@ -317,7 +317,7 @@ public final class Trainer {
         sums.classification += result.classificationLoss * n
         sums.heatmap += result.heatmapLoss * n
         sums.foreground += result.foregroundRelevance * n
-        sums.correct += Self.correct(result.logits, batch)
+        sums.correct += Self.correct(result.logits, batch, segmentation: settings.segmentation)
         sums.samples += batch.samples
         sums.steps += 1
         let seconds = (ContinuousClock.now - stepStart).seconds
@@ -327,7 +327,7 @@ public final class Trainer {
       let samples = Double(sums.samples)
       var record = EpochRecord(
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
-        trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: Double(sums.correct) / samples, seconds: 0, skippedSamples: unreadable.count)
+        trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: sums.correct / samples, seconds: 0, skippedSamples: unreadable.count)
       if settings.trainsHeatmaps, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
       record.inputWaitSeconds = waited.seconds
       if distillation == nil {
@@ -339,13 +339,14 @@ public final class Trainer {
         report(.validating(epoch: epoch))
         let v = try validate(objective)
         (record.validationLoss, record.validationClassificationLoss, record.validationHeatmapLoss) = (v.loss, v.classificationLoss, v.heatmapLoss)
-        (record.validationAccuracy, record.validationMacroF1, record.validationBackgroundFraction) = (v.accuracy, v.macroF1, v.backgroundFraction)
+        (record.validationAccuracy, record.validationBackgroundFraction) = (v.accuracy, v.backgroundFraction)
+        (record.validationMacroF1, record.validationIoU) = v.iou.map { (nil, $0) } ?? (v.macroF1, nil)
       }
       record.seconds = (ContinuousClock.now - start).seconds
       let criterion: Double
       switch settings.bestBy {
       case .loss: criterion = record.validationLoss ?? record.trainLoss
-      case .f1: criterion = -(record.validationMacroF1 ?? 0)
+      case .f1: criterion = -(record.validationIoU ?? record.validationMacroF1 ?? 0)
       case .last: criterion = -Double(epoch)
       }
       let isBest = criterion.isFinite && (state.bestLoss.map { criterion < $0 } ?? true)
@@ -421,6 +422,8 @@ public final class Trainer {
   struct Validation {
     var loss, classificationLoss, heatmapLoss, accuracy, macroF1: Double
     var backgroundFraction: Double?
+    /// A segmentation model's mean IoU over the images (its macro F1 is then meaningless).
+    var iou: Double?
   }
 
   /// Loss, accuracy, macro F1 and (P > 0) the background relevance fraction on the
@@ -433,8 +436,9 @@ public final class Trainer {
     let graph = try settings.trainsHeatmaps ? trained : classifier.lowered(for: .deploy)
     let distillation = distillationObjective
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
-    var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0, samples: 0)
+    var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0)
     var confusion: ConfusionMatrix?
+    var overlaps: [SegmentationLoss.Overlap] = []
     // Multi-label: per label, true positives, false positives and false negatives at 0.5.
     var labelCounts: [(tp: Int, fp: Int, fn: Int)] = []
     var background: [[Double]] = []
@@ -482,10 +486,12 @@ public final class Trainer {
       sums.total += result.total * n
       sums.classification += result.classificationLoss * n
       sums.heatmap += result.heatmapLoss * n
-      sums.correct += Self.correct(logits, batch)
+      sums.correct += Self.correct(logits, batch, segmentation: settings.segmentation)
       sums.samples += batch.samples
       let classes = logits.count / batch.samples
-      if let targets = batch.targets {
+      if settings.segmentation, let masks = batch.masks {
+        overlaps += SegmentationLoss.overlaps(logits: logits, masks: masks, samples: batch.samples)
+      } else if let targets = batch.targets {
         if labelCounts.isEmpty { labelCounts = Array(repeating: (0, 0, 0), count: classes) }
         for i in logits.indices where (batch.known?[i] ?? 1) != 0 {
           let (predicted, truth) = (logits[i] >= 0, targets[i] >= 0.5)
@@ -509,8 +515,9 @@ public final class Trainer {
     let perClass = background.compactMap { $0.isEmpty ? nil : $0.reduce(0, +) / Double($0.count) }
     return Validation(
       loss: sums.total / n, classificationLoss: sums.classification / n, heatmapLoss: sums.heatmap / n,
-      accuracy: Double(sums.correct) / n, macroF1: confusion?.macroF1 ?? Self.macroF1(labelCounts),
-      backgroundFraction: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count))
+      accuracy: sums.correct / n, macroF1: confusion?.macroF1 ?? Self.macroF1(labelCounts),
+      backgroundFraction: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count),
+      iou: settings.segmentation ? overlaps.reduce(0) { $0 + $1.iou } / n : nil)
   }
 
   /// Appends each sample's background relevance fraction to its class's list; `heatmaps`:
@@ -633,17 +640,22 @@ public final class Trainer {
 
   /// Samples answered right: the top class (single-label), or every known label on the
   /// right side of probability 0.5 (multi-label: exact match).
-  static func correct(_ logits: [Float], _ batch: Batch) -> Int {
+  /// Samples classified right (multi-label: every known label right); a segmentation
+  /// batch's (its masks given): the sum of each sample's pixel accuracy.
+  static func correct(_ logits: [Float], _ batch: Batch, segmentation: Bool = false) -> Double {
     let classes = logits.count / max(batch.samples, 1)
-    guard let targets = batch.targets else {
-      return batch.labels.indices.filter { s in argmax(logits[s * classes..<(s + 1) * classes]) == batch.labels[s] }.count
+    if segmentation, let masks = batch.masks {
+      return SegmentationLoss.overlaps(logits: logits, masks: masks, samples: batch.samples).reduce(0) { $0 + $1.pixelAccuracy }
     }
-    return (0..<batch.samples).filter { s in
+    guard let targets = batch.targets else {
+      return Double(batch.labels.indices.filter { s in argmax(logits[s * classes..<(s + 1) * classes]) == batch.labels[s] }.count)
+    }
+    return Double((0..<batch.samples).filter { s in
       (0..<classes).allSatisfy { k in
         let i = s * classes + k
         return (batch.known?[i] ?? 1) == 0 || (logits[i] >= 0) == (targets[i] >= 0.5)
       }
-    }.count
+    }.count)
   }
 
   /// The index within `row` of its largest value (the first of equals).

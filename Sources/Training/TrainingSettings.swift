@@ -65,6 +65,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var distillation: DistillationSettings? = nil
   /// Which epoch's weights `best.safetensors` keeps.
   public var bestBy: CheckpointRule = .loss
+  /// A segmentation model (`-> segmentation`): the loss is BCE + Dice against the masks,
+  /// validation reports IoU, and `--best-by f1` keeps the best IoU.
+  public var segmentation = false
 
   /// The checkpoint rule: the lowest validation loss (the training loss without a
   /// validation set; for distillation, the distillation loss, which needs no labels), the
@@ -76,7 +79,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// Whether training samples need their masks: for the heatmap loss, or to replace the
   /// background of the masked input.
   public var needsMasks: Bool {
-    heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
+    segmentation || heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
   }
 
   /// Whether the trained graph carries the LRP block.
@@ -128,7 +131,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
     case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
-    case maskInput, distillation, bestBy
+    case maskInput, distillation, bestBy, segmentation
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -162,6 +165,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     maskInput = try c.decodeIfPresent(MaskFill.self, forKey: .maskInput) ?? .none
     distillation = try c.decodeIfPresent(DistillationSettings.self, forKey: .distillation)
     bestBy = try c.decodeIfPresent(CheckpointRule.self, forKey: .bestBy) ?? .loss
+    segmentation = try c.decodeIfPresent(Bool.self, forKey: .segmentation) ?? false
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings
@@ -214,6 +218,8 @@ public struct EpochRecord: Sendable, Codable, Equatable {
   public var validationAccuracy: Double?
   /// The validation set's macro F1 (predicted class: the largest logit).
   public var validationMacroF1: Double? = nil
+  /// A segmentation model's mean IoU over the validation images (foreground: logit > 0).
+  public var validationIoU: Double? = nil
   /// The validation heatmaps' share of |R| outside the masks (P > 0 only): per class the
   /// mean over samples, then the mean over classes, as `isnetc eval` reports it.
   public var validationBackgroundFraction: Double? = nil

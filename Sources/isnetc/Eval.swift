@@ -16,6 +16,10 @@ struct Eval: ParsableCommand {
       F1; the AUC (macro one-vs-one, Hand and Till) with a 95% bootstrap interval and per \
       class one-vs-rest AUCs with DeLong intervals.
 
+      Segmentation models (-> segmentation): against the folder's masks, a pixel being \
+      foreground when its logit is positive: the mean over images of IoU and Dice, the IoU \
+      of all pixels pooled, and pixel accuracy.
+
       Multi-label (sigmoid) models: each label at its threshold (--thresholds): TP, FP, \
       FN, TN, precision, recall, specificity (Wilson intervals), F1, the AUC (DeLong) and \
       the threshold that would maximise F1 on these data; exact-match accuracy, macro \
@@ -66,6 +70,10 @@ struct Eval: ParsableCommand {
     if let plot { try Pictures.prepare(directory: plot) }
     let dataset: DatasetFolder
     do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
+    if try modelOptions.compile().outputKind == .segmentation {
+      try evaluateSegmentation(dataset)
+      return
+    }
     let graph = try modelOptions.compile(for: dataset.hasMasks ? .explain(lrp.options) : .deploy)
     let kind = graph.outputKind
     let classes = graph[graph.outputs[0]].type.dims[0]
@@ -144,6 +152,8 @@ struct Eval: ParsableCommand {
       if let plot {
         try drawPlots { try Pictures.writeEvaluation(report, truth: truth, probabilities: probabilities, data: data, directory: plot) }
       }
+    case .segmentation:
+      preconditionFailure("segmentation models are evaluated by evaluateSegmentation")
     }
   }
 

@@ -88,7 +88,7 @@ struct HeatmapWriter {
     let names = scores.predicted.map { "\($0): \(classNames[$0])" }
     switch scores.kind {
     case .softmax: return "predicted: " + (names.first ?? "–")
-    case .sigmoid: return "predicted labels (p ≥ 0.5): " + (names.isEmpty ? "none" : names.joined(separator: ", "))
+    case .sigmoid, .segmentation: return "predicted labels (p ≥ 0.5): " + (names.isEmpty ? "none" : names.joined(separator: ", "))
     }
   }
 

@@ -32,6 +32,9 @@ extension ModelOptions {
   /// the model file and the step that refused.
   func compile(for purpose: GraphPurpose) throws -> Graph {
     let classifier = try compile()
+    if classifier.outputKind == .segmentation, case .explain = purpose {
+      throw fail("\(model): '\(classifier.name)' is a segmentation model (-> segmentation): LRP heatmaps explain classifiers' logits; evaluate it with isnetc eval (IoU)")
+    }
     do { return try classifier.lowered(for: purpose) } catch { throw fail("\(model): \(error)") }
   }
 }

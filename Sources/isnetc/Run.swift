@@ -63,6 +63,9 @@ func classify(
   out: String, inputs: [String]
 ) throws -> (scores: [Scores], files: [[String]]?, classNames: [String]) {
   let graph = try modelOptions.compile(for: heatmapOptions.map { .explain($0.lrp.options) } ?? .deploy)
+  if graph.outputKind == .segmentation {
+    throw fail("\(modelOptions.model): '\(graph.name)' is a segmentation model: isnetc run and heatmap classify; evaluate it with isnetc eval (IoU against the folder's masks)")
+  }
   let classes = graph[graph.outputs[0]].type.dims[0]
   let names = try inference.classNames(count: classes)
   try heatmapOptions?.explain.validate(classCount: classes)

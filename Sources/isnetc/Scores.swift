@@ -18,7 +18,7 @@ struct Scores {
       let exps = logits.map { exp(Double($0) - top) }
       let sum = exps.reduce(0, +)
       probabilities = exps.map { $0 / sum }
-    case .sigmoid:
+    case .sigmoid, .segmentation:
       probabilities = logits.map { 1 / (1 + exp(-Double($0))) }
     }
   }
@@ -27,7 +27,7 @@ struct Scores {
   var predicted: [Int] {
     switch kind {
     case .softmax: [probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0]
-    case .sigmoid: probabilities.indices.filter { probabilities[$0] >= 0.5 }
+    case .sigmoid, .segmentation: probabilities.indices.filter { probabilities[$0] >= 0.5 }
     }
   }
 

@@ -203,7 +203,7 @@ struct Train: ParsableCommand {
 
   func run() throws {
     let classifier = try modelOptions.compile()
-    if resume == nil, let settings = try? self.settings(), settings.distillation == nil, settings.heatmapWeight > 0, settings.epochs <= settings.warmupEpochs {
+    if resume == nil, classifier.outputKind != .segmentation, let settings = try? self.settings(), settings.distillation == nil, settings.heatmapWeight > 0, settings.epochs <= settings.warmupEpochs {
       printError("warning: all \(settings.epochs) epochs are the warm-up (--warmup \(settings.warmupEpochs)): this run trains the standard classifier only; give more --epochs or a shorter --warmup")
     }
     if (weightDecay ?? 0) > 0 {
@@ -221,7 +221,7 @@ struct Train: ParsableCommand {
         trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs, teacher: teacher)
         Self.say("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
       } else {
-        let settings = try self.settings()
+        let settings = try segmenting(try self.settings(), classifier)
         let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.needsMasks, options: preprocess)
         let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.needsMasks, options: preprocess) }
         try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
@@ -300,7 +300,8 @@ struct Train: ParsableCommand {
   /// `isnetc check-dataset`'s checks of every folder, before epoch 1: a bad image, mask or
   /// label stops the run now, with the list, not in the middle of an epoch.
   static func check(_ sources: [FolderSamples], classifier: Graph) throws {
-    let classes = classifier[classifier.outputs[0]].type.dims[0]
+    // A segmenter reads masks, not labels: the labels are checked only for what they are.
+    let classes = classifier.outputKind == .segmentation ? nil : classifier[classifier.outputs[0]].type.dims[0]
     for source in sources {
       let bar = Progress(total: source.count, label: "checking \(source.folder.directory)")
       let check = DatasetCheck(source.folder, classes: classes) { bar.update($0) }
@@ -310,6 +311,20 @@ struct Train: ParsableCommand {
         throw ExitCode(1)
       }
     }
+  }
+
+  /// A segmentation model's settings: BCE + Dice against the masks, no heatmap loss (P 0
+  /// unless given otherwise, which is refused), no warm-up, no distillation.
+  func segmenting(_ settings: TrainingSettings, _ classifier: Graph) throws -> TrainingSettings {
+    guard classifier.outputKind == .segmentation else { return settings }
+    if let p = heatmapWeight, p > 0 { throw ValidationError("--P \(p): '\(classifier.name)' is a segmentation model; it trains on its masks (BCE + Dice) without a heatmap loss") }
+    if distillFrom != nil { throw ValidationError("--distill-from: '\(classifier.name)' is a segmentation model; explanation distillation trains classifiers") }
+    if maskInput != nil { throw ValidationError("--mask-input: a segmentation model must see the background it segments") }
+    var s = settings
+    s.segmentation = true
+    s.heatmapWeight = 0
+    s.warmupEpochs = 0
+    return s
   }
 
   /// The run's settings: each option given, else its default.
@@ -409,6 +424,7 @@ struct Train: ParsableCommand {
     if let v = r.validationLoss {
       line += String(format: ", validation loss %.4f (L_C %.4f, %@ %.4f, accuracy %.3f", v, r.validationClassificationLoss ?? .nan, heatmapTerm, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
       if let f1 = r.validationMacroF1 { line += String(format: ", macro F1 %.3f", f1) }
+      if let iou = r.validationIoU { line += String(format: ", IoU %.3f", iou) }
       if let background = r.validationBackgroundFraction { line += String(format: ", background |R| %.3f", background) }
       line += ")"
     }

@@ -268,7 +268,7 @@ import Testing
       """,
       [
         "1️⃣": "unsupported language version 2 (this is isnet 1)",
-        "2️⃣": "expected 'softmax' or 'sigmoid' after '->', found 'softmaxx'",
+        "2️⃣": "expected 'softmax', 'sigmoid' or 'segmentation' after '->', found 'softmaxx'",
       ])
   }
 
