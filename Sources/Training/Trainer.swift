@@ -181,10 +181,13 @@ public final class Trainer {
     self.validation = validation
     self.directory = directory
     trained = try Self.trainingGraph(classifier, heatmapWeight: settings.trainsHeatmaps ? 1 : 0, lrp: settings.blockOptions)
+    let constants = try Self.frozenParameters(classifier, scopes: settings.frozen)
+    frozen.formUnion(constants)
     let program: AdjointProgram
     do {
       program = try classifier.trainingProgram(
-        heatmaps: settings.trainsHeatmaps ? settings.blockOptions : nil, differentiatingStatistics: settings.distillation?.exactStatistics ?? false)
+        heatmaps: settings.trainsHeatmaps ? settings.blockOptions : nil, differentiatingStatistics: settings.distillation?.exactStatistics ?? false,
+        constants: constants)
     } catch {
       throw TrainingFailure("\(classifier.name): \(error)")
     }
@@ -194,6 +197,20 @@ public final class Trainer {
     try optimizer.restore(optimizerState, steps: state.optimizerSteps, source: weightsSource)
     try optimizer.validate(against: session, source: weightsSource)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+  }
+
+  /// The parameters under `scopes` (`--freeze`): every one must hold some.
+  static func frozenParameters(_ classifier: Graph, scopes: [String]) throws -> Set<String> {
+    var names: Set<String> = []
+    for scope in scopes {
+      let under = classifier.parameters.map(\.name).filter { $0.hasPrefix(scope + ".") }
+      guard !under.isEmpty else {
+        let tops = Set(classifier.parameters.map { String($0.name.split(separator: ".").first ?? "") }).sorted()
+        throw TrainingFailure("--freeze \(scope): no parameter of '\(classifier.name)' lies under scope '\(scope)'; its top-level scopes are \(tops.joined(separator: ", "))")
+      }
+      names.formUnion(under)
+    }
+    return names
   }
 
   /// The classifier with its LRP block (P > 0), or alone (P = 0: the standard classifier).

@@ -68,6 +68,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// A segmentation model (`-> segmentation`): the loss is BCE + Dice against the masks,
   /// validation reports IoU, and `--best-by f1` keeps the best IoU.
   public var segmentation = false
+  /// Scopes whose parameters stay as loaded (a pipeline's trained segmenter): no
+  /// gradient, batch norms in evaluation mode.
+  public var frozen: [String] = []
 
   /// The checkpoint rule: the lowest validation loss (the training loss without a
   /// validation set; for distillation, the distillation loss, which needs no labels), the
@@ -131,7 +134,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
     case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
-    case maskInput, distillation, bestBy, segmentation
+    case maskInput, distillation, bestBy, segmentation, frozen
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -166,6 +169,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     distillation = try c.decodeIfPresent(DistillationSettings.self, forKey: .distillation)
     bestBy = try c.decodeIfPresent(CheckpointRule.self, forKey: .bestBy) ?? .loss
     segmentation = try c.decodeIfPresent(Bool.self, forKey: .segmentation) ?? false
+    frozen = try c.decodeIfPresent([String].self, forKey: .frozen) ?? []
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings

@@ -15,7 +15,7 @@ struct Isnetc: ParsableCommand {
       `bench` times the runtime. Wherever --weights is read, a PyTorch .pth checkpoint works too.
       """,
     version: "0.1.0",
-    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, CheckDataset.self, Init.self, Convert.self, Export.self, Bench.self, MakeDataset.self, Step.self]
+    subcommands: [Demo.self, Compile.self, Run.self, Heatmap.self, Train.self, Eval.self, CheckDataset.self, Init.self, Convert.self, Combine.self, Export.self, Bench.self, MakeDataset.self, Step.self]
   )
 
   static func main() {

@@ -134,6 +134,12 @@ struct Train: ParsableCommand {
   @Option(help: "Distillation: each map divided by its own mean |R| (separate), or each pair by the geometric mean of their mean |R| (geometric, the authors') (default \(DistillationSettings(teacherModel: "", teacherWeights: "").normalization.rawValue)).")
   var distillNorm: DistillationLoss.Normalization?
 
+  @Option(
+    help: ArgumentHelp(
+      "Keep the parameters under this scope as loaded (repeatable): a pipeline's trained segmenter. They get no gradient and their batch norms run as in evaluation.",
+      valueName: "SCOPE"))
+  var freeze: [String] = []
+
   @Option(help: "Which epoch best.safetensors keeps: loss (lowest validation loss; for distillation L_D + W·L_C, L_D alone with --distill-ce 0 needing no labels), f1 (highest validation macro F1) or last (default \(defaults.bestBy.rawValue)).")
   var bestBy: TrainingSettings.CheckpointRule?
 
@@ -197,6 +203,7 @@ struct Train: ParsableCommand {
       heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon, lrp.inputRule,
       maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, distillNorm, exactStatistics, bestBy,
+      freeze.isEmpty ? nil : freeze,
     ]
     return given.contains { $0 != nil }
   }
@@ -372,6 +379,7 @@ struct Train: ParsableCommand {
     if let threads { s.threads = threads }
     s.lrp = lrp.options
     if let bestBy { s.bestBy = bestBy }
+    s.frozen = freeze
     let distillOnly = [
       teacherWeights != nil ? "--teacher-weights" : nil, explain != nil ? "--explain" : nil, epsilonRange != nil ? "--epsilon-range" : nil,
       distillCe != nil ? "--distill-ce" : nil, freezeHeadFromTeacher != nil ? "--freeze-head-from-teacher" : nil, pyramid != nil ? "--pyramid" : nil,

@@ -81,7 +81,7 @@ import TestSupport
     """
 
   /// Bright squares of random size and place on noise, the square as the mask.
-  func writeFolder(_ directory: String, count: Int, seed: UInt64) throws {
+  static func writeFolder(_ directory: String, count: Int, seed: UInt64) throws {
     var random = SplitMix64(seed: seed)
     for sub in ["images", "masks"] { try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true) }
     var csv = "file,label\n"
@@ -106,8 +106,8 @@ import TestSupport
   /// A segmenter trains on the masks alone (labels unused): its validation IoU, reported
   /// per epoch in place of macro F1, rises from the initial guess to most of each square.
   @Test func aSegmenterLearnsTheMasks() throws {
-    try writeFolder(root + "/train", count: 40, seed: 1)
-    try writeFolder(root + "/val", count: 12, seed: 2)
+    try Self.writeFolder(root + "/train", count: 40, seed: 1)
+    try Self.writeFolder(root + "/val", count: 12, seed: 2)
     let graph = try compileSource(Self.model)
     #expect(graph.outputKind == .segmentation)
     var settings = TrainingSettings(

@@ -76,11 +76,15 @@ public struct AdjointProgram: Sendable, Hashable {
   /// Whether the LRP block's batch statistics are differentiated (see the file comment);
   /// false: detached, as the reference implementation trains.
   public let differentiatesStatistics: Bool
+  /// Parameters held constant (a frozen sub-model): no gradient, nothing differentiated
+  /// through them alone, and their batch norms run as in evaluation.
+  public let constants: Set<String>
 
   public init(
     graph: Graph, seeds: [NodeID], steps: [AdjointStep], adjoints: [AdjointRef], gradients: [String],
-    differentiatesStatistics: Bool = false
+    differentiatesStatistics: Bool = false, constants: Set<String> = []
   ) {
+    self.constants = constants
     self.graph = graph
     self.seeds = seeds
     self.steps = steps
@@ -97,6 +101,7 @@ public struct AdjointProgram: Sendable, Hashable {
     var lines = ["adjoint \(graph.name) {"]
     lines.append("  seed " + seeds.map { AdjointRef($0, .value).description }.joined(separator: ", "))
     if differentiatesStatistics { lines.append("  differentiate statistics") }
+    if !constants.isEmpty { lines.append("  constant " + constants.sorted().joined(separator: ", ")) }
     for step in steps {
       let node = graph[step.node]
       let source = AdjointRef(step.node, step.source)

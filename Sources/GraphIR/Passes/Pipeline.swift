@@ -34,10 +34,13 @@ extension Graph {
   /// its LRP block (an ISNet); with nil, over the classifier alone (P = 0).
   /// `differentiatingStatistics`: the LRP block's batch statistics are differentiated, not
   /// detached as the reference trains (ReverseMode.swift; for losses on the maps' scale).
-  public func trainingProgram(heatmaps options: LRPOptions?, differentiatingStatistics: Bool = false) throws(PipelineError) -> AdjointProgram {
+  /// `constants`: parameters held constant (a frozen sub-model, `--freeze`).
+  public func trainingProgram(
+    heatmaps options: LRPOptions?, differentiatingStatistics: Bool = false, constants: Set<String> = []
+  ) throws(PipelineError) -> AdjointProgram {
     let forward = try options.map { options throws(PipelineError) in try withLRPBlock(validated: options) } ?? self
     do {
-      return try forward.reverseMode(differentiatingStatistics: differentiatingStatistics)
+      return try forward.reverseMode(differentiatingStatistics: differentiatingStatistics, constants: constants)
     } catch { throw PipelineError(message: "cannot differentiate: \(error)") }
   }
 

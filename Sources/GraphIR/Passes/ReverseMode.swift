@@ -42,8 +42,9 @@ extension Graph {
   /// The adjoint program of this graph for a loss of its outputs (all of them seeded).
   /// `differentiatingStatistics`: differentiate the LRP block's batch statistics (see the
   /// file comment) instead of treating them as constants.
-  public func reverseMode(differentiatingStatistics: Bool = false) throws(ReverseModeError) -> AdjointProgram {
-    var pass = ReverseModePass(graph: self, differentiatingStatistics: differentiatingStatistics)
+  /// `constants`: parameter names held constant (a frozen sub-model).
+  public func reverseMode(differentiatingStatistics: Bool = false, constants: Set<String> = []) throws(ReverseModeError) -> AdjointProgram {
+    var pass = ReverseModePass(graph: self, differentiatingStatistics: differentiatingStatistics, constants: constants)
     return try pass.run()
   }
 }
@@ -51,6 +52,7 @@ extension Graph {
 private struct ReverseModePass {
   let graph: Graph
   let differentiatingStatistics: Bool
+  let constants: Set<String>
   /// The batch-norm node of each name (the LRP block reads statistics by name).
   var normNodes: [String: NodeID] = [:]
   /// Nodes whose value depends on a trainable parameter.
@@ -61,13 +63,14 @@ private struct ReverseModePass {
   var steps: [AdjointStep] = []
   var gradients: Set<String> = []
 
-  init(graph: Graph, differentiatingStatistics: Bool) {
+  init(graph: Graph, differentiatingStatistics: Bool, constants: Set<String>) {
     self.graph = graph
     self.differentiatingStatistics = differentiatingStatistics
+    self.constants = constants
     trainable = Array(repeating: false, count: graph.nodes.count)
     viewInvariant = Array(repeating: false, count: graph.nodes.count)
     for (index, node) in graph.nodes.enumerated() {
-      let readsTrainable = graph.parameterNames(of: NodeID(index)).contains { $0.role.isTrainable }
+      let readsTrainable = graph.parameterNames(of: NodeID(index)).contains { $0.role.isTrainable && !constants.contains($0.name) }
       trainable[index] = readsTrainable || node.inputs.contains { trainable[$0.index] }
       viewInvariant[index] =
         Self.sameDerivativeInBothStreams(node.op)
@@ -116,7 +119,7 @@ private struct ReverseModePass {
     let names = graph.parameters.map(\.name).filter { gradients.contains($0) }
     return AdjointProgram(
       graph: graph, seeds: graph.outputs, steps: steps, adjoints: live.sorted(), gradients: names,
-      differentiatesStatistics: differentiatingStatistics)
+      differentiatesStatistics: differentiatingStatistics, constants: constants)
   }
 
   /// Emits the steps of one node's adjoint in one stream.
@@ -155,11 +158,14 @@ private struct ReverseModePass {
   /// batch_norm_transpose's (γ/σᵤ), a Zᴮ layer's folded norm (W' and b'). A batch norm's own
   /// view reads them too, but its view step differentiates them itself.
   func statisticsRead(by node: Node) -> NodeID? {
-    switch node.op {
+    let norm: NodeID? = switch node.op {
     case .batchNormTranspose: node.name.flatMap { normNodes[$0] }
     case .zbPreactivation(let a), .zbRelevance(let a): a.conv.epilogue.foldedNorm.flatMap { normNodes[$0.name] }
     default: nil
     }
+    // A constant norm's statistics are its running ones: constants too.
+    guard let norm, let name = graph[norm].name, !constants.contains("\(name).weight") else { return nil }
+    return norm
   }
 
   /// The operands an op's derivative reaches (the others are routing or constant inputs).
@@ -181,7 +187,7 @@ private struct ReverseModePass {
 
   /// Whether `role` of a parameter the node reads gets a gradient from `stream`.
   func receivesGradient(_ op: Op, _ role: ParameterRole, _ name: String, _ stream: AdjointStream, _ id: NodeID) -> Bool {
-    guard role.isTrainable else { return false }
+    guard role.isTrainable, !constants.contains(name) else { return false }
     switch op {
     // Biases and shifts are detached where the LRP block reads them (the view).
     case .conv2d, .linear, .batchNorm: return role == .weight || stream == .value

@@ -34,7 +34,11 @@ extension TrainingSession {
         let stats = normStatistics[id.index]!
         let dims = node.type.dims
         let gamma = parameter("\(node.name!).weight")
-        if step.source == .value {
+        if constantNorms.contains(id.index) {
+          // Evaluation mode: a fixed affine map per channel, in both streams.
+          let scale = (0..<dims[0]).map { gamma[$0] * stats.inverseStd[$0] }
+          isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), scale, dx)
+        } else if step.source == .value {
           let sums = batchNormSums(id, g: g)
           isn_batchnorm_input_adjoint(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, sums.dy, sums.dyx, dx)
         } else if program.differentiatesStatistics {

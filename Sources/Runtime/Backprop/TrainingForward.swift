@@ -76,6 +76,10 @@ extension TrainingSession {
     let channels = dims[0]
     let spatial = dims.dropFirst().reduce(1, *)
     let x = pointer(node.inputs[0])
+    if constantNorms.contains(id.index) {
+      constantNormForward(id, a)
+      return
+    }
     var mean = [Float](repeating: 0, count: channels)
     var variance = mean
     isn_channel_moments(x, perSample(id), Int32(samples), Int32(channels), spatial, &mean, &variance)
@@ -106,6 +110,25 @@ extension TrainingSession {
     if let view = lrpViews[id.index] {
       isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view, count)
     }
+  }
+
+  /// A constant (frozen) batch norm: y = γ·(x − μᵣ)/√(σᵣ² + eps) + β with its running
+  /// statistics, which stay as they are; its LRP view is the same map.
+  private func constantNormForward(_ id: NodeID, _ a: BatchNormAttributes) {
+    let node = graph[id]
+    let name = node.name!
+    let dims = node.type.dims
+    let (channels, spatial, count) = (dims[0], dims.dropFirst().reduce(1, *), perSample(id))
+    let gamma = parameter("\(name).weight"), beta = parameter("\(name).bias")
+    let mean = Array(UnsafeBufferPointer(start: parameter("\(name).running_mean"), count: channels))
+    let variance = parameter("\(name).running_var")
+    let inverse = (0..<channels).map { Float(1 / (Double(variance[$0]) + a.epsilon).squareRoot()) }
+    normStatistics[id.index] = NormStatistics(mean: mean, inverseStd: inverse, viewMean: mean, inverseStdUnbiased: inverse)
+    let scale = (0..<channels).map { gamma[$0] * inverse[$0] }
+    let shift = (0..<channels).map { beta[$0] - mean[$0] * scale[$0] }
+    let x = pointer(node.inputs[0])
+    isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, 0, pointer(id), count)
+    if let view = lrpViews[id.index] { view.update(from: pointer(id), count: samples * count) }
   }
 
   private func lrpForward(_ id: NodeID) {

@@ -30,6 +30,9 @@ public final class TrainingSession {
   var normStatistics: [Int: NormStatistics] = [:]
   /// The batch-norm node of each name (the LRP block reads statistics by name).
   let normNodes: [String: Int]
+  /// Batch norms of a constant (frozen) sub-model: they normalise by their running
+  /// statistics, as in evaluation, and keep them.
+  let constantNorms: Set<Int>
   /// Values the LRP block reads as an ε-rule z where its view differs from the forward's:
   /// batch norms (the view normalises by the unbiased variance) and the residual adds that
   /// sum them. Elsewhere the view equals the value.
@@ -136,6 +139,7 @@ public final class TrainingSession {
       }
     }
     self.normNodes = normNodes
+    constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
     workspace = Buffer(count: workspaceFloats)
     scratch = Buffer(count: scratchFloats)
     for (index, node) in graph.nodes.enumerated() {
