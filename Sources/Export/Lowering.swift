@@ -42,6 +42,14 @@ struct Lowering {
     guard graph.inputIDs.count == 1 else { throw ExportError("the export needs a model with one input") }
     for index in graph.nodes.indices { try lower(index) }
     let logits = graph.outputs[0]
+    if graph.outputKind == .segmentation {
+      emit("Identity", [value(logits.index)], outputs: ["segmentation"])
+      onnx.outputs.append(
+        ONNXValueInfo(
+          name: "segmentation", dims: [.symbol("N")] + graph[logits].type.dims.map { ONNXDimension.value($0) },
+          docString: "the logit per pixel [N, 1, H, W] (foreground where positive)"))
+      return
+    }
     let k = graph[logits].type.dims[0]
     emit("Identity", [value(logits.index)], outputs: ["logits"])
     onnx.outputs.append(ONNXValueInfo(name: "logits", dims: [.symbol("N"), .value(k)], docString: "the classifier's logits [N, K]"))
@@ -53,6 +61,13 @@ struct Lowering {
         ONNXValueInfo(
           name: "heatmaps", dims: [.symbol("N"), .value(explained)] + dims,
           docString: "per sample and explained class, the LRP heatmap over the input [N, K', C, H, W]"))
+    }
+    if let head = graph.segmentation {
+      emit("Identity", [value(head.index)], outputs: ["segmentation"])
+      onnx.outputs.append(
+        ONNXValueInfo(
+          name: "segmentation", dims: [.symbol("N")] + graph[head].type.dims.map { ONNXDimension.value($0) },
+          docString: "the segmentation head's logit per pixel [N, 1, H, W] (foreground where positive)"))
     }
   }
 

@@ -87,6 +87,14 @@ public enum PyTorchExport {
       throw ExportError("\(at): cannot export op '\(node.op.name)'\(label) to PyTorch: \(reason)")
     }
     try ONNXExport.checkWeights(classifier, weights, source: weightsSource)
+    // The package's trainer and module speak of logits and heatmaps; a second head would
+    // be dropped without a word.
+    if classifier.segmentation != nil {
+      throw ExportError("\(source): '\(classifier.name)' has a segmentation head beside its logits; the PyTorch export writes classifiers (logits and heatmaps) only; export it to ONNX, which keeps both outputs")
+    }
+    if classifier.outputKind == .segmentation {
+      throw ExportError("\(source): '\(classifier.name)' is a segmentation model; the PyTorch export writes classifiers (logits and heatmaps) only; export it to ONNX")
+    }
     let graph: Graph
     do {
       graph = try classifier.lowered(for: .explain(options.lrp))

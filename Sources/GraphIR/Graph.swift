@@ -40,6 +40,10 @@ public struct Graph: Sendable, Hashable {
   public var outputKind: OutputKind
   public var nodes: [Node]
   public var outputs: [NodeID]
+  /// A multi-task classifier's second head: one logit per pixel [1, H, W] beside its logits
+  /// (`return logits, segmentation;`). Not among `outputs`, whose meaning the LRP block fixes
+  /// (logits, heatmaps); the sessions keep it and training seeds it after them.
+  public var segmentation: NodeID?
 
   public init(name: String, outputKind: OutputKind, nodes: [Node] = [], outputs: [NodeID] = []) {
     self.name = name
@@ -99,6 +103,7 @@ public struct GraphBuilder: Sendable {
   }
 
   public mutating func setOutputs(_ outputs: [NodeID]) { graph.outputs = outputs }
+  public mutating func setSegmentation(_ node: NodeID?) { graph.segmentation = node }
   public mutating func setOutputKind(_ kind: OutputKind) { graph.outputKind = kind }
 
   private mutating func append(_ node: Node) -> NodeID {

@@ -7,6 +7,9 @@
 ///       return %66
 ///     }
 ///
+/// A multi-task classifier's segmentation head is named on a line of its own before the
+/// return: `segmentation %70`.
+///
 /// Nodes are numbered by position, attributes come in each op's fixed order, and numbers
 /// print in Swift's shortest round-trip form, so printing is deterministic and
 /// print → parse → print is the identity.
@@ -24,6 +27,7 @@ extension Graph {
       }
       out += " : \(node.type)\n"
     }
+    if let segmentation { out += "  segmentation \(segmentation)\n" }
     out += "  return " + outputs.map(\.description).joined(separator: ", ") + "\n}\n"
     return out
   }
@@ -63,6 +67,12 @@ extension Graph {
     var graph = Graph(name: name, outputKind: kind)
     while let line = lines.next() {
       var scan = LineScanner(line.text, line: line.number)
+      if scan.peekWord() == "segmentation" {
+        try scan.keyword("segmentation")
+        graph.segmentation = try scan.value(before: graph.nodes.count)
+        try scan.end()
+        continue
+      }
       if scan.peekWord() == "return" {
         try scan.keyword("return")
         repeat { graph.outputs.append(try scan.value(before: graph.nodes.count)) } while scan.accept(",")

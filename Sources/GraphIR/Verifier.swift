@@ -77,6 +77,15 @@ extension Graph {
     for output in outputs where output.index < 0 || output.index >= nodes.count {
       fail(nil, "output \(output) is not a node")
     }
+    if let segmentation {
+      if segmentation.index < 0 || segmentation.index >= nodes.count {
+        fail(nil, "segmentation \(segmentation) is not a node")
+      } else if let input = inputIDs.first, nodes[input.index].type.rank == 3,
+        nodes[segmentation.index].type.dims != [1] + nodes[input.index].type.dims.dropFirst()
+      {
+        fail(segmentation.index, "the segmentation head must be one logit per pixel [1, H, W] of the input")
+      }
+    }
     return errors
   }
 }

@@ -58,7 +58,8 @@ public struct ModelDecl: Sendable {
 
 public indirect enum Stmt: Sendable {
   case assign(name: String, location: SourceLocation, value: Expr)
-  case `return`(Expr, location: SourceLocation)
+  /// `return x;`, or a multi-task model's `return logits, segmentation;`.
+  case `return`(Expr, second: Expr?, location: SourceLocation)
   case `repeat`(
     variable: String, location: SourceLocation, from: Expr, to: Expr, inclusive: Bool,
     body: [Stmt])

@@ -31,6 +31,8 @@ struct Elaborator {
   struct Frame {
     var variables: [String: Value] = [:]
     var returned: (value: Value, location: SourceLocation)?
+    /// A multi-task model's segmentation, returned after its logits.
+    var segmentation: (value: Value, location: SourceLocation)?
     /// Variables of the `repeat` loops being run, which the body may not assign.
     var loopVariables: Set<String> = []
   }
@@ -160,6 +162,8 @@ struct Elaborator {
     }
     let inputDims = builder.graph.inputIDs.first.map { builder.graph[$0].type.dims } ?? []
     switch result {
+    case .tensor where model.outputKind == .segmentation && frame.segmentation != nil:
+      error(at: location, "a segmentation model returns one value, its per-pixel logits")
     case .tensor(let id) where model.outputKind == .segmentation:
       let dims = builder.type(of: id).dims
       guard inputDims.count == 3, dims == [1, inputDims[1], inputDims[2]] else {
@@ -167,10 +171,21 @@ struct Elaborator {
         return
       }
       builder.setOutputs([id])
-      if !log.hasErrors { reportUnusedNodes(output: id) }
+      if !log.hasErrors { reportUnusedNodes(outputs: [id]) }
     case .tensor(let id) where builder.type(of: id).rank == 1:
       builder.setOutputs([id])
-      if !log.hasErrors { reportUnusedNodes(output: id) }
+      var outputs = [id]
+      if let (second, secondLocation) = frame.segmentation {
+        guard case .tensor(let mask) = second, inputDims.count == 3, builder.type(of: mask).dims == [1, inputDims[1], inputDims[2]] else {
+          if case .poison = second { return }
+          let got = if case .tensor(let other) = second { shapeText(builder.type(of: other).dims) } else { second.typeName }
+          error(at: secondLocation, "a model's second returned value is its segmentation, one logit per pixel [1, \(inputDims.count == 3 ? "\(inputDims[1]), \(inputDims[2])" : "H, W")]; got \(got)")
+          return
+        }
+        builder.setSegmentation(mask)
+        outputs.append(mask)
+      }
+      if !log.hasErrors { reportUnusedNodes(outputs: outputs) }
     case .tensor(let id):
       error(at: location, "the model must return logits [classes], got \(shapeText(builder.type(of: id).dims)); add global_avgpool or flatten and a linear layer")
     case .poison:
@@ -182,11 +197,11 @@ struct Elaborator {
 
   /// Reports each op whose result the logits do not depend on and that no other op reads
   /// (the end of a dead chain, usually a value assigned and never used).
-  private mutating func reportUnusedNodes(output: NodeID) {
+  private mutating func reportUnusedNodes(outputs: [NodeID]) {
     let nodes = builder.graph.nodes
     var live = [Bool](repeating: false, count: nodes.count)
     var read = [Bool](repeating: false, count: nodes.count)
-    live[output.index] = true
+    for output in outputs { live[output.index] = true }
     for index in nodes.indices.reversed() {
       for input in nodes[index].inputs {
         read[input.index] = true
@@ -229,9 +244,10 @@ struct Elaborator {
         return
       }
       frame.variables[name] = result
-    case .return(let value, let location):
+    case .return(let value, let second, let location):
       try step(location)
       frame.returned = (try eval(value, &frame), value.location)
+      if let second { frame.segmentation = (try eval(second, &frame), second.location) }
       _ = location
     case .repeat(let variable, let location, let fromExpr, let toExpr, let inclusive, let body):
       try step(location)
@@ -650,6 +666,10 @@ struct Elaborator {
     try run(block.body, &inner)
     guard let result = inner.returned else {
       error(at: block.location, "block '\(block.name)' ends without 'return'")
+      return .poison
+    }
+    if let second = inner.segmentation {
+      error(at: second.location, "block '\(block.name)' returns two values; only a model returns a segmentation beside its logits")
       return .poison
     }
     return result.value

@@ -271,7 +271,7 @@ struct Parser {
             p.log.report(Diagnostic(at: returnLocation, "'return' must be the last statement of the body"))
           }
           returnLocation = nil
-          if case .return(_, let location) = statement {
+          if case .return(_, _, let location) = statement {
             if let inside {
               p.log.report(Diagnostic(at: location, "'return' cannot be inside '\(inside)'; it ends the block or model body"))
             } else {
@@ -309,14 +309,15 @@ struct Parser {
     }
   }
 
-  // stmt ::= IDENT "=" expr ";" | "return" expr ";"
+  // stmt ::= IDENT "=" expr ";" | "return" expr ("," expr)? ";"
   //        | "repeat" IDENT "in" expr ("..." | "..<") expr body | "scope" STRING body
   private mutating func parseStatement() throws(ParseFailure) -> Stmt {
     let start = current
     if acceptWord("return") {
       let value = try parseExpr()
+      let second = accept(",") ? try parseExpr() : nil
       try expect(";", "after the returned value")
-      return .return(value, location: location(start))
+      return .return(value, second: second, location: location(start))
     }
     if acceptWord("repeat") {
       let variable = try expectIdentifier("a loop variable after 'repeat'")

@@ -116,7 +116,7 @@ public struct MemoryPlan: Sendable {
 
     // Liveness: from the first write into a buffer to its last read.
     let consumers = graph.consumers
-    let pinned = Set(graph.outputs).union(keepAlive)
+    let pinned = Set(graph.outputs + (graph.segmentation.map { [$0] } ?? [])).union(keepAlive)
     for index in 0..<count {
       let buffer = locations[index]!.buffer
       planned[buffer].firstStep = min(planned[buffer].firstStep, index)

@@ -41,6 +41,8 @@ public struct StepResult: Sendable {
   /// The mean over the explained heatmaps of F = Σ_fg |R|, the raw foreground relevance
   /// (0 without heatmaps): what the zero-solution guard watches.
   public var foregroundRelevance: Double = 0
+  /// A multi-task classifier's segmentation loss L_S (BCE + Dice; 0 without the head).
+  public var segmentationLoss: Double = 0
   /// Per sample, Σ|R| over the whole map averaged over its explained classes (the
   /// authors' band rule reads them).
   public var relevanceTotals: [Double] = []
@@ -101,6 +103,8 @@ public struct Objective: Sendable {
   public var selectionSeed: UInt64 = 0
   public var kind: OutputKind
   public var positiveWeights: [Double]?
+  /// A multi-task classifier's weight of L_S: the loss is (1 − P)·L_C + P·L_H + W·L_S.
+  public var segmentationWeight: Double = 1
 
   public init(heatmapWeight: Double, heatmapTerm: HeatmapTerm, selection: HeatmapSelection = .all, kind: OutputKind, positiveWeights: [Double]? = nil) {
     self.heatmapWeight = heatmapWeight
@@ -124,7 +128,7 @@ public struct Objective: Sendable {
     let channels = session.graph[session.graph.inputIDs[0]].type.dims[0]
     let (result, seeds) = try loss(
       logits: outputs[0], heatmaps: outputs.count > 1 ? outputs[1] : nil, batch: batch, channels: channels, gradient: backward,
-      selected: session.chosenClasses)
+      selected: session.chosenClasses, segmentation: session.graph.segmentation.map { session.value(of: $0) })
     if backward { try session.backward(seeds: seeds) }
     return result
   }
@@ -141,8 +145,11 @@ public struct Objective: Sendable {
   /// With a selection, the heatmap loss sees [B, 1, C, H, W]: each sample's chosen map;
   /// the other maps' adjoints are zero. `selected`: the heatmaps are already [B, 1, C, H, W],
   /// of these classes (an LRP block that explains one class per sample).
+  /// `segmentation`: a multi-task classifier's per-pixel logits [B, H·W], whose L_S (BCE +
+  /// Dice against the masks) adds with `segmentationWeight`; its adjoint is the last seed.
   public func loss(
-    logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool, selected: [Int]? = nil
+    logits: [Float], heatmaps: [Float]?, batch: Batch, channels: Int, gradient: Bool, selected: [Int]? = nil,
+    segmentation: [Float]? = nil
   ) throws -> (StepResult, seeds: [[Float]]) {
     let classes = logits.count / batch.samples
     let classification = Self.classificationLoss(logits: logits, batch: batch, kind: kind, positiveWeights: positiveWeights)
@@ -186,19 +193,26 @@ public struct Objective: Sendable {
       }
     }
     let p = heatmapWeight
-    let total = isnetLoss(classification: classification.loss, heatmap: heatmap.loss, weight: p)
+    var segmented: (loss: Double, gradient: [Double])?
+    if let segmentation {
+      guard let masks = batch.masks else { throw RuntimeError("a multi-task model's segmentation loss needs masks") }
+      segmented = SegmentationLoss.evaluate(logits: segmentation, masks: masks, samples: batch.samples)
+    }
+    let total = isnetLoss(classification: classification.loss, heatmap: heatmap.loss, weight: p) + segmentationWeight * (segmented?.loss ?? 0)
     var seeds: [[Float]] = []
     if gradient {
       seeds = [classification.gradient.map { Float((1 - p) * $0) }]
       if let heatmaps {
         seeds.append(heatmap.gradient.map { $0.map { Float(p * $0) } } ?? [Float](repeating: 0, count: heatmaps.count))
       }
+      if let segmented { seeds.append(segmented.gradient.map { Float(segmentationWeight * $0) }) }
     }
     var result = StepResult(
       total: total, classificationLoss: classification.loss, heatmapLoss: heatmap.loss, logits: logits,
       heatmaps: heatmaps, meanBackground: background)
     result.foregroundRelevance = foreground
     result.relevanceTotals = totals
+    result.segmentationLoss = segmented?.loss ?? 0
     return (result, seeds)
   }
 

@@ -176,6 +176,7 @@ public final class Trainer {
     }
     if case .input(let r) = classifier[classifier.inputIDs[0]].op { inputRange = Float(r.low)...Float(r.high) } else { inputRange = 0...1 }
     self.state = state
+    self.state.settings.multiTask = classifier.segmentation != nil
     self.classifier = classifier
     self.train = train
     self.validation = validation
@@ -272,8 +273,10 @@ public final class Trainer {
           decay: s.gwrpDecay, scale: s.gwrpScale, backgroundWeight: s.backgroundWeight, foregroundWeight: s.foregroundWeight,
           lower: band[0], upper: band[1], penalty: s.bandPenalty))
     }
-    return Objective(
+    var objective = Objective(
       heatmapWeight: s.heatmapWeight, heatmapTerm: term, selection: s.selection, kind: classifier.outputKind, positiveWeights: s.positiveWeights)
+    objective.segmentationWeight = s.segmentationWeight
+    return objective
   }
 
   /// The seed of a step's stochastic heatmap choice.
@@ -300,7 +303,7 @@ public final class Trainer {
       objective.heatmapWeight = warmingUp ? 0 : settings.heatmapWeight
       let start = ContinuousClock.now
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
-      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0, steps: 0, foreground: 0.0)
+      var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0, steps: 0, foreground: 0.0, segmentation: 0.0)
       var next = batches.first.map { prefetch($0, epoch: epoch) }
       var waited = Duration.zero
       for (index, _) in batches.enumerated() {
@@ -334,6 +337,7 @@ public final class Trainer {
         sums.classification += result.classificationLoss * n
         sums.heatmap += result.heatmapLoss * n
         sums.foreground += result.foregroundRelevance * n
+        sums.segmentation += result.segmentationLoss * n
         sums.correct += Self.correct(result.logits, batch, segmentation: settings.segmentation)
         sums.samples += batch.samples
         sums.steps += 1
@@ -346,6 +350,7 @@ public final class Trainer {
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
         trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: sums.correct / samples, seconds: 0, skippedSamples: unreadable.count)
       if settings.trainsHeatmaps, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
+      if settings.multiTask { record.trainSegmentationLoss = sums.segmentation / samples }
       record.inputWaitSeconds = waited.seconds
       if distillation == nil {
         record.warning = ZeroSolutionGuard().check(
@@ -357,13 +362,14 @@ public final class Trainer {
         let v = try validate(objective)
         (record.validationLoss, record.validationClassificationLoss, record.validationHeatmapLoss) = (v.loss, v.classificationLoss, v.heatmapLoss)
         (record.validationAccuracy, record.validationBackgroundFraction) = (v.accuracy, v.backgroundFraction)
-        (record.validationMacroF1, record.validationIoU) = v.iou.map { (nil, $0) } ?? (v.macroF1, nil)
+        (record.validationMacroF1, record.validationIoU) = settings.segmentation ? (nil, v.iou) : (v.macroF1, v.iou)
+        if settings.multiTask { record.validationSegmentationLoss = v.segmentationLoss }
       }
       record.seconds = (ContinuousClock.now - start).seconds
       let criterion: Double
       switch settings.bestBy {
       case .loss: criterion = record.validationLoss ?? record.trainLoss
-      case .f1: criterion = -(record.validationIoU ?? record.validationMacroF1 ?? 0)
+      case .f1: criterion = -((settings.segmentation ? record.validationIoU : record.validationMacroF1) ?? 0)
       case .last: criterion = -Double(epoch)
       }
       let isBest = criterion.isFinite && (state.bestLoss.map { criterion < $0 } ?? true)
@@ -439,8 +445,9 @@ public final class Trainer {
   struct Validation {
     var loss, classificationLoss, heatmapLoss, accuracy, macroF1: Double
     var backgroundFraction: Double?
-    /// A segmentation model's mean IoU over the images (its macro F1 is then meaningless).
+    /// A segmentation model's or multi-task classifier's mean IoU over the images.
     var iou: Double?
+    var segmentationLoss: Double?
   }
 
   /// Loss, accuracy, macro F1 and (P > 0) the background relevance fraction on the
@@ -453,7 +460,7 @@ public final class Trainer {
     let graph = try settings.trainsHeatmaps ? trained : classifier.lowered(for: .deploy)
     let distillation = distillationObjective
     let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
-    var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0)
+    var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0, segmentation: 0.0)
     var confusion: ConfusionMatrix?
     var overlaps: [SegmentationLoss.Overlap] = []
     // Multi-label: per label, true positives, false positives and false negatives at 0.5.
@@ -496,13 +503,19 @@ public final class Trainer {
         (result, _) = try distillation.evaluate(
           student: (logits, heatmaps), teacher: taught, batch: batch, dims: inputDims, seed: seed, gradient: false, selected: selected)
       } else {
+        let segmentation = graph.segmentation.map { inference.values(of: $0, samples: batch.samples) }
         (result, _) = try objective.loss(
-          logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false, selected: selected)
+          logits: logits, heatmaps: heatmaps, batch: batch, channels: inputDims[0], gradient: false, selected: selected,
+          segmentation: segmentation)
+        if let segmentation, let masks = batch.masks {
+          overlaps += SegmentationLoss.overlaps(logits: segmentation, masks: masks, samples: batch.samples)
+        }
       }
       let n = Double(batch.samples)
       sums.total += result.total * n
       sums.classification += result.classificationLoss * n
       sums.heatmap += result.heatmapLoss * n
+      sums.segmentation += result.segmentationLoss * n
       sums.correct += Self.correct(logits, batch, segmentation: settings.segmentation)
       sums.samples += batch.samples
       let classes = logits.count / batch.samples
@@ -534,7 +547,8 @@ public final class Trainer {
       loss: sums.total / n, classificationLoss: sums.classification / n, heatmapLoss: sums.heatmap / n,
       accuracy: sums.correct / n, macroF1: confusion?.macroF1 ?? Self.macroF1(labelCounts),
       backgroundFraction: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count),
-      iou: settings.segmentation ? overlaps.reduce(0) { $0 + $1.iou } / n : nil)
+      iou: overlaps.isEmpty ? nil : overlaps.reduce(0) { $0 + $1.iou } / n,
+      segmentationLoss: settings.multiTask ? sums.segmentation / n : nil)
   }
 
   /// Appends each sample's background relevance fraction to its class's list; `heatmaps`:

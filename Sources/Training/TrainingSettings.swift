@@ -71,6 +71,8 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// Scopes whose parameters stay as loaded (a pipeline's trained segmenter): no
   /// gradient, batch norms in evaluation mode.
   public var frozen: [String] = []
+  /// A multi-task classifier's weight W of its segmentation loss L_S.
+  public var segmentationWeight: Double = 1
 
   /// The checkpoint rule: the lowest validation loss (the training loss without a
   /// validation set; for distillation, the distillation loss, which needs no labels), the
@@ -82,8 +84,11 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// Whether training samples need their masks: for the heatmap loss, or to replace the
   /// background of the masked input.
   public var needsMasks: Bool {
-    segmentation || heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
+    segmentation || multiTask || heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
   }
+
+  /// A classifier with a segmentation head beside its logits (set from the model).
+  public var multiTask = false
 
   /// Whether the trained graph carries the LRP block.
   public var trainsHeatmaps: Bool { heatmapWeight > 0 || distillation != nil }
@@ -134,7 +139,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
     case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
-    case maskInput, distillation, bestBy, segmentation, frozen
+    case maskInput, distillation, bestBy, segmentation, frozen, segmentationWeight
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -170,6 +175,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     bestBy = try c.decodeIfPresent(CheckpointRule.self, forKey: .bestBy) ?? .loss
     segmentation = try c.decodeIfPresent(Bool.self, forKey: .segmentation) ?? false
     frozen = try c.decodeIfPresent([String].self, forKey: .frozen) ?? []
+    segmentationWeight = try c.decodeIfPresent(Double.self, forKey: .segmentationWeight) ?? 1
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings
@@ -222,6 +228,9 @@ public struct EpochRecord: Sendable, Codable, Equatable {
   public var validationAccuracy: Double?
   /// The validation set's macro F1 (predicted class: the largest logit).
   public var validationMacroF1: Double? = nil
+  /// A multi-task classifier's segmentation loss L_S, training and validation.
+  public var trainSegmentationLoss: Double? = nil
+  public var validationSegmentationLoss: Double? = nil
   /// A segmentation model's mean IoU over the validation images (foreground: logit > 0).
   public var validationIoU: Double? = nil
   /// The validation heatmaps' share of |R| outside the masks (P > 0 only): per class the

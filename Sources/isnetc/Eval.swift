@@ -16,6 +16,9 @@ struct Eval: ParsableCommand {
       F1; the AUC (macro one-vs-one, Hand and Till) with a 95% bootstrap interval and per \
       class one-vs-rest AUCs with DeLong intervals.
 
+      A multi-task classifier (`return logits, segmentation;`) also reports its \
+      segmentation head's measures, as a segmentation model's (JSON: "segmentation").
+
       Segmentation models (-> segmentation): against the folder's masks, a pixel being \
       foreground when its logit is positive: the mean over images of IoU and Dice, the IoU \
       of all pixels pooled, and pixel accuracy.
@@ -95,6 +98,8 @@ struct Eval: ParsableCommand {
     let (channels, height, width) = (reader.dims[0], reader.dims[1], reader.dims[2])
     var probabilities: [[Double]] = []
     var background = Array(repeating: [Double](), count: classes)
+    // A multi-task classifier's segmentation head, against the masks.
+    var overlaps: [SegmentationLoss.Overlap]? = graph.segmentation != nil && dataset.hasMasks ? [] : nil
     let progress = Progress(total: dataset.entries.count, label: "evaluating")
     var start = 0
     while start < dataset.entries.count {
@@ -111,6 +116,10 @@ struct Eval: ParsableCommand {
         for i in batch.indices {
           let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: kind)
           probabilities.append(scores.probabilities)
+        }
+        if let head = graph.segmentation, overlaps != nil {
+          let masks = try batch.flatMap { FolderSamples.binarize(try dataset.mask($0, height: height, width: width)) }
+          overlaps! += SegmentationLoss.overlaps(logits: session.values(of: head, samples: batch.count), masks: masks, samples: batch.count)
         }
         if dataset.hasMasks {
           let maps = session.values(of: graph.outputs[1], samples: batch.count)
@@ -133,12 +142,13 @@ struct Eval: ParsableCommand {
     }
     progress.finish()
     let fractions = dataset.hasMasks ? background : nil
+    let segmentation = overlaps.map(SegmentationReport.init)
     switch kind {
     case .softmax:
       let report = EvaluationReport(
         classNames: names, truth: dataset.entries.map(\.label), probabilities: probabilities,
         backgroundFractions: fractions, resamples: resamples)
-      print(json ? report.json : report.table, terminator: "")
+      print(json ? SegmentationReport.merge(report.json, segmentation) : report.table + (segmentation.map { "\nsegmentation head\n" + $0.table } ?? ""), terminator: "")
       if let plot {
         try drawPlots { try Pictures.writeEvaluation(report, truth: dataset.entries.map(\.label), probabilities: probabilities, data: data, directory: plot) }
       }
@@ -148,7 +158,7 @@ struct Eval: ParsableCommand {
       let report = MultiLabelReport(
         labelNames: names, truth: truth, known: known, probabilities: probabilities, thresholds: labelThresholds,
         backgroundFractions: fractions, resamples: resamples)
-      print(json ? report.json : report.table, terminator: "")
+      print(json ? SegmentationReport.merge(report.json, segmentation) : report.table + (segmentation.map { "\nsegmentation head\n" + $0.table } ?? ""), terminator: "")
       if let plot {
         try drawPlots { try Pictures.writeEvaluation(report, truth: truth, probabilities: probabilities, data: data, directory: plot) }
       }

@@ -62,6 +62,13 @@ struct SegmentationReport {
     """
   }
 
+  /// A classification report's JSON object with the segmentation head's beside it.
+  static func merge(_ classification: String, _ segmentation: SegmentationReport?) -> String {
+    guard let segmentation, let close = classification.lastIndex(of: "}") else { return classification }
+    let object = segmentation.json.trimmingCharacters(in: .whitespacesAndNewlines)
+    return String(classification[..<close]) + ", \"segmentation\": \(object)}" + String(classification[classification.index(after: close)...])
+  }
+
   var json: String {
     String(format: "{\"samples\": %d, \"iou\": %.6f, \"dice\": %.6f, \"pooled_iou\": %.6f, \"pixel_accuracy\": %.6f}\n", samples, meanIoU, meanDice, pooledIoU, pixelAccuracy)
   }

@@ -134,6 +134,9 @@ struct Train: ParsableCommand {
   @Option(help: "Distillation: each map divided by its own mean |R| (separate), or each pair by the geometric mean of their mean |R| (geometric, the authors') (default \(DistillationSettings(teacherModel: "", teacherWeights: "").normalization.rawValue)).")
   var distillNorm: DistillationLoss.Normalization?
 
+  @Option(help: "A multi-task model's weight W of its segmentation loss: (1 − P)·L_C + P·L_H + W·L_S (default 1).")
+  var segmentationWeight: Double?
+
   @Option(
     help: ArgumentHelp(
       "Keep the parameters under this scope as loaded (repeatable): a pipeline's trained segmenter. They get no gradient and their batch norms run as in evaluation.",
@@ -203,7 +206,7 @@ struct Train: ParsableCommand {
       heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon, lrp.inputRule,
       maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, distillNorm, exactStatistics, bestBy,
-      freeze.isEmpty ? nil : freeze,
+      freeze.isEmpty ? nil : freeze, segmentationWeight,
     ]
     return given.contains { $0 != nil }
   }
@@ -221,8 +224,9 @@ struct Train: ParsableCommand {
       if let resume {
         let (state, _, _) = try Checkpoint.read(directory: resume)
         guard let trainData = data ?? state.trainData else { throw TrainingInputError("\(resume): the run does not say its data; give --data") }
-        let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: state.settings.needsMasks, options: preprocess)
-        let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: state.settings.needsMasks, options: preprocess) }
+        let needsMasks = state.settings.needsMasks || classifier.segmentation != nil
+        let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: needsMasks, options: preprocess)
+        let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: needsMasks, options: preprocess) }
         try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
         let teacher = try state.settings.distillation.map { try Self.teacher($0) }
         trainer = try Trainer.resume(classifier: classifier, directory: resume, train: train, validation: validation, epochs: epochs, teacher: teacher)
@@ -323,7 +327,15 @@ struct Train: ParsableCommand {
   /// A segmentation model's settings: BCE + Dice against the masks, no heatmap loss (P 0
   /// unless given otherwise, which is refused), no warm-up, no distillation.
   func segmenting(_ settings: TrainingSettings, _ classifier: Graph) throws -> TrainingSettings {
-    guard classifier.outputKind == .segmentation else { return settings }
+    if let segmentationWeight, classifier.segmentation == nil {
+      throw ValidationError("--segmentation-weight \(segmentationWeight): '\(classifier.name)' has no segmentation head (return logits, segmentation;)")
+    }
+    guard classifier.outputKind == .segmentation else {
+      var s = settings
+      s.multiTask = classifier.segmentation != nil
+      if let segmentationWeight { s.segmentationWeight = segmentationWeight }
+      return s
+    }
     if let p = heatmapWeight, p > 0 { throw ValidationError("--P \(p): '\(classifier.name)' is a segmentation model; it trains on its masks (BCE + Dice) without a heatmap loss") }
     if distillFrom != nil { throw ValidationError("--distill-from: '\(classifier.name)' is a segmentation model; explanation distillation trains classifiers") }
     if maskInput != nil { throw ValidationError("--mask-input: a segmentation model must see the background it segments") }
@@ -428,10 +440,13 @@ struct Train: ParsableCommand {
 
   /// L_H: the heatmap loss; L_D: a distillation run's distance from the teacher's heatmaps.
   static func describe(_ r: EpochRecord, epochs: Int, isBest: Bool, heatmapTerm: String = "L_H") -> String {
-    var line = String(format: "epoch %d/%d: train loss %.4f (L_C %.4f, %@ %.4f, accuracy %.3f)", r.epoch, epochs, r.trainLoss, r.trainClassificationLoss, heatmapTerm, r.trainHeatmapLoss, r.trainAccuracy)
+    var line = String(format: "epoch %d/%d: train loss %.4f (L_C %.4f, %@ %.4f, ", r.epoch, epochs, r.trainLoss, r.trainClassificationLoss, heatmapTerm, r.trainHeatmapLoss)
+    if let loss = r.trainSegmentationLoss { line += String(format: "L_S %.4f, ", loss) }
+    line += String(format: "accuracy %.3f)", r.trainAccuracy)
     if let v = r.validationLoss {
       line += String(format: ", validation loss %.4f (L_C %.4f, %@ %.4f, accuracy %.3f", v, r.validationClassificationLoss ?? .nan, heatmapTerm, r.validationHeatmapLoss ?? .nan, r.validationAccuracy ?? .nan)
       if let f1 = r.validationMacroF1 { line += String(format: ", macro F1 %.3f", f1) }
+      if let loss = r.validationSegmentationLoss { line += String(format: ", L_S %.4f", loss) }
       if let iou = r.validationIoU { line += String(format: ", IoU %.3f", iou) }
       if let background = r.validationBackgroundFraction { line += String(format: ", background |R| %.3f", background) }
       line += ")"

@@ -110,6 +110,18 @@ import TestSupport
         return linear(h, out: classes) @ "fc";
       }
       """,
+    // A multi-task net: logits from the bottleneck and a segmentation head (upsampled, the
+    // skip concatenated) sharing the encoder; the loss seeds both.
+    "multitask": """
+      isnet 1;
+      model m(input: f32[3, 8, 8] in [0, 1], classes: int = 3) {
+        x = conv(input, out: 4, k: 3, pad: 1) @ "conv0"; x = relu(x);
+        b = conv(maxpool(x, k: 2), out: 5, k: 3, pad: 1, bias: false) @ "conv1"; b = bn(b) @ "bn1"; b = relu(b);
+        logits = linear(global_avgpool(b), out: classes) @ "fc";
+        u = conv(upsample_nearest(b), out: 3, k: 3, pad: 1) @ "up";
+        return logits, conv(concat(x, u), out: 1, k: 1) @ "seg";
+      }
+      """,
   ]
 
   struct Setup {
@@ -146,7 +158,7 @@ import TestSupport
     let inputType = graph[graph.inputIDs[0]]
     guard case .input(let range) = inputType.op else { throw RuntimeError("no input range") }
     let input = (0..<(samples * inputType.type.elementCount!)).map { _ in random.float(Float(range.low), Float(range.high)) }
-    let seeds = graph.outputs.map { output in (0..<(samples * graph[output].type.elementCount!)).map { _ in random.float(-1, 1) } }
+    let seeds = program.seeds.map { output in (0..<(samples * graph[output].type.elementCount!)).map { _ in random.float(-1, 1) } }
     return Setup(session: session, input: input, seeds: seeds, samples: samples)
   }
 
@@ -154,7 +166,8 @@ import TestSupport
   typealias Objective = ([[Float]]) throws -> (Double, [[Float]])
 
   func loss(_ s: Setup, _ objective: Objective? = nil) throws -> Double {
-    let outputs = try s.session.forward(s.input, samples: s.samples)
+    var outputs = try s.session.forward(s.input, samples: s.samples)
+    if let head = s.session.graph.segmentation { outputs.append(s.session.value(of: head)) }
     if let objective { return try objective(outputs).0 }
     return zip(outputs, s.seeds).reduce(0.0) { total, pair in
       zip(pair.0, pair.1).reduce(total) { $0 + Double($1.0) * Double($1.1) }
@@ -211,7 +224,7 @@ import TestSupport
     }
   }
 
-  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid", "gated"], [false, true])
+  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid", "gated", "multitask"], [false, true])
   func gradientsMatchFiniteDifferences(_ kind: String, heatmaps: Bool) throws {
     try expectAgreement(kind, heatmaps: heatmaps ? Self.lrp : nil)
   }

@@ -126,3 +126,34 @@ import TestSupport
     #expect(state.bestValue == ious.max())
   }
 }
+
+extension SegmentationTests {
+  /// A multi-task classifier trains on labels and masks at once: L_S reported per epoch
+  /// beside L_C, validation reports macro F1 and the head's IoU, which rises.
+  @Test func aMultiTaskClassifierLearnsLabelsAndMasks() throws {
+    try Self.writeFolder(root + "/mt-train", count: 40, seed: 5)
+    try Self.writeFolder(root + "/mt-val", count: 12, seed: 6)
+    let graph = try compileSource("""
+      model mt(input: f32[1, 16, 16] in [0, 1], classes: int = 2) {
+        x = conv(input, out: 8, k: 3, pad: 1, bias: false) @ "c0"; x = bn(x) @ "n0"; x = relu(x);
+        x = conv(x, out: 8, k: 3, pad: 1, bias: false) @ "c1"; x = bn(x) @ "n1"; x = relu(x);
+        return linear(global_avgpool(x), out: classes) @ "fc", conv(x, out: 1, k: 1) @ "seg";
+      }
+      """)
+    var settings = TrainingSettings(
+      heatmapWeight: 0, epochs: 8, warmupEpochs: 0, batchSize: 8, optimizer: OptimizerSettings(kind: .adam, learningRate: 1e-2), threads: testThreads)
+    settings.multiTask = true
+    let train = try FolderSamples(directory: root + "/mt-train", graph: graph, needsMasks: settings.needsMasks)
+    let validation = try FolderSamples(directory: root + "/mt-val", graph: graph, needsMasks: settings.needsMasks)
+    let trainer = try Trainer(
+      classifier: graph, settings: settings, weights: Initialization.weights(for: graph, seed: 3), weightsSource: "initial",
+      train: train, validation: validation, directory: root + "/mt-run")
+    let state = try trainer.run { _ in }
+    let ious = state.history.compactMap(\.validationIoU)
+    #expect(state.history.allSatisfy { $0.validationMacroF1 != nil && ($0.trainSegmentationLoss ?? 0) > 0 && $0.validationSegmentationLoss != nil })
+    #expect(ious.count == 8 && ious.last! > 0.7 && ious.last! > ious.first!, "validation IoU per epoch: \(ious)")
+    // The total is L_C + L_S (P 0, W 1).
+    let last = state.history.last!
+    #expect(abs(last.validationLoss! - last.validationClassificationLoss! - last.validationSegmentationLoss!) < 1e-9 * last.validationLoss!)
+  }
+}

@@ -65,7 +65,8 @@ public struct AdjointStep: Sendable, Hashable {
 public struct AdjointProgram: Sendable, Hashable {
   /// The forward graph the steps differentiate.
   public var graph: Graph
-  /// The outputs whose value adjoints the loss provides, in the graph's output order.
+  /// The outputs whose value adjoints the loss provides, in the graph's output order, then
+  /// a multi-task classifier's segmentation head.
   public var seeds: [NodeID]
   /// In execution order: every contribution to an adjoint precedes the steps reading it.
   public var steps: [AdjointStep]

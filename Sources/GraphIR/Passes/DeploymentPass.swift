@@ -89,6 +89,7 @@ extension Graph {
       for old in absorbed { newID[old] = id }
     }
     result.outputs = outputs.map { newID[$0.index]! }
+    result.segmentation = segmentation.map { newID[$0.index]! }
     return result
   }
 }

@@ -109,7 +109,8 @@ private struct ReverseModePass {
 
   mutating func run() throws(ReverseModeError) -> AdjointProgram {
     guard !graph.outputs.isEmpty else { throw ReverseModeError(node: nil, "graph '\(graph.name)' has no outputs") }
-    for output in graph.outputs { live.insert(AdjointRef(output, .value)) }
+    let seeds = graph.outputs + (graph.segmentation.map { [$0] } ?? [])
+    for output in seeds { live.insert(AdjointRef(output, .value)) }
     for index in graph.nodes.indices.reversed() {
       let id = NodeID(index)
       for stream in AdjointStream.allCases where live.contains(AdjointRef(id, stream)) {
@@ -118,7 +119,7 @@ private struct ReverseModePass {
     }
     let names = graph.parameters.map(\.name).filter { gradients.contains($0) }
     return AdjointProgram(
-      graph: graph, seeds: graph.outputs, steps: steps, adjoints: live.sorted(), gradients: names,
+      graph: graph, seeds: seeds, steps: steps, adjoints: live.sorted(), gradients: names,
       differentiatesStatistics: differentiatingStatistics, constants: constants)
   }
 

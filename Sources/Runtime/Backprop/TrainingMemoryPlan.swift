@@ -49,7 +49,7 @@ public struct TrainingMemoryPlan: Sendable {
       }
     }
     // The forward hands its outputs to the loss when it ends.
-    for output in graph.outputs { use(.value(output.index), at: forwardSteps - 1) }
+    for output in graph.outputs + (graph.segmentation.map { [$0] } ?? []) { use(.value(output.index), at: forwardSteps - 1) }
     for seed in program.seeds { use(.adjoint(AdjointRef(seed, .value)), at: forwardSteps) }
     for (j, step) in program.steps.enumerated() {
       let time = forwardSteps + j

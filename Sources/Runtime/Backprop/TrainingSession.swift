@@ -236,7 +236,8 @@ public final class TrainingSession {
     return Array(UnsafeBufferPointer(start: values[node.index], count: count))
   }
 
-  /// Back-propagates the loss's adjoints of the outputs (`seeds[i]` for `graph.outputs[i]`,
+  /// Back-propagates the loss's adjoints of the outputs (`seeds[i]` for `program.seeds[i]`:
+  /// the graph's outputs, then a multi-task classifier's segmentation head;
   /// `samples` × its size) and leaves every parameter's gradient in `gradients`.
   public func backward(seeds: [[Float]]) throws(RuntimeError) {
     guard seeds.count == program.seeds.count else {
