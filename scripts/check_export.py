@@ -281,6 +281,39 @@ def refusal_check(checks, binary, work, weights_dir):
     checks.report(ok, "refusal of an inexpressible op", f"exit {result.returncode}, no file written: {not os.path.exists(out)}; {message.splitlines()[0] if message else ''}")
 
 
+def segmentation_checks(checks, binary, work):
+    """Segmentation heads: a segmenter's deploy graph has one output `segmentation`
+    [N, 1, H, W]; a multi-task U-Net's deploy and heatmap graphs add it after their other
+    outputs, and the two graphs (batch norms folded in one, not in the other) give the same
+    maps; a heatmap graph of a segmenter is refused by name. isnetc prints no segmentation
+    values to compare with (its `eval` reports IoU), so the check is the two lowerings'
+    agreement and the logits and heatmaps beside them against isnetc's."""
+    rng = np.random.default_rng(7)
+    x = rng.random((2, 3, 64, 64), dtype=np.float32)
+    for name, expected in [("unet_small", {"deploy": ["segmentation"]}),
+                           ("multitask_unet_small", {"deploy": ["logits", "segmentation"], "heatmaps": ["logits", "heatmaps", "segmentation"]})]:
+        model = os.path.join(ROOT, "models", f"{name}.isnet")
+        weights = os.path.join(work, f"{name}.safetensors")
+        isnetc(binary, "init", model, "-o", weights, "--seed", "0")
+        maps = {}
+        for graph, names in expected.items():
+            path = os.path.join(work, f"{name}.{graph}.onnx")
+            isnetc(binary, "export", model, "--weights", weights, "--graph", graph, "-o", path)
+            onnx.checker.check_model(path, full_check=True)
+            outputs = [o.name for o in onnx.load(path).graph.output]
+            out = dict(zip(outputs, session(path).run(None, {"input": x})))
+            shape = out["segmentation"].shape if "segmentation" in out else None
+            checks.report(outputs == names and shape == (2, 1, 64, 64), f"{name} {graph} segmentation output", f"outputs {outputs}, segmentation {shape}")
+            maps[graph] = out["segmentation"]
+        if len(maps) == 2:
+            difference = float(np.abs(maps["deploy"] - maps["heatmaps"]).max() / max(np.abs(maps["heatmaps"]).max(), 1e-30))
+            checks.bound(f"{name} segmentation, folded against unfolded", difference, LOGIT_BOUND, "max error / max |logit|")
+        else:
+            result = isnetc(binary, "export", model, "--weights", weights, "--graph", "heatmaps", "-o", os.path.join(work, "refused.onnx"), check=False)
+            checks.report(result.returncode == 1 and "segmentation model" in result.stderr, f"{name} heatmaps refused",
+                          result.stderr.strip().splitlines()[0] if result.stderr.strip() else f"exit {result.returncode}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--isnetc", default=os.path.join(ROOT, ".build/release/isnetc"))
@@ -320,6 +353,8 @@ def main():
                         parameter_names_of(args.isnetc, model, []), reference={"logits": reference["logits"], "heatmaps": reference["heatmaps"]})
         if not args.models:
             refusal_check(checks, args.isnetc, work, work)
+        if not args.models or "segmentation" in args.models:
+            segmentation_checks(checks, args.isnetc, work)
     print(f"{checks.passed} passed, {checks.failed} failed")
     sys.exit(1 if checks.failed else 0)
 

@@ -85,6 +85,9 @@ public enum ONNXExport {
     case .deploy:
       do { graph = try classifier.lowered(for: .deploy) } catch { throw ExportError("\(source): \(error)") }
     case .heatmaps:
+      if classifier.outputKind == .segmentation {
+        throw ExportError("\(source): '\(classifier.name)' is a segmentation model: it has no heatmaps (LRP explains class logits); export --graph deploy")
+      }
       do {
         graph = try classifier.lowered(for: .explain(options.lrp))
       } catch {
