@@ -106,20 +106,9 @@ import TestSupport
   /// A segmenter trains on the masks alone (labels unused): its validation IoU, reported
   /// per epoch in place of macro F1, rises from the initial guess to most of each square.
   @Test func aSegmenterLearnsTheMasks() throws {
-    try Self.writeFolder(root + "/train", count: 40, seed: 1)
-    try Self.writeFolder(root + "/val", count: 12, seed: 2)
     let graph = try compileSource(Self.model)
     #expect(graph.outputKind == .segmentation)
-    var settings = TrainingSettings(
-      heatmapWeight: 0, epochs: 8, warmupEpochs: 0, batchSize: 8, optimizer: OptimizerSettings(kind: .adam, learningRate: 1e-2), threads: testThreads)
-    settings.segmentation = true
-    settings.bestBy = .f1
-    let train = try FolderSamples(directory: root + "/train", graph: graph, needsMasks: settings.needsMasks)
-    let validation = try FolderSamples(directory: root + "/val", graph: graph, needsMasks: settings.needsMasks)
-    let trainer = try Trainer(
-      classifier: graph, settings: settings, weights: Initialization.weights(for: graph, seed: 3), weightsSource: "initial",
-      train: train, validation: validation, directory: root + "/run")
-    let state = try trainer.run { _ in }
+    let state = try train(graph, name: "seg", seeds: (1, 2)) { $0.segmentation = true; $0.bestBy = .f1 }
     let ious = state.history.compactMap(\.validationIoU)
     #expect(ious.count == 8 && state.history.allSatisfy { $0.validationMacroF1 == nil })
     #expect(ious.last! > 0.8 && ious.last! > ious.first!, "validation IoU per epoch: \(ious)")
@@ -128,11 +117,25 @@ import TestSupport
 }
 
 extension SegmentationTests {
+  /// Eight epochs of Adam 1e-2 on 40 training and 12 validation squares (folders drawn with
+  /// `seeds`), the settings adjusted by `adjust`.
+  func train(_ graph: Graph, name: String, seeds: (UInt64, UInt64), adjust: (inout TrainingSettings) -> Void) throws -> RunState {
+    try Self.writeFolder("\(root)/\(name)-train", count: 40, seed: seeds.0)
+    try Self.writeFolder("\(root)/\(name)-val", count: 12, seed: seeds.1)
+    var settings = TrainingSettings(
+      heatmapWeight: 0, epochs: 8, warmupEpochs: 0, batchSize: 8, optimizer: OptimizerSettings(kind: .adam, learningRate: 1e-2), threads: testThreads)
+    adjust(&settings)
+    let train = try FolderSamples(directory: "\(root)/\(name)-train", graph: graph, needsMasks: settings.needsMasks)
+    let validation = try FolderSamples(directory: "\(root)/\(name)-val", graph: graph, needsMasks: settings.needsMasks)
+    let trainer = try Trainer(
+      classifier: graph, settings: settings, weights: Initialization.weights(for: graph, seed: 3), weightsSource: "initial",
+      train: train, validation: validation, directory: "\(root)/\(name)-run")
+    return try trainer.run { _ in }
+  }
+
   /// A multi-task classifier trains on labels and masks at once: L_S reported per epoch
   /// beside L_C, validation reports macro F1 and the head's IoU, which rises.
   @Test func aMultiTaskClassifierLearnsLabelsAndMasks() throws {
-    try Self.writeFolder(root + "/mt-train", count: 40, seed: 5)
-    try Self.writeFolder(root + "/mt-val", count: 12, seed: 6)
     let graph = try compileSource("""
       model mt(input: f32[1, 16, 16] in [0, 1], classes: int = 2) {
         x = conv(input, out: 8, k: 3, pad: 1, bias: false) @ "c0"; x = bn(x) @ "n0"; x = relu(x);
@@ -140,15 +143,7 @@ extension SegmentationTests {
         return linear(global_avgpool(x), out: classes) @ "fc", conv(x, out: 1, k: 1) @ "seg";
       }
       """)
-    var settings = TrainingSettings(
-      heatmapWeight: 0, epochs: 8, warmupEpochs: 0, batchSize: 8, optimizer: OptimizerSettings(kind: .adam, learningRate: 1e-2), threads: testThreads)
-    settings.multiTask = true
-    let train = try FolderSamples(directory: root + "/mt-train", graph: graph, needsMasks: settings.needsMasks)
-    let validation = try FolderSamples(directory: root + "/mt-val", graph: graph, needsMasks: settings.needsMasks)
-    let trainer = try Trainer(
-      classifier: graph, settings: settings, weights: Initialization.weights(for: graph, seed: 3), weightsSource: "initial",
-      train: train, validation: validation, directory: root + "/mt-run")
-    let state = try trainer.run { _ in }
+    let state = try train(graph, name: "multitask", seeds: (5, 6)) { $0.multiTask = true }
     let ious = state.history.compactMap(\.validationIoU)
     #expect(state.history.allSatisfy { $0.validationMacroF1 != nil && ($0.trainSegmentationLoss ?? 0) > 0 && $0.validationSegmentationLoss != nil })
     #expect(ious.count == 8 && ious.last! > 0.7 && ious.last! > ious.first!, "validation IoU per epoch: \(ious)")
