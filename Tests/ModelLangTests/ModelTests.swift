@@ -1,3 +1,4 @@
+import Foundation
 import GraphIR
 import ModelLang
 import Testing
@@ -20,6 +21,13 @@ import TestSupport
 
   /// DenseNet deploys with no dropout and no separate ReLU: every ReLU follows a layer it
   /// fuses into; the norms after concatenations stay, the others fold.
+  /// Every model file (blocks aside) is among the models whose graphs are golden.
+  @Test func everyModelFileIsChecked() throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: Repository.path("models"))
+    let models = files.filter { $0.hasSuffix(".isnet") && !$0.hasSuffix("_blocks.isnet") }.map { String($0.dropLast(6)) }
+    #expect(Set(models) == Set(allModels))
+  }
+
   @Test func densenetDeploymentFusesEverything() throws {
     let classifier = try compileModel("densenet121")
     let deployed = classifier.deploymentGraph()

@@ -5,7 +5,8 @@ import Testing
 /// Every model file in `models/` that compiles on its own (blocks files are imported).
 public let allModels = [
   "densenet121", "densenet169", "densenet201", "tiny", "deep", "vgg_small", "vgg_small_nobn",
-  "resnet18",
+  "resnet18", "ag_sononet", "ag_sononet_small", "unet", "unet_small", "multitask_unet", "multitask_unet_small",
+  "unet_densenet121", "unet_tiny", "tiny_multilabel",
 ]
 
 public struct CompileFailed: Error, CustomStringConvertible {
