@@ -155,7 +155,8 @@ def batch_norm(bn, x, training, stats, name):
     unbiased variance in training (detached, as the reference), the running ones in
     evaluation."""
     shape = _channel_shape(x)
-    if not training:
+    # A frozen sub-model's norm (its γ fixed: --freeze) runs as in evaluation, as isnetc's.
+    if not training or not bn.weight.requires_grad:
         y = F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
         if stats is not None:
             stats[name] = (bn.running_mean, torch.rsqrt(bn.running_var + bn.eps))
@@ -1304,6 +1305,7 @@ def parse_arguments(argv):
     p.add_argument("--explain", choices=loss.EXPLAINED, default="@EXPLAIN@", help="distillation: whose maps are matched: stochastic (the teacher's top class half of the time, else another), label, top, all")
     p.add_argument("--epsilon-range", type=parse_range, default=parse_range("@EPSILON_RANGE@"), metavar="LOW,HIGH|none", help="distillation: epsilon per sample, log-uniform in [LOW, HIGH], shared by teacher and student; none: the exported epsilon (default @EPSILON_RANGE@)")
     p.add_argument("--distill-ce", type=float, default=@DISTILL_CE@, help="distillation: the weight of a cross-entropy term on the labels; 0 trains by the explanations alone")
+    p.add_argument("--freeze", action="append", default=[], metavar="SCOPE", help="keep the parameters under SCOPE as loaded (a pipeline's trained segmenter; repeatable): no gradient, its batch norms in evaluation mode")
     p.add_argument("--freeze-head-from-teacher", action=argparse.BooleanOptionalAction, default=@FREEZE_HEAD@, help="distillation: copy the teacher's last layer into the student and keep it fixed")
     p.add_argument("--pyramid", action=argparse.BooleanOptionalAction, default=@PYRAMID@, help="distillation: compare the maps' 2x, 4x, ... average pools too")
     p.add_argument("--distill-norm", choices=["separate", "geometric"], default="@DISTILL_NORM@", help="distillation: each map divided by its own mean |R| (separate) or each pair by the geometric mean of theirs (geometric, the authors')")
@@ -1436,6 +1438,12 @@ def main(argv=None):
     initial = os.path.join(directory, "weights.safetensors") if args.resume else (args.weights or WEIGHTS)
     ops.load_weights(model, initial)
     model.to(run.device)
+    for scope in args.freeze:
+        under = [p for name, p in model.named_parameters() if name.startswith(scope + ".")]
+        if not under:
+            raise SystemExit(f"--freeze {scope}: no parameter of '{CONFIG['name']}' lies under scope '{scope}'")
+        for p in under:
+            p.requires_grad_(False)
     distilling = args.teacher_weights is not None
     teacher = None
     if distilling:
