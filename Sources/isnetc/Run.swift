@@ -15,6 +15,10 @@ struct Run: ParsableCommand {
 
       By default the classifier runs with its LRP block and each input's heatmaps are \
       written to --out (see `isnetc heatmap`); the table and JSON name the files. \
+      A segmentation model (-> segmentation) writes each input's predicted mask to --out \
+      (NAME.mask.png, and NAME.segmentation.png: the input with the mask tinted and \
+      outlined) and prints its foreground share.
+
       --strip-lrp runs the deployment graph instead, what a trained ISNet costs after \
       deployment: no LRP block, dropout removed, batch norms folded into the convolutions \
       before them, ReLUs fused.
@@ -32,7 +36,7 @@ struct Run: ParsableCommand {
   @Flag(help: "Run the deployment graph without the LRP block (no heatmaps).")
   var stripLrp = false
 
-  @Option(help: ArgumentHelp("Where heatmaps go (without --strip-lrp).", valueName: "DIR"))
+  @Option(help: ArgumentHelp("Where heatmaps go (without --strip-lrp), or a segmentation model's masks.", valueName: "DIR"))
   var out = "heatmaps"
 
   @Flag(help: "Print JSON instead of a table.")
@@ -46,6 +50,10 @@ struct Run: ParsableCommand {
   }
 
   func run() throws {
+    if try modelOptions.compile().outputKind == .segmentation {
+      try segment(modelOptions: modelOptions, inference: inference, out: out, json: json, inputs: inputs)
+      return
+    }
     let outcome = try classify(
       modelOptions: modelOptions, inference: inference, heatmaps: stripLrp ? nil : heatmapOptions,
       out: out, inputs: inputs)
@@ -64,7 +72,7 @@ func classify(
 ) throws -> (scores: [Scores], files: [[String]]?, classNames: [String]) {
   let graph = try modelOptions.compile(for: heatmapOptions.map { .explain($0.lrp.options) } ?? .deploy)
   if graph.outputKind == .segmentation {
-    throw fail("\(modelOptions.model): '\(graph.name)' is a segmentation model: isnetc run and heatmap classify; evaluate it with isnetc eval (IoU against the folder's masks)")
+    throw fail("\(modelOptions.model): '\(graph.name)' is a segmentation model: it has no heatmaps; isnetc run writes its masks, isnetc eval its IoU against a folder's masks")
   }
   let classes = graph[graph.outputs[0]].type.dims[0]
   let names = try inference.classNames(count: classes)
