@@ -47,7 +47,8 @@ extension Graph {
       return "model \(name)(\(inputs.joined(separator: ", "))) -> \(outputs.map { self[$0].type.description }.joined(separator: ", ")) segmentation logits"
     }
     let classes = outputs.map { self[$0].type.dims.last ?? 0 }.map(String.init).joined(separator: ", ")
-    return "model \(name)(\(inputs.joined(separator: ", "))) -> \(classes) classes, \(outputKind.rawValue)"
+    let head = segmentation.map { ", segmentation \(self[$0].type)" } ?? ""
+    return "model \(name)(\(inputs.joined(separator: ", "))) -> \(classes) classes, \(outputKind.rawValue)\(head)"
   }
 }
 
