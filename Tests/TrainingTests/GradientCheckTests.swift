@@ -136,7 +136,7 @@ import TestSupport
 
   /// The model `kind` in training mode, with its LRP block for `heatmaps` (nil: the
   /// classifier alone), seeded weights, inputs and output adjoints.
-  func setup(_ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false) throws -> Setup {
+  func setup(_ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false, constants: Set<String> = []) throws -> Setup {
     let blocks = try Repository.read("models/densenet_blocks.isnet")
     let compilation = compileSources(["m.isnet": Self.models[kind]!, "densenet_blocks.isnet": blocks])
     let classifier = try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
@@ -151,7 +151,7 @@ import TestSupport
       }
     }
     let samples = 3
-    let program = try graph.reverseMode(differentiatingStatistics: differentiatingStatistics)
+    let program = try graph.reverseMode(differentiatingStatistics: differentiatingStatistics, constants: constants)
     let session = try TrainingSession(program: program, weights: weights, weightsSource: kind, batchSize: samples, threads: testThreads)
     session.dropoutSeed = 11
     session.updatesRunningStatistics = false
@@ -179,9 +179,9 @@ import TestSupport
   /// differences cannot resolve much smaller derivatives).
   func check(
     _ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false, freezingStatistics: Bool = true,
-    objective: Objective? = nil, prepare: (TrainingSession) -> Void = { _ in }
+    objective: Objective? = nil, constants: Set<String> = [], prepare: (TrainingSession) -> Void = { _ in }
   ) throws -> [(String, Double, Double, Double)] {
-    let s = try setup(kind, heatmaps: heatmaps, differentiatingStatistics: differentiatingStatistics)
+    let s = try setup(kind, heatmaps: heatmaps, differentiatingStatistics: differentiatingStatistics, constants: constants)
     prepare(s.session)
     _ = try loss(s)
     s.session.lrpStatisticsFrozen = freezingStatistics && !differentiatingStatistics
@@ -238,6 +238,19 @@ import TestSupport
   @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid", "gated"])
   func gradientsMatchFiniteDifferencesWithTheEpsilonInputRule(_ kind: String) throws {
     try expectAgreement(kind, heatmaps: LRPOptions(epsilon: 0.3, inputRule: .epsilon))
+  }
+
+  /// A frozen batch norm inside the network (`--freeze`): it normalises by its running
+  /// statistics in both streams and gets no gradient, while everything around it trains;
+  /// the differences see the same evaluation-mode norm.
+  @Test(arguments: [false, true])
+  func gradientsMatchFiniteDifferencesThroughAConstantNorm(_ heatmaps: Bool) throws {
+    let constants: Set<String> = ["bn1.weight", "bn1.bias"]
+    let rows = try check("gated", heatmaps: heatmaps ? Self.lrp : nil, constants: constants)
+    #expect(rows.count >= 4 && !rows.contains { constants.contains($0.0) })
+    for (name, analytic, difference, error) in rows {
+      #expect(error <= 2e-2, "constant bn1, heatmaps \(heatmaps): \(name): gradient·v \(analytic), finite difference \(difference)")
+    }
   }
 
   func expectAgreement(_ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false) throws {
