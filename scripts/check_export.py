@@ -46,6 +46,7 @@ MODELS = [
     ("densenet169", None, None),
     ("densenet201", None, None),
     ("ag_sononet_small", None, None),
+    ("unet_tiny", None, None),
     ("ag_sononet", 64, "64x64 (16.5 GMAC per image at its 224x224)"),
 ]
 # Without a float64 reference, the floor of a float32 comparison is measured: how far the

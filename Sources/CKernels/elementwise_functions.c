@@ -18,6 +18,9 @@ void isn_elementwise(isn_elementwise_function f, const float *x, size_t x_stride
     case ISN_ELEMENTWISE_SIGMOID:
       for (size_t i = 0; i < len; i++) ys[i] = 1.0f / (1.0f + expf(-xs[i]));
       break;
+    case ISN_ELEMENTWISE_STEP:
+      for (size_t i = 0; i < len; i++) ys[i] = xs[i] > 0.0f ? 1.0f : 0.0f;
+      break;
     }
   }
 }
@@ -33,6 +36,8 @@ void isn_elementwise_backward(isn_elementwise_function f, const float *v, const 
       break;
     case ISN_ELEMENTWISE_SIGMOID:  // v is the output σ
       for (size_t i = 0; i < len; i++) d[i] += g[i] * vs[i] * (1.0f - vs[i]);
+      break;
+    case ISN_ELEMENTWISE_STEP:  // flat: nothing to add
       break;
     }
   }

@@ -264,7 +264,7 @@ struct Lowering {
       values[index] = op("Relu", [x()], hint: name)
 
     case .elementwise(let function):
-      values[index] = op(function.description.onnxOperator, [x()], hint: name)
+      values[index] = function.description.onnxOperators.reduce(x()) { y, operation in op(operation, [y], hint: name) }
 
     case .pool(let pooling):
       guard case .success(let form) = pooling.onnx(inputDims: graph.nodes[inputs[0]].type.dims) else {

@@ -209,6 +209,11 @@ def through(value, view):
     return value.detach() + (view - view.detach())
 
 
+def step(x):
+    """The Heaviside step, 1 where x > 0 (isnetc's `step`): flat, so no gradient."""
+    return (x > 0).to(x.dtype)
+
+
 def dropout(x, p, training):
     """Inverted dropout; returns the output and the mask (None when inactive)."""
     if not training or p <= 0:

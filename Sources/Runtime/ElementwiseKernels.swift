@@ -8,6 +8,7 @@ extension ElementwiseFunction {
   var kernel: isn_elementwise_function {
     switch self {
     case .sigmoid: ISN_ELEMENTWISE_SIGMOID
+    case .step: ISN_ELEMENTWISE_STEP
     }
   }
 }

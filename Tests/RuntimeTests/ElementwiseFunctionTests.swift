@@ -24,4 +24,18 @@ import TestSupport
       #expect(abs(Double(y) - expected) <= 4 * Double(Float.ulpOfOne) * expected, "σ(\(x)) = \(y), expected \(expected)")
     }
   }
+
+  /// The step is exact, 0 at 0 (ONNX's Relu(Sign(x)) agrees), and passes no gradient.
+  @Test func stepThresholdsAtZeroAndIsFlat() throws {
+    let graph = try compileSource(
+      """
+      isnet 1;
+      model m(input: f32[1, 2, 3] in [-1, 1]) { return flatten(step(input)); }
+      """)
+    let input: [Float] = [-1, -1e-30, 0, 1e-30, 0.5, 1, -0.5, 0, 2, -2, 3, -3]
+    let session = try InferenceSession(graph: graph, weights: [:], weightsSource: "none", batchSize: 2, threads: testThreads)
+    #expect(try session.run(input, samples: 2) == input.map { $0 > 0 ? 1 : 0 })
+    let program = try graph.reverseMode()
+    #expect(program.gradients.isEmpty)
+  }
 }

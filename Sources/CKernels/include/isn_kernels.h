@@ -107,6 +107,7 @@ void isn_channel_moments(const float *x, size_t x_stride, int batch, int channel
 typedef enum {
   ISN_ELEMENTWISE_NONE = 0,
   ISN_ELEMENTWISE_SIGMOID = 1,
+  ISN_ELEMENTWISE_STEP = 2,
 } isn_elementwise_function;
 
 /// y = f(x) element by element, x and y [batch][count] (y may be x).

@@ -12,12 +12,14 @@
 ///   input or the output as `derivativeFrom` says (the training memory plan keeps that one);
 /// - kernels: `ElementwiseKernels.swift` (Runtime) names the C function code; the forward and
 ///   the derivative are one `case` each in `elementwise_functions.c`;
-/// - export: the standard ONNX operator of the same function (`onnxOperator`) and the torch
-///   function (`torchFunction`).
+/// - export: the standard ONNX operators computing the same function (`onnxOperators`, in
+///   turn) and the torch function (`torchFunction`).
 
 public enum ElementwiseFunction: Sendable, Hashable, CaseIterable {
   // Add a function here, then follow docs/adding-an-op.md.
   case sigmoid
+  /// The Heaviside step, 1 where x > 0: a threshold (a pipeline's binary mask).
+  case step
 }
 
 extension ElementwiseFunction {
@@ -26,7 +28,11 @@ extension ElementwiseFunction {
     switch self {
     case .sigmoid:
       // σ′ = σ·(1 − σ): from the output.
-      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output, onnxOperator: "Sigmoid", torchFunction: "torch.sigmoid")
+      ElementwiseDescription(name: "sigmoid", formula: "1 / (1 + exp(−x))", derivativeFrom: .output, onnxOperators: ["Sigmoid"], torchFunction: "torch.sigmoid")
+    case .step:
+      // Flat where defined: f′ = 0. ONNX has no step; Relu(Sign(x)) is one for x > 0 and
+      // zero elsewhere, x = 0 included, as here.
+      ElementwiseDescription(name: "step", formula: "1 where x > 0, else 0", derivativeFrom: .input, onnxOperators: ["Sign", "Relu"], torchFunction: "O.step")
     }
   }
 
@@ -49,16 +55,17 @@ public struct ElementwiseDescription: Sendable {
   /// y as a function of x, for the reference (`docs/language.md`).
   public var formula: String
   public var derivativeFrom: DerivativeInput
-  /// The ONNX operator (default domain, opset 17) that computes the same function.
-  public var onnxOperator: String
+  /// The ONNX operators (default domain, opset 17), applied in turn, that compute the same
+  /// function.
+  public var onnxOperators: [String]
   /// The torch function computing it (`isnetc export --format pytorch`).
   public var torchFunction: String
 
-  public init(name: String, formula: String, derivativeFrom: DerivativeInput, onnxOperator: String, torchFunction: String) {
+  public init(name: String, formula: String, derivativeFrom: DerivativeInput, onnxOperators: [String], torchFunction: String) {
     self.name = name
     self.formula = formula
     self.derivativeFrom = derivativeFrom
-    self.onnxOperator = onnxOperator
+    self.onnxOperators = onnxOperators
     self.torchFunction = torchFunction
   }
 }
