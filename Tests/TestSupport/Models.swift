@@ -6,7 +6,7 @@ import Testing
 public let allModels = [
   "densenet121", "densenet169", "densenet201", "tiny", "deep", "vgg_small", "vgg_small_nobn",
   "resnet18", "ag_sononet", "ag_sononet_small", "unet", "unet_small", "multitask_unet", "multitask_unet_small",
-  "unet_densenet121", "unet_tiny", "tiny_multilabel",
+  "unet_densenet121", "unet_tiny", "tiny_multilabel", "vgg16_bn",
 ]
 
 public struct CompileFailed: Error, CustomStringConvertible {
