@@ -140,9 +140,10 @@ def compare_gradients(checks, label, ours, isnetc_gradients, reference, referenc
 
 def gated_checks(checks, binary, work, train):
     """AG-Sononet (attention gates: products with a broadcast gate, bilinear upsampling), its
-    weights drawn by `isnetc init`: evaluation-mode logits and heatmaps against isnetc's, and
-    one ISNet step (the paper's loss) against `isnetc step` on the tiny fixture's batch (the
-    same input size and classes), with the float64 step as the arbiter past the bound."""
+    weights drawn by `isnetc init`: evaluation-mode heatmaps against isnetc's, and one ISNet
+    step (the paper's loss) against `isnetc step` on the tiny fixture's batch (the same
+    input size and classes), with the float64 step as the arbiter past the bound; and the
+    U-Net then DenseNet pipeline's heatmaps (a step-thresholded mask on the input)."""
     name = "ag_sononet_small"
     model = os.path.join(ROOT, "models", f"{name}.isnet")
     weights = os.path.join(work, f"{name}.safetensors")
@@ -158,6 +159,17 @@ def gated_checks(checks, binary, work, train):
     worst = max(float((maps[n, k].double() - expected[n, k].double()).norm() / expected[n, k].double().norm())
                 for n in range(x.shape[0]) for k in range(maps.shape[1]))
     checks.bound(f"{name} eval heatmaps", worst, HEATMAP_BOUND, "worst ‖torch − isnetc‖₂/‖isnetc‖₂ per sample and class")
+    # The pipeline: a thresholded segmenter (step) masking the input its classifier reads.
+    pipeline = "unet_tiny"
+    pipeline_weights = os.path.join(work, f"{pipeline}.safetensors")
+    isnetc(binary, "init", os.path.join(ROOT, "models", f"{pipeline}.isnet"), "-o", pipeline_weights, "--seed", "0")
+    isnetc(binary, "export", os.path.join(ROOT, "models", f"{pipeline}.isnet"), "--weights", pipeline_weights, "--format", "pytorch", "-o", os.path.join(work, f"{pipeline}_isnet"))
+    with torch.no_grad():
+        _, pipeline_maps = load_package(work, f"{pipeline}_isnet").load_model(pipeline_weights)(x, heatmaps=True)
+    expected = isnetc_heatmaps(binary, work, pipeline, pipeline_weights, x)
+    worst = max(float((pipeline_maps[n, k].double() - expected[n, k].double()).norm() / expected[n, k].double().norm().clamp(min=1e-30))
+                for n in range(x.shape[0]) for k in range(pipeline_maps.shape[1]))
+    checks.bound(f"{pipeline} eval heatmaps", worst, HEATMAP_BOUND, "worst ‖torch − isnetc‖₂/‖isnetc‖₂ per sample and class")
     step = os.path.join(work, f"{name}.step.safetensors")
     isnetc(binary, "step", model, "--weights", weights, "--batch", train, "--P", "0.7", "--E", "10", "--heatmap-norm", "std", "-o", step)
     ours = load_file(step)
