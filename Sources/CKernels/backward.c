@@ -213,7 +213,7 @@ void isn_batchnorm_sums(const float *x, const float *dy, int batch, int channels
 void isn_batchnorm_input_adjoint(const float *x, const float *dy, int batch, int channels,
                                  size_t spatial, const float *mean, const float *invstd,
                                  const float *gamma, const double *sum_dy, const double *sum_dyx,
-                                 float *dx) {
+                                 int assign, float *dx) {
   const double count = (double)batch * (double)spatial;
   const size_t total = (size_t)batch * (size_t)channels * spatial;
 #pragma omp parallel for num_threads(isn_threads()) schedule(static) \
@@ -225,16 +225,22 @@ void isn_batchnorm_input_adjoint(const float *x, const float *dy, int batch, int
       const size_t off = ((size_t)n * (size_t)channels + (size_t)c) * spatial;
       for (size_t i = 0; i < spatial; i++) {
         const double xh = ((double)x[off + i] - m) * is;
-        dx[off + i] += (float)(k * ((double)dy[off + i] - mdy - xh * mdyx));
+        const float v = (float)(k * ((double)dy[off + i] - mdy - xh * mdyx));
+        dx[off + i] = assign ? v : dx[off + i] + v;
       }
     }
   }
 }
 
-void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx) {
+void isn_relu_backward(const float *y, const float *dy, size_t count, int assign, float *dx) {
   ISN_FOR_EACH_CHUNK(1, count, count, row, c0, len) {
+    if (assign) {
 #pragma omp simd
-    for (size_t i = c0; i < c0 + len; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+      for (size_t i = c0; i < c0 + len; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    } else {
+#pragma omp simd
+      for (size_t i = c0; i < c0 + len; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+    }
   }
 }
 

@@ -262,13 +262,15 @@ void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatia
 /// input adjoint reads them too, so one pass serves all three.
 void isn_batchnorm_sums(const float *x, const float *dy, int batch, int channels, size_t spatial,
                         const float *mean, const float *invstd, double *sum_dy, double *sum_dyx);
-/// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means from isn_batchnorm_sums.
+/// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means from isn_batchnorm_sums;
+/// with `assign` nonzero dx = … instead (an adjoint's first contribution: no zeroing pass).
 void isn_batchnorm_input_adjoint(const float *x, const float *dy, int batch, int channels,
                                  size_t spatial, const float *mean, const float *invstd,
                                  const float *gamma, const double *sum_dy, const double *sum_dyx,
-                                 float *dx);
-/// dx += dy where y > 0 (y = max(x, 0), so y > 0 exactly where x > 0).
-void isn_relu_backward(const float *y, const float *dy, size_t count, float *dx);
+                                 int assign, float *dx);
+/// dx += dy where y > 0 (y = max(x, 0), so y > 0 exactly where x > 0); with `assign`
+/// nonzero dx = … instead.
+void isn_relu_backward(const float *y, const float *dy, size_t count, int assign, float *dx);
 /// y += x over `count` floats.
 void isn_accumulate(const float *x, size_t count, float *y);
 /// The ε-division's backward (out = r / s, s = z + eps·sign(z)): dr += g / s and

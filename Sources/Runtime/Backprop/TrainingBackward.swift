@@ -10,7 +10,21 @@ import CKernels
 import GraphIR
 
 extension TrainingSession {
-  func runAdjoint(_ step: AdjointStep) {
+  /// Whether the step's operand adjoint writes every element of its target, so that, as
+  /// the target's first contribution, it can assign instead of zeroing and adding (the same
+  /// numbers: 0 + v = v): convolutions, linear layers, ReLU, a training batch norm's value
+  /// stream, concatenation.
+  func assignsWholeOperand(_ step: AdjointStep) -> Bool {
+    switch graph[step.node].op {
+    case .conv2d, .linear, .relu, .concat: true
+    case .batchNorm: step.source == .value && !constantNorms.contains(step.node.index)
+    default: false
+    }
+  }
+
+  /// `assign`: the target is written, not added to (its first contribution; only for the
+  /// steps `assignsWholeOperand` admits).
+  func runAdjoint(_ step: AdjointStep, assign: Bool = false) {
     let id = step.node
     let node = graph[id]
     let g = adjoint(AdjointRef(id, step.source))
@@ -28,8 +42,8 @@ extension TrainingSession {
       case .conv2d(let a):
         let xDims = graph[input].type.dims
         var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
-        isn_conv2d_transpose(&geometry, g, count, parameter("\(node.name!).weight"), scratch.pointer, inputCount, workspace.pointer)
-        isn_accumulate(scratch.pointer, n * inputCount, dx)
+        isn_conv2d_transpose(&geometry, g, count, parameter("\(node.name!).weight"), assign ? dx : scratch.pointer, inputCount, workspace.pointer)
+        if !assign { isn_accumulate(scratch.pointer, n * inputCount, dx) }
       case .batchNorm:
         let stats = normStatistics[id.index]!
         let dims = node.type.dims
@@ -40,14 +54,14 @@ extension TrainingSession {
           isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), scale, dx)
         } else if step.source == .value {
           let sums = batchNormSums(id, g: g)
-          isn_batchnorm_input_adjoint(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, sums.dy, sums.dyx, dx)
+          isn_batchnorm_input_adjoint(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, sums.dy, sums.dyx, assign ? 1 : 0, dx)
         } else if program.differentiatesStatistics {
           viewThroughStatistics(id, g: g, dx: dx)
         } else {
           isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), lrpNormScale(node.name!), dx)
         }
       case .relu:
-        isn_relu_backward(pointer(id), g, n * count, dx)
+        isn_relu_backward(pointer(id), g, n * count, assign ? 1 : 0, dx)
       case .elementwise(let function):
         let v = function.description.derivativeFrom == .input ? x : pointer(id)
         isn_elementwise_backward(function.kernel, v, g, n * count, dx)
@@ -55,7 +69,7 @@ extension TrainingSession {
         pooling.addAdjoint(of: g, argmax: argmax[id.index], samples: n, classes: 1, inputDims: graph[input].type.dims, outputDims: node.type.dims, into: dx)
       case .linear(let a):
         // dx += g·W: [n, out] × [out, in]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(inputCount), Int32(a.outFeatures), 1, g, Int32(a.outFeatures), parameter("\(node.name!).weight"), Int32(inputCount), 1, dx, Int32(inputCount))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(inputCount), Int32(a.outFeatures), 1, g, Int32(a.outFeatures), parameter("\(node.name!).weight"), Int32(inputCount), assign ? 0 : 1, dx, Int32(inputCount))
       case .flatten, .unflatten:
         isn_accumulate(g, n * count, dx)
       case .dropout(let a):
@@ -64,7 +78,11 @@ extension TrainingSession {
         for i in 0..<(n * count) where mask[i] != 0 { dx[i] += g[i] * keep }
       case .concat:
         let offset = node.inputs.prefix(operand).reduce(0) { $0 + perSample($1) }
-        isn_add(dx, inputCount, g + offset, count, Int32(n), inputCount, 0, dx, inputCount)
+        if assign {
+          isn_copy(g + offset, count, Int32(n), inputCount, dx, inputCount)
+        } else {
+          isn_add(dx, inputCount, g + offset, count, Int32(n), inputCount, 0, dx, inputCount)
+        }
       case .add:
         isn_accumulate(g, n * count, dx)
       case .mul:

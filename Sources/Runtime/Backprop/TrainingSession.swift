@@ -255,11 +255,19 @@ public final class TrainingSession {
       let target = adjoints[AdjointRef(node, .value)]!
       seed.withUnsafeBufferPointer { target.update(from: $0.baseAddress!, count: expected) }
     }
-    // An adjoint's storage held other data until its first write: zero it then.
+    // An adjoint's storage held other data until its first write: zero it then, unless the
+    // step writes all of it (`assignsWholeOperand`) and so assigns instead of adding.
     for (j, step) in program.steps.enumerated() {
       let start = profiling ? ContinuousClock.now : nil
-      for ref in memoryPlan.firstWrites[j] ?? [] { adjoints[ref]!.update(repeating: 0, count: samples * perSample(ref.node)) }
-      runAdjoint(step)
+      var assign = false
+      for ref in memoryPlan.firstWrites[j] ?? [] {
+        if case .operand(_, ref) = step.target, assignsWholeOperand(step) {
+          assign = true
+        } else {
+          adjoints[ref]!.update(repeating: 0, count: samples * perSample(ref.node))
+        }
+      }
+      runAdjoint(step, assign: assign)
       if let start { adjointSeconds[j] += (ContinuousClock.now - start).seconds }
     }
   }
