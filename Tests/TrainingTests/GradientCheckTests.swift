@@ -224,7 +224,18 @@ import TestSupport
     }
   }
 
-  @Test(arguments: ["densenet", "resnet", "vgg", "sigmoid", "gated", "multitask"], [false, true])
+  /// Every model with and without heatmaps, but the gated net's classifier alone: its
+  /// first convolution's ⟨∇L, v⟩ cancels to −0.0213 (the model's largest is 0.446), below
+  /// what float32 differences resolve (the loss's rounding over h; the best of the six
+  /// steps came within 0.4%, 1.0%, 1.6% and 3.3% of it under OpenBLAS's Haswell, SkylakeX,
+  /// generic and Sandy Bridge kernels), so it can neither confirm nor refute. The gated
+  /// net's value stream is checked with heatmaps (its logits seeded too) and through a
+  /// frozen norm (`gradientsMatchFiniteDifferencesThroughAConstantNorm`).
+  static let gradientCases: [(String, Bool)] =
+    ["densenet", "resnet", "vgg", "sigmoid", "gated", "multitask"].flatMap { kind in [false, true].map { (kind, $0) } }
+    .filter { !($0.0 == "gated" && !$0.1) }
+
+  @Test(arguments: gradientCases)
   func gradientsMatchFiniteDifferences(_ kind: String, heatmaps: Bool) throws {
     try expectAgreement(kind, heatmaps: heatmaps ? Self.lrp : nil)
   }
