@@ -32,28 +32,13 @@ func segment(modelOptions: ModelOptions, inference: InferenceOptions, out: Strin
     }
   }
   if json {
-    let results = rows.map { row in
-      "{\"input\": \(jsonString(row.name)), \"foreground\": \(String(format: "%.6f", row.share)), \"mask\": \(jsonString(row.mask)), \"picture\": \(jsonString(row.picture))}"
-    }
-    print("{\"model\": \(jsonString(graph.name)), \"results\": [\(results.joined(separator: ", "))]}")
+    let objects: [[String: Any]] = rows.map { ["input": $0.name, "foreground": $0.share, "mask": $0.mask, "picture": $0.picture] }
+    let data = (try? JSONSerialization.data(withJSONObject: ["model": graph.name, "results": objects], options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
   } else {
     print("input\tforeground\tmask\tpicture")
     for row in rows { print("\(row.name)\t\(String(format: "%.3f", row.share))\t\(row.mask)\t\(row.picture)") }
   }
-}
-
-/// A JSON string literal.
-private func jsonString(_ s: String) -> String {
-  var out = "\""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-    default: out.unicodeScalars.append(c)
-    }
-  }
-  return out + "\""
 }
 
 enum SegmentationPicture {
