@@ -416,17 +416,18 @@ def torchvision_check(checks, binary, work):
     except ImportError:
         print("note: torchvision names check skipped: torchvision is not installed", flush=True)
         return
-    model = os.path.join(ROOT, "models", "densenet121.isnet")
-    weights = os.path.join(work, "densenet121.safetensors")
-    isnetc(binary, "init", model, "--classes", "1000", "-o", weights)
-    isnetc(binary, "export", model, "--classes", "1000", "--weights", weights, "--format", "pytorch", "-o", os.path.join(work, "densenet121_isnet"))
-    package = load_package(work, "densenet121_isnet")
-    ours = package.build_model()
-    try:
-        ours.load_state_dict(torchvision.models.densenet121().state_dict(), strict=True)
-        checks.report(True, "torchvision densenet121 state_dict loads with strict=True", f"{len(ours.state_dict())} keys")
-    except RuntimeError as error:
-        checks.report(False, "torchvision densenet121 state_dict loads with strict=True", str(error)[:500])
+    # DenseNet-121, and VGG-16-BN (the baselines' backbone), as torchvision names them.
+    for name in ["densenet121", "vgg16_bn"]:
+        model = os.path.join(ROOT, "models", f"{name}.isnet")
+        weights = os.path.join(work, f"{name}.safetensors")
+        isnetc(binary, "init", model, "--classes", "1000", "-o", weights)
+        isnetc(binary, "export", model, "--classes", "1000", "--weights", weights, "--format", "pytorch", "-o", os.path.join(work, f"{name}_isnet"))
+        ours = load_package(work, f"{name}_isnet").build_model()
+        try:
+            ours.load_state_dict(getattr(torchvision.models, name)().state_dict(), strict=True)
+            checks.report(True, f"torchvision {name} state_dict loads with strict=True", f"{len(ours.state_dict())} keys")
+        except RuntimeError as error:
+            checks.report(False, f"torchvision {name} state_dict loads with strict=True", str(error)[:500])
 
 
 def main():
