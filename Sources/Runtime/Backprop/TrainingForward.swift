@@ -24,6 +24,8 @@ extension TrainingSession {
     case .batchNorm(let a):
       batchNormForward(id, a)
     case .relu:
+      // Written by the batch norm before it (`fusedReLUs`).
+      if let input = node.inputs.first, fusedReLUs[input.index] == id.index { return }
       isn_relu(x, count, Int32(n), count, y, count)
     case .elementwise(let function):
       isn_elementwise(function.kernel, x, count, Int32(n), count, y, count)
@@ -106,7 +108,9 @@ extension TrainingSession {
     }
     normStatistics[id.index] = stats
     let count = perSample(id)
-    isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, 0, pointer(id), count)
+    // With its ReLU fused, the norm writes the ReLU's output; its own value is never read.
+    let relu = fusedReLUs[id.index]
+    isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, relu == nil ? 0 : 1, relu.map { pointer(NodeID($0)) } ?? pointer(id), count)
     if let view = lrpViews[id.index] {
       isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view, count)
     }

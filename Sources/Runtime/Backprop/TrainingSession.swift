@@ -33,6 +33,11 @@ public final class TrainingSession {
   /// Batch norms of a constant (frozen) sub-model: they normalise by their running
   /// statistics, as in evaluation, and keep them.
   let constantNorms: Set<Int>
+  /// Batch norms whose only reader is the ReLU right after them and whose own value nothing
+  /// else reads (no LRP block view, no adjoint step): the forward writes the ReLU's output
+  /// in the same pass (max(γ·x̂ + β, 0), the same numbers) and the ReLU's own forward is
+  /// skipped. By batch norm node, the ReLU's index.
+  let fusedReLUs: [Int: Int]
   /// Values the LRP block reads as an ε-rule z where its view differs from the forward's:
   /// batch norms (the view normalises by the unbiased variance) and the residual adds that
   /// sum them. Elsewhere the view equals the value.
@@ -140,6 +145,7 @@ public final class TrainingSession {
     }
     self.normNodes = normNodes
     constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
+    fusedReLUs = Self.fusibleReLUs(program, views: views)
     workspace = Buffer(count: workspaceFloats)
     scratch = Buffer(count: scratchFloats)
     for (index, node) in graph.nodes.enumerated() {
@@ -277,6 +283,25 @@ public final class TrainingSession {
   func pointer(_ node: NodeID) -> UnsafeMutablePointer<Float> { values[node.index] }
   func adjoint(_ ref: AdjointRef) -> UnsafeMutablePointer<Float> { adjoints[ref]! }
   func perSample(_ node: NodeID) -> Int { graph[node].type.elementCount ?? 0 }
+
+  /// See `fusedReLUs`. A batch norm's adjoint steps read its input, a ReLU's its output, so
+  /// with no other reader the norm's value is never needed (a frozen norm, which runs its
+  /// own forward, is left alone).
+  static func fusibleReLUs(_ program: AdjointProgram, views: Set<Int>) -> [Int: Int] {
+    let graph = program.graph
+    var readers = [Int](repeating: 0, count: graph.nodes.count)
+    for node in graph.nodes { for input in node.inputs { readers[input.index] += 1 } }
+    let outputs = Set((graph.outputs + (graph.segmentation.map { [$0] } ?? [])).map(\.index))
+    var fused: [Int: Int] = [:]
+    for (index, node) in graph.nodes.enumerated() where index + 1 < graph.nodes.count {
+      guard case .batchNorm(let a) = node.op, !a.fusedReLU, readers[index] == 1, !views.contains(index), !outputs.contains(index),
+        !program.constants.contains("\(node.name ?? "").weight"),
+        graph.nodes[index + 1].op == .relu, graph.nodes[index + 1].inputs == [NodeID(index)]
+      else { continue }
+      fused[index] = index + 1
+    }
+    return fused
+  }
 
   /// Gives `node` (and what it sums) a view when its view differs from its value.
   static func addView(_ node: NodeID, in graph: Graph, to views: inout Set<Int>) {
