@@ -176,7 +176,6 @@ public final class Trainer {
     }
     if case .input(let r) = classifier[classifier.inputIDs[0]].op { inputRange = Float(r.low)...Float(r.high) } else { inputRange = 0...1 }
     self.state = state
-    self.state.settings.multiTask = classifier.segmentation != nil
     self.classifier = classifier
     self.train = train
     self.validation = validation
@@ -221,6 +220,9 @@ public final class Trainer {
   }
 
   var inputDims: [Int] { classifier[classifier.inputIDs[0]].type.dims }
+
+  /// A classifier with a segmentation head beside its logits.
+  var multiTask: Bool { classifier.segmentation != nil }
 
   /// The run's background fills.
   var maskedInput: MaskedInput {
@@ -350,7 +352,7 @@ public final class Trainer {
         epoch: epoch, steps: sums.steps, trainLoss: sums.total / samples, trainClassificationLoss: sums.classification / samples,
         trainHeatmapLoss: sums.heatmap / samples, trainAccuracy: sums.correct / samples, seconds: 0, skippedSamples: unreadable.count)
       if settings.trainsHeatmaps, !warmingUp { record.foregroundRelevance = sums.foreground / samples }
-      if settings.multiTask { record.trainSegmentationLoss = sums.segmentation / samples }
+      if multiTask { record.trainSegmentationLoss = sums.segmentation / samples }
       record.inputWaitSeconds = waited.seconds
       if distillation == nil {
         record.warning = ZeroSolutionGuard().check(
@@ -363,7 +365,7 @@ public final class Trainer {
         (record.validationLoss, record.validationClassificationLoss, record.validationHeatmapLoss) = (v.loss, v.classificationLoss, v.heatmapLoss)
         (record.validationAccuracy, record.validationBackgroundFraction) = (v.accuracy, v.backgroundFraction)
         (record.validationMacroF1, record.validationIoU) = settings.segmentation ? (nil, v.iou) : (v.macroF1, v.iou)
-        if settings.multiTask { record.validationSegmentationLoss = v.segmentationLoss }
+        if multiTask { record.validationSegmentationLoss = v.segmentationLoss }
       }
       record.seconds = (ContinuousClock.now - start).seconds
       let criterion: Double
@@ -477,7 +479,7 @@ public final class Trainer {
       // A teacher validates on masked images, as it trains; a student's teacher sees them
       // with the same fill in every epoch, so the validation loss compares like with like.
       for (k, i) in indices.enumerated() { maskedInput.apply(to: &samples[k], seed: MaskFill.seed(~settings.seed, epoch: 0, sample: i)) }
-      let batch = try Self.assemble(samples, needsMasks: settings.needsMasks, names: indices.map { validation.name($0) })
+      let batch = try Self.assemble(samples, needsMasks: settings.needsMasks(for: classifier), names: indices.map { validation.name($0) })
       // The stochastic choices and ε depend on the batch's place alone: every epoch's
       // validation loss sees the same draws.
       let seed = Self.selectionSeed(~settings.seed, step: start)
@@ -516,12 +518,17 @@ public final class Trainer {
       sums.classification += result.classificationLoss * n
       sums.heatmap += result.heatmapLoss * n
       sums.segmentation += result.segmentationLoss * n
-      sums.correct += Self.correct(logits, batch, segmentation: settings.segmentation)
       sums.samples += batch.samples
       let classes = logits.count / batch.samples
       if settings.segmentation, let masks = batch.masks {
-        overlaps += SegmentationLoss.overlaps(logits: logits, masks: masks, samples: batch.samples)
-      } else if let targets = batch.targets {
+        // Pixel accuracy and IoU from one count.
+        let counted = SegmentationLoss.overlaps(logits: logits, masks: masks, samples: batch.samples)
+        sums.correct += counted.reduce(0) { $0 + $1.pixelAccuracy }
+        overlaps += counted
+        continue
+      }
+      sums.correct += Self.correct(logits, batch)
+      if let targets = batch.targets {
         if labelCounts.isEmpty { labelCounts = Array(repeating: (0, 0, 0), count: classes) }
         for i in logits.indices where (batch.known?[i] ?? 1) != 0 {
           let (predicted, truth) = (logits[i] >= 0, targets[i] >= 0.5)
@@ -548,7 +555,7 @@ public final class Trainer {
       accuracy: sums.correct / n, macroF1: confusion?.macroF1 ?? Self.macroF1(labelCounts),
       backgroundFraction: perClass.isEmpty ? nil : perClass.reduce(0, +) / Double(perClass.count),
       iou: overlaps.isEmpty ? nil : overlaps.reduce(0) { $0 + $1.iou } / n,
-      segmentationLoss: settings.multiTask ? sums.segmentation / n : nil)
+      segmentationLoss: multiTask ? sums.segmentation / n : nil)
   }
 
   /// Appends each sample's background relevance fraction to its class's list; `heatmaps`:
@@ -638,7 +645,7 @@ public final class Trainer {
       report(.skipped(name: failure.name, reason: failure.reason))
     }
     guard prepared.samples.count >= 2 else { return nil }
-    return try Self.assemble(prepared.samples, needsMasks: state.settings.needsMasks, names: prepared.names)
+    return try Self.assemble(prepared.samples, needsMasks: state.settings.needsMasks(for: classifier), names: prepared.names)
   }
 
   static func assemble(_ samples: [TrainingSample], needsMasks: Bool, names: [String]) throws -> Batch {

@@ -81,14 +81,15 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     case loss, f1, last
   }
 
-  /// Whether training samples need their masks: for the heatmap loss, or to replace the
-  /// background of the masked input.
+  /// Whether training samples need their masks: for the heatmap loss, to replace the
+  /// background of the masked input, or for a segmentation model's loss.
   public var needsMasks: Bool {
-    segmentation || multiTask || heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
+    segmentation || heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
   }
 
-  /// A classifier with a segmentation head beside its logits (set from the model).
-  public var multiTask = false
+  /// Whether training `classifier` needs masks: as `needsMasks`, or for the loss of its
+  /// segmentation head (a multi-task classifier).
+  public func needsMasks(for classifier: Graph) -> Bool { needsMasks || classifier.segmentation != nil }
 
   /// Whether the trained graph carries the LRP block.
   public var trainsHeatmaps: Bool { heatmapWeight > 0 || distillation != nil }

@@ -73,11 +73,12 @@ struct Eval: ParsableCommand {
     if let plot { try Pictures.prepare(directory: plot) }
     let dataset: DatasetFolder
     do { dataset = try DatasetFolder(directory: data) } catch { throw fail(error) }
-    if try modelOptions.compile().outputKind == .segmentation {
-      try evaluateSegmentation(dataset)
+    let classifier = try modelOptions.compile()
+    if classifier.outputKind == .segmentation {
+      try evaluateSegmentation(dataset, graph: try modelOptions.lowered(classifier, for: .deploy))
       return
     }
-    let graph = try modelOptions.compile(for: dataset.hasMasks ? .explain(lrp.options) : .deploy)
+    let graph = try modelOptions.lowered(classifier, for: dataset.hasMasks ? .explain(lrp.options) : .deploy)
     let kind = graph.outputKind
     let classes = graph[graph.outputs[0]].type.dims[0]
     // Class names: --labels, else the folder's own (wide CSV header, ImageFolder folders).
@@ -100,47 +101,37 @@ struct Eval: ParsableCommand {
     var background = Array(repeating: [Double](), count: classes)
     // A multi-task classifier's segmentation head, against the masks.
     var overlaps: [SegmentationLoss.Overlap]? = graph.segmentation != nil && dataset.hasMasks ? [] : nil
-    let progress = Progress(total: dataset.entries.count, label: "evaluating")
-    var start = 0
-    while start < dataset.entries.count {
-      let batch = Array(dataset.entries[start..<min(start + inference.batch, dataset.entries.count)])
-      do {
-        var inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
-        if maskInput != .none {
-          for (i, entry) in batch.enumerated() {
-            let mask = FolderSamples.binarize(try dataset.mask(entry, height: height, width: width))
-            inputs[i] = maskInput.apply(to: inputs[i], mask: mask, channels: channels, range: range, seed: MaskFill.seed(0, epoch: 0, sample: start + i))
-          }
+    try forEachBatch(of: dataset) { start, batch in
+      var inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
+      if maskInput != .none {
+        for (i, entry) in batch.enumerated() {
+          let mask = FolderSamples.binarize(try dataset.mask(entry, height: height, width: width))
+          inputs[i] = maskInput.apply(to: inputs[i], mask: mask, channels: channels, range: range, seed: MaskFill.seed(0, epoch: 0, sample: start + i))
         }
-        let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
-        for i in batch.indices {
-          let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: kind)
-          probabilities.append(scores.probabilities)
-        }
-        if let head = graph.segmentation, overlaps != nil {
-          let masks = try batch.flatMap { FolderSamples.binarize(try dataset.mask($0, height: height, width: width)) }
-          overlaps! += SegmentationLoss.overlaps(logits: session.values(of: head, samples: batch.count), masks: masks, samples: batch.count)
-        }
-        if dataset.hasMasks {
-          let maps = session.values(of: graph.outputs[1], samples: batch.count)
-          let perClass = channels * height * width
-          for (i, entry) in batch.enumerated() {
-            let mask = try dataset.mask(entry, height: height, width: width)
-            for k in 0..<classes {
-              let start = (i * classes + k) * perClass
-              if let f = backgroundRelevanceFraction(heatmap: Array(maps[start..<(start + perClass)]), channels: channels, mask: mask) {
-                background[k].append(f)
-              }
+      }
+      let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
+      for i in batch.indices {
+        let scores = Scores(name: batch[i].file, logits: Array(logits[i * classes..<(i + 1) * classes]), kind: kind)
+        probabilities.append(scores.probabilities)
+      }
+      if let head = graph.segmentation, overlaps != nil {
+        let masks = try batch.flatMap { FolderSamples.binarize(try dataset.mask($0, height: height, width: width)) }
+        overlaps! += SegmentationLoss.overlaps(logits: session.values(of: head, samples: batch.count), masks: masks, samples: batch.count)
+      }
+      if dataset.hasMasks {
+        let maps = session.values(of: graph.outputs[1], samples: batch.count)
+        let perClass = channels * height * width
+        for (i, entry) in batch.enumerated() {
+          let mask = try dataset.mask(entry, height: height, width: width)
+          for k in 0..<classes {
+            let first = (i * classes + k) * perClass
+            if let f = backgroundRelevanceFraction(heatmap: Array(maps[first..<(first + perClass)]), channels: channels, mask: mask) {
+              background[k].append(f)
             }
           }
         }
-      } catch {
-        throw fail(error)
       }
-      start += batch.count
-      progress.update(start)
     }
-    progress.finish()
     let fractions = dataset.hasMasks ? background : nil
     let segmentation = overlaps.map(SegmentationReport.init)
     switch kind {
@@ -165,6 +156,20 @@ struct Eval: ParsableCommand {
     case .segmentation:
       preconditionFailure("segmentation models are evaluated by evaluateSegmentation")
     }
+  }
+
+  /// Runs `body` on the folder's entries in batches of `--batch` (the index of the batch's
+  /// first entry, its entries) under a progress bar; an error stops the command, named.
+  func forEachBatch(of dataset: DatasetFolder, _ body: (Int, [DatasetFolder.Entry]) throws -> Void) throws {
+    let progress = Progress(total: dataset.entries.count, label: "evaluating")
+    var start = 0
+    while start < dataset.entries.count {
+      let batch = Array(dataset.entries[start..<min(start + inference.batch, dataset.entries.count)])
+      do { try body(start, batch) } catch { throw fail(error) }
+      start += batch.count
+      progress.update(start)
+    }
+    progress.finish()
   }
 
   /// Runs a plot writer, naming the files on standard error (standard output keeps the report).

@@ -36,7 +36,7 @@ struct Heatmap: ParsableCommand {
   }
 
   func run() throws {
-    let outcome = try classify(modelOptions: modelOptions, inference: inference, heatmaps: heatmapOptions, out: out, inputs: inputs)
+    let outcome = try classify(try modelOptions.compile(), modelOptions: modelOptions, inference: inference, heatmaps: heatmapOptions, out: out, inputs: inputs)
     for (scores, files) in zip(outcome.scores, outcome.files ?? []) {
       print("\(scores.name): \(files.count) files, contact sheet \(files.last ?? "")")
     }

@@ -31,9 +31,14 @@ extension ModelOptions {
   /// The model compiled and lowered for `purpose` through the one pipeline; an error names
   /// the model file and the step that refused.
   func compile(for purpose: GraphPurpose) throws -> Graph {
-    let classifier = try compile()
+    try lowered(try compile(), for: purpose)
+  }
+
+  /// `classifier` (this model, compiled) lowered for `purpose`, for commands that look at
+  /// the compiled model first.
+  func lowered(_ classifier: Graph, for purpose: GraphPurpose) throws -> Graph {
     if classifier.outputKind == .segmentation, case .explain = purpose {
-      throw fail("\(model): '\(classifier.name)' is a segmentation model (-> segmentation): LRP heatmaps explain classifiers' logits; evaluate it with isnetc eval (IoU)")
+      throw fail("\(model): '\(classifier.name)' is a segmentation model (-> segmentation): LRP heatmaps explain classifiers' logits; isnetc run writes its masks, isnetc eval its IoU")
     }
     do { return try classifier.lowered(for: purpose) } catch { throw fail("\(model): \(error)") }
   }

@@ -50,12 +50,13 @@ struct Run: ParsableCommand {
   }
 
   func run() throws {
-    if try modelOptions.compile().outputKind == .segmentation {
-      try segment(modelOptions: modelOptions, inference: inference, out: out, json: json, inputs: inputs)
+    let model = try modelOptions.compile()
+    if model.outputKind == .segmentation {
+      try segment(try modelOptions.lowered(model, for: .deploy), inference: inference, out: out, json: json, inputs: inputs)
       return
     }
     let outcome = try classify(
-      modelOptions: modelOptions, inference: inference, heatmaps: stripLrp ? nil : heatmapOptions,
+      model, modelOptions: modelOptions, inference: inference, heatmaps: stripLrp ? nil : heatmapOptions,
       out: out, inputs: inputs)
     let table = json ? Scores.json(outcome.scores, classNames: outcome.classNames, files: outcome.files)
       : Scores.table(outcome.scores, classNames: outcome.classNames, files: outcome.files)
@@ -63,17 +64,14 @@ struct Run: ParsableCommand {
   }
 }
 
-/// What `run` and `heatmap` share: compiles the model (with its LRP block when
+/// What `run` and `heatmap` share: lowers the compiled `model` (with its LRP block when
 /// `heatmaps` is given, else its deployment graph), runs every input, and writes heatmaps
 /// to `out`. Returns each input's scores and, with heatmaps, the files written for it.
 func classify(
-  modelOptions: ModelOptions, inference: InferenceOptions, heatmaps heatmapOptions: HeatmapOptions?,
+  _ model: Graph, modelOptions: ModelOptions, inference: InferenceOptions, heatmaps heatmapOptions: HeatmapOptions?,
   out: String, inputs: [String]
 ) throws -> (scores: [Scores], files: [[String]]?, classNames: [String]) {
-  let graph = try modelOptions.compile(for: heatmapOptions.map { .explain($0.lrp.options) } ?? .deploy)
-  if graph.outputKind == .segmentation {
-    throw fail("\(modelOptions.model): '\(graph.name)' is a segmentation model: it has no heatmaps; isnetc run writes its masks, isnetc eval its IoU against a folder's masks")
-  }
+  let graph = try modelOptions.lowered(model, for: heatmapOptions.map { .explain($0.lrp.options) } ?? .deploy)
   let classes = graph[graph.outputs[0]].type.dims[0]
   let names = try inference.classNames(count: classes)
   try heatmapOptions?.explain.validate(classCount: classes)

@@ -7,8 +7,8 @@ import Visualization
 /// the logit is positive) as `NAME.mask.png` (0/255) and a picture, `NAME.segmentation.png`:
 /// the input in grey, four times its size, the predicted foreground tinted and outlined.
 /// Prints each input's foreground share and its files.
-func segment(modelOptions: ModelOptions, inference: InferenceOptions, out: String, json: Bool, inputs: [String]) throws {
-  let graph = try modelOptions.compile(for: .deploy)
+/// `graph`: the segmentation model's deployment graph.
+func segment(_ graph: Graph, inference: InferenceOptions, out: String, json: Bool, inputs: [String]) throws {
   let session = try inference.session(for: graph)
   let reader = inference.reader(for: graph)
   let (channels, height, width) = (reader.dims[0], reader.dims[1], reader.dims[2])

@@ -7,29 +7,19 @@ import Training
 extension Eval {
   /// A segmentation model against the folder's masks: per image IoU and Dice (foreground:
   /// logit > 0), their means, the pooled IoU and the pixel accuracy.
-  func evaluateSegmentation(_ dataset: DatasetFolder) throws {
+  /// `graph`: the segmentation model's deployment graph.
+  func evaluateSegmentation(_ dataset: DatasetFolder, graph: Graph) throws {
     guard dataset.hasMasks else { throw fail("\(data): no masks/ folder; a segmentation model is evaluated against masks") }
-    let graph = try modelOptions.compile(for: .deploy)
     let session = try inference.session(for: graph)
     let reader = inference.reader(for: graph)
     let (height, width) = (reader.dims[1], reader.dims[2])
     var overlaps: [SegmentationLoss.Overlap] = []
-    let progress = Progress(total: dataset.entries.count, label: "evaluating")
-    var start = 0
-    while start < dataset.entries.count {
-      let batch = Array(dataset.entries[start..<min(start + inference.batch, dataset.entries.count)])
-      do {
-        let inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
-        let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
-        let masks = try batch.flatMap { FolderSamples.binarize(try dataset.mask($0, height: height, width: width)) }
-        overlaps += SegmentationLoss.overlaps(logits: logits, masks: masks, samples: batch.count)
-      } catch {
-        throw fail(error)
-      }
-      start += batch.count
-      progress.update(start)
+    try forEachBatch(of: dataset) { _, batch in
+      let inputs = try batch.map { try reader.read(dataset.imagePath($0))[0].values }
+      let logits = try session.run(inputs.flatMap { $0 }, samples: batch.count)
+      let masks = try batch.flatMap { FolderSamples.binarize(try dataset.mask($0, height: height, width: width)) }
+      overlaps += SegmentationLoss.overlaps(logits: logits, masks: masks, samples: batch.count)
     }
-    progress.finish()
     let report = SegmentationReport(overlaps: overlaps)
     print(json ? report.json : report.table, terminator: "")
   }
@@ -62,14 +52,24 @@ struct SegmentationReport {
     """
   }
 
-  /// A classification report's JSON object with the segmentation head's beside it.
-  static func merge(_ classification: String, _ segmentation: SegmentationReport?) -> String {
-    guard let segmentation, let close = classification.lastIndex(of: "}") else { return classification }
-    let object = segmentation.json.trimmingCharacters(in: .whitespacesAndNewlines)
-    return String(classification[..<close]) + ", \"segmentation\": \(object)}" + String(classification[classification.index(after: close)...])
+  var object: [String: Any] {
+    ["samples": samples, "iou": meanIoU, "dice": meanDice, "pooled_iou": pooledIoU, "pixel_accuracy": pixelAccuracy]
   }
 
-  var json: String {
-    String(format: "{\"samples\": %d, \"iou\": %.6f, \"dice\": %.6f, \"pooled_iou\": %.6f, \"pixel_accuracy\": %.6f}\n", samples, meanIoU, meanDice, pooledIoU, pixelAccuracy)
+  var json: String { Self.text(object) }
+
+  /// A classification report's JSON object with the segmentation head's beside it.
+  static func merge(_ classification: String, _ segmentation: SegmentationReport?) -> String {
+    guard let segmentation, var object = (try? JSONSerialization.jsonObject(with: Data(classification.utf8))) as? [String: Any] else {
+      return classification
+    }
+    object["segmentation"] = segmentation.object
+    return text(object)
+  }
+
+  /// Pretty-printed with sorted keys, as the classification reports are.
+  private static func text(_ object: [String: Any]) -> String {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    return String(decoding: data, as: UTF8.self) + "\n"
   }
 }

@@ -224,7 +224,7 @@ struct Train: ParsableCommand {
       if let resume {
         let (state, _, _) = try Checkpoint.read(directory: resume)
         guard let trainData = data ?? state.trainData else { throw TrainingInputError("\(resume): the run does not say its data; give --data") }
-        let needsMasks = state.settings.needsMasks || classifier.segmentation != nil
+        let needsMasks = state.settings.needsMasks(for: classifier)
         let train = try FolderSamples(directory: trainData, graph: classifier, needsMasks: needsMasks, options: preprocess)
         let validation = try (val ?? state.validationData).map { try FolderSamples(directory: $0, graph: classifier, needsMasks: needsMasks, options: preprocess) }
         try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
@@ -233,8 +233,8 @@ struct Train: ParsableCommand {
         Self.say("resuming \(resume) after epoch \(state.epochsDone) of \(trainer.state.settings.epochs)")
       } else {
         let settings = try segmenting(try self.settings(), classifier)
-        let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.needsMasks, options: preprocess)
-        let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.needsMasks, options: preprocess) }
+        let train = try FolderSamples(directory: data!, graph: classifier, needsMasks: settings.needsMasks(for: classifier), options: preprocess)
+        let validation = try val.map { try FolderSamples(directory: $0, graph: classifier, needsMasks: settings.needsMasks(for: classifier), options: preprocess) }
         try Self.check([train] + (validation.map { [$0] } ?? []), classifier: classifier)
         let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: settings.seed)
         let teacher = try settings.distillation.map { try Self.teacher($0) }
@@ -332,7 +332,6 @@ struct Train: ParsableCommand {
     }
     guard classifier.outputKind == .segmentation else {
       var s = settings
-      s.multiTask = classifier.segmentation != nil
       if let segmentationWeight { s.segmentationWeight = segmentationWeight }
       return s
     }

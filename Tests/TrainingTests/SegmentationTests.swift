@@ -125,8 +125,8 @@ extension SegmentationTests {
     var settings = TrainingSettings(
       heatmapWeight: 0, epochs: 8, warmupEpochs: 0, batchSize: 8, optimizer: OptimizerSettings(kind: .adam, learningRate: 1e-2), threads: testThreads)
     adjust(&settings)
-    let train = try FolderSamples(directory: "\(root)/\(name)-train", graph: graph, needsMasks: settings.needsMasks)
-    let validation = try FolderSamples(directory: "\(root)/\(name)-val", graph: graph, needsMasks: settings.needsMasks)
+    let train = try FolderSamples(directory: "\(root)/\(name)-train", graph: graph, needsMasks: settings.needsMasks(for: graph))
+    let validation = try FolderSamples(directory: "\(root)/\(name)-val", graph: graph, needsMasks: settings.needsMasks(for: graph))
     let trainer = try Trainer(
       classifier: graph, settings: settings, weights: Initialization.weights(for: graph, seed: 3), weightsSource: "initial",
       train: train, validation: validation, directory: "\(root)/\(name)-run")
@@ -143,7 +143,7 @@ extension SegmentationTests {
         return linear(global_avgpool(x), out: classes) @ "fc", conv(x, out: 1, k: 1) @ "seg";
       }
       """)
-    let state = try train(graph, name: "multitask", seeds: (5, 6)) { $0.multiTask = true }
+    let state = try train(graph, name: "multitask", seeds: (5, 6)) { _ in }
     let ious = state.history.compactMap(\.validationIoU)
     #expect(state.history.allSatisfy { $0.validationMacroF1 != nil && ($0.trainSegmentationLoss ?? 0) > 0 && $0.validationSegmentationLoss != nil })
     #expect(ious.count == 8 && ious.last! > 0.7 && ious.last! > ious.first!, "validation IoU per epoch: \(ious)")
