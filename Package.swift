@@ -92,7 +92,7 @@ let package = Package(
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "SeededRandom"]),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets", "ImageIO"]),
+      dependencies: ["Training", "TensorFiles", "TestSupport", "Runtime", "GraphIR", "LRPTransform", "ModelLang", "Datasets", "ImageIO", "SeededRandom"]),
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "ModelLang", "GraphIR", "TensorFiles", "LRPTransform", "TestSupport", "ImageIO", "Evaluation"]),

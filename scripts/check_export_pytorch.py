@@ -358,7 +358,7 @@ def ddp_checks(checks, binary, work, package_dir):
     # gradients within rounding of zero would flip whole updates between the reductions of
     # 1 and 2 processes; SGD's update is linear in g and shows the reduction's own error.
     common = ["--data", os.path.join(data, "train"), "--steps", "1", "--batch", "8", "--warmup", "0",
-              "--optimizer", "sgd", "--lr", "1e-3", "--workers", "0", "--device", "cpu", "--no-augment"]
+              "--optimizer", "sgd", "--lr", "1e-3", "--workers", "0", "--device", "cpu", "--no-augment", "--exchange-backgrounds", "0"]
     env = {**os.environ, "PYTHONPATH": work + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
     initial = load_file(os.path.join(package_dir, "weights.safetensors"))
     # The later loss with the band measured on the initial model (every process's samples)
@@ -394,9 +394,40 @@ def ddp_checks(checks, binary, work, package_dir):
             band1, band2 = runs[1][1]["band"], runs[2][1]["band"]
             worst = max(abs(b[0] - expected[0]) / expected[0] for b in (band1, band2))
             checks.bound(f"{label}: band auto against isnetc train's", worst, HEATMAP_BOUND, f"C1 isnetc {expected[0]:.7g}, one process {band1[0]:.7g}, two {band2[0]:.7g}: relative")
+    exchange_check(checks, binary, work, package_dir, data, env, initial)
     image = os.path.join(data, "val", "images", sorted(os.listdir(os.path.join(data, "val", "images")))[0])
     result = isnetc(binary, "run", os.path.join(ROOT, "models", "tiny.isnet"), "--weights", os.path.join(work, "run2-paper", "weights.safetensors"), image, check=False, cwd=work)
     checks.report(result.returncode == 0, "isnetc run reads train.py's checkpoint", "exit 0" if result.returncode == 0 else result.stderr.strip())
+
+
+def exchange_check(checks, binary, work, package_dir, data, env, initial):
+    """train.py's background exchange draws isnetc's: one epoch (two steps of batch 8, SGD)
+    with every background exchanged ends at isnetc train's weights within the gradients'
+    bound (two implementations of the step), far closer than to
+    isnetc's without the exchange (which shows the check sees a different picture)."""
+    flags = ["--data", os.path.join(data, "train"), "--batch", "8", "--warmup", "0", "--optimizer", "sgd", "--lr", "1e-2", "--no-augment", "--E", "10"]
+    out = os.path.join(work, "run-exchange")
+    result = subprocess.run([sys.executable, "-m", "tiny_isnet.train", "--out", out, "--steps", "2", "--workers", "0", "--device", "cpu",
+                             "--exchange-backgrounds", "1", *flags], capture_output=True, text=True, env=env, cwd=work)
+    if result.returncode != 0:
+        checks.report(False, "train.py with --exchange-backgrounds 1", result.stderr[-2000:])
+        return
+    torch_weights = load_file(os.path.join(out, "weights.safetensors"))
+    own = {}
+    for q in ("1", "0"):
+        directory = os.path.join(work, f"isnetc-exchange{q}")
+        isnetc(binary, "train", os.path.join(ROOT, "models", "tiny.isnet"), "--weights", os.path.join(package_dir, "weights.safetensors"),
+               "--out", directory, "--epochs", "1", "--threads", "1", "--exchange-backgrounds", q, *flags)
+        own[q] = load_file(os.path.join(directory, "weights.safetensors"))
+
+    def distance(a, b):
+        num = sum(float((a[k].double() - b[k].double()).norm()) ** 2 for k in initial)
+        den = sum(float((b[k].double() - initial[k].double()).norm()) ** 2 for k in initial)
+        return (num / den) ** 0.5
+    same, other = distance(torch_weights, own["1"]), distance(torch_weights, own["0"])
+    checks.bound("exchanged backgrounds: train.py against isnetc train", same, GRADIENT_BOUND,
+                 f"‖w_torch − w_isnetc‖₂/‖w_isnetc − w₀‖₂ after two steps (against isnetc without the exchange: {other:.3g})")
+    checks.report(other > 10 * max(same, 1e-6), "the exchange changes the step", f"{other:.3g} without against {same:.3g} with")
 
 
 def refusal_checks(checks, binary, work):

@@ -24,14 +24,17 @@ enum PyTorchSources {
       "EPSILON_RANGE": distillation.epsilonRange.map { $0.map { "\($0)" }.joined(separator: ",") } ?? "none",
       "DISTILL_CE": "\(distillation.crossEntropyWeight)", "FREEZE_HEAD": distillation.freezeHead ? "True" : "False",
       "PYRAMID": distillation.pyramid ? "True" : "False", "DISTILL_NORM": distillation.normalization.rawValue,
-      "DISTILL_LR": "\(DistillationSettings.learningRate)",
+      "DISTILL_LR": "\(DistillationSettings.learningRate)", "EXCHANGE": "\(TrainingSettings.defaultBackgroundExchange)",
+      "LR_SCHEDULE": settings.learningRateSchedule.rawValue,
+      "STANDARD_LR": "\(TrainingSettings.defaultOptimizer(isnet: false).learningRate)",
+      "STANDARD_SCHEDULE": TrainingSettings.defaultSchedule(isnet: false).rawValue,
     ]
   }
   static let trainDefaultNames = [
     "LOSS", "P", "AUTO_BATCHES", "STABILIZER", "NORM", "EPOCHS", "WARMUP", "BATCH", "OPTIMIZER", "LR", "MOMENTUM", "CLIP",
     "WEIGHT_DECAY", "AUGMENT", "SEED", "HEATMAPS", "GWRP_E", "DECAY", "BACKGROUND_WEIGHT", "FOREGROUND_WEIGHT",
     "BAND_PENALTY", "BEST_BY", "TEACHER_INPUT", "EXPLAIN", "EPSILON_RANGE", "DISTILL_CE", "FREEZE_HEAD", "PYRAMID",
-    "DISTILL_NORM", "DISTILL_LR",
+    "DISTILL_NORM", "DISTILL_LR", "EXCHANGE", "LR_SCHEDULE", "STANDARD_LR", "STANDARD_SCHEDULE",
   ]
 
   /// The support files, `train.py` with its defaults filled in (every placeholder must be given).
@@ -1033,7 +1036,7 @@ class DatasetFolder(torch.utils.data.Dataset):
 class AugmentedDataset(torch.utils.data.Dataset):
     """`DatasetFolder` with isnetc's augmentation for the current epoch (`set_epoch`), then
     the background fills: item i is (image with `own_fill`, mask, label, the teacher's
-    image with `teacher_fill` or an empty tensor)."""
+    image with `teacher_fill` or an empty tensor, i). `ExchangeCollate` batches them."""
 
     def __init__(self, folder, seed, augment_images, own_fill="none", teacher_fill=None):
         self.folder = folder
@@ -1056,7 +1059,58 @@ class AugmentedDataset(torch.utils.data.Dataset):
             image, moved = augment(image, mask if mask.numel() else None, parameters)
             if moved is not None:
                 mask = moved
-        return with_fills(image, mask, label, self.own_fill, self.teacher_fill, self.folder.range, mask_fill_seed(self.seed, self.epoch, index))
+        return (*with_fills(image, mask, label, self.own_fill, self.teacher_fill, self.folder.range, mask_fill_seed(self.seed, self.epoch, index)), index)
+
+
+class ExchangeCollate:
+    """Batches `AugmentedDataset` items as (images, masks, labels, teachers) after isnetc's
+    background exchange (BackgroundExchange.swift): with probability `probability` a sample
+    keeps its foreground (mask > 0) and takes each background pixel from the first of the
+    batch's other samples, in a seeded order, whose background that pixel is. The draws
+    are isnetc's, so one process gets isnetc's pictures; under DDP the donors are the
+    process's part of the batch."""
+
+    def __init__(self, probability, seed):
+        self.probability = probability
+        self.seed = seed
+        self.epoch = 1
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __call__(self, items):
+        images, masks, labels, teachers, indices = torch.utils.data.default_collate(items)
+        if self.probability > 0 and len(items) >= 2 and masks.numel():
+            images = exchange_backgrounds(images, masks, indices.tolist(), self.probability, self.seed, self.epoch)
+        return images, masks, labels, teachers
+
+
+def exchange_backgrounds(images, masks, indices, probability, seed, epoch):
+    """images [N, C, H, W], masks [N, H, W] or [N, C', H, W]: isnetc's exchange."""
+    n = images.shape[0]
+    foreground = (masks.reshape(n, -1, images.shape[2] * images.shape[3]) > 0).any(dim=1)
+    flat = images.reshape(n, images.shape[1], -1)
+    out = flat.clone()
+    for k in range(n):
+        random = SplitMix64(exchange_seed(seed, epoch, indices[k]))
+        if not random.unit() < probability:
+            continue
+        donors = [j for j in range(n) if j != k]
+        for i in range(len(donors) - 1, 0, -1):
+            j = random.int(0, i)
+            donors[i], donors[j] = donors[j], donors[i]
+        # A pixel takes the first donor whose background it is; a pixel no donor has as background stays.
+        unfilled = ~foreground[k]
+        for donor in donors:
+            take = unfilled & ~foreground[donor]
+            out[k][:, take] = flat[donor][:, take]
+            unfilled &= ~take
+    return out.view_as(images)
+
+
+def exchange_seed(seed, epoch, sample):
+    """isnetc's BackgroundExchange.seed."""
+    return ((seed ^ 0x7A646E0C3B9F11D5) + epoch * 0xD6E8FEB86659FD93 + sample * 0x94D049BB133111EB) & MASK64
 
 
 def with_fills(image, mask, label, own_fill, teacher_fill, input_range, seed):
@@ -1297,13 +1351,15 @@ def parse_arguments(argv):
     p.add_argument("--warmup", type=int, default=@WARMUP@, help="epochs trained as the standard classifier (P 0) before the heatmap loss joins, counted in --epochs")
     p.add_argument("--batch", type=int, default=@BATCH@, help="samples per step, over all processes")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="@OPTIMIZER@")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default @LR@; distillation @DISTILL_LR@)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default @LR@ with --P > 0; @STANDARD_LR@ with --P 0; distillation @DISTILL_LR@)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=None, help="the learning rate over the epochs: constant, or half a cosine from --lr towards 0 after the last epoch (default @LR_SCHEDULE@ with --P > 0, else @STANDARD_SCHEDULE@)")
     p.add_argument("--momentum", type=float, default=@MOMENTUM@)
     p.add_argument("--clip", type=float, default=@CLIP@, help="clip the gradient's global L2 norm to this (0: no clipping)")
     p.add_argument("--weight-decay", type=float, default=@WEIGHT_DECAY@, help="weight decay (L2); the paper uses none")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=@AUGMENT@, help="the paper's augmentation of image and mask")
     p.add_argument("--seed", type=int, default=@SEED@, help="seed for the epoch order, augmentation, the fills and the stochastic choices (dropout draws from torch's generator)")
     p.add_argument("--best-by", choices=["loss", "f1", "last"], default="@BEST_BY@", help="which epoch best.safetensors keeps: the lowest validation loss (training loss without --val), the highest validation macro F1, or the last")
+    p.add_argument("--exchange-backgrounds", type=float, default=None, metavar="Q", help="the probability that a training image's background (mask 0) is exchanged for other images' of the batch (default @EXCHANGE@ with --P > 0, else 0)")
     p.add_argument("--mask-input", choices=["none", "zero", "noise"], default=None, help="replace the images' background (mask 0): zero, or noise uniform over the input's range; trains a teacher on masked images; with --teacher-weights, the teacher's input (default none; distillation @TEACHER_INPUT@)")
     p.add_argument("--teacher-weights", help="explanation distillation: the frozen teacher's weights; the model learns to match its heatmaps")
     p.add_argument("--distill-from", metavar="PACKAGE", help="distillation: the teacher's exported package directory (default: this package's architecture)")
@@ -1318,8 +1374,12 @@ def parse_arguments(argv):
     p.add_argument("--workers", type=int, default=2, help="data loading processes per training process")
     p.add_argument("--steps", type=int, help="stop after this many optimizer steps (for checks)")
     args = p.parse_args(argv)
+    # isnetc's recipes: an ISNet's rate and schedule, a standard classifier's, a student's.
+    isnet = args.P > 0 and args.teacher_weights is None
     if args.lr is None:
-        args.lr = @DISTILL_LR@ if args.teacher_weights is not None else @LR@
+        args.lr = @DISTILL_LR@ if args.teacher_weights is not None else (@LR@ if isnet else @STANDARD_LR@)
+    if args.lr_schedule is None:
+        args.lr_schedule = "@LR_SCHEDULE@" if isnet else "@STANDARD_SCHEDULE@"
     if args.resume is None and (args.data is None or args.out is None):
         p.error("--data and --out are needed (or --resume RUN)")
     problems = []
@@ -1350,6 +1410,12 @@ def parse_arguments(argv):
             args.mask_input = "@TEACHER_INPUT@"
     elif args.distill_from is not None:
         problems.append("--distill-from needs --teacher-weights")
+    if args.exchange_backgrounds is None:
+        args.exchange_backgrounds = @EXCHANGE@ if args.P > 0 and args.teacher_weights is None and args.mask_input in (None, "none") else 0.0
+    if not 0 <= args.exchange_backgrounds <= 1:
+        problems.append(f"--exchange-backgrounds must be in [0, 1], got {args.exchange_backgrounds}")
+    if args.exchange_backgrounds > 0 and args.mask_input not in (None, "none"):
+        problems.append("--exchange-backgrounds with --mask-input: the fill replaces the background the exchange brings")
     if args.E is None:
         args.E = (None, 1.0) if args.loss == "paper" else (@GWRP_E@, 1.0)
     elif args.loss == "gwrp" and args.E[0] is None:
@@ -1405,11 +1471,17 @@ class Run:
         return float(t.item()) / self.world
 
 
+def lr_scale(schedule, epoch, epochs):
+    """isnetc's LearningRateSchedule: constant, or half a cosine from 1 at epoch 1 towards 0
+    after the last epoch."""
+    return 1.0 if schedule == "constant" else 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
+
+
 def fills(args, distilling, heatmaps):
     """(the model's own background fill, the teacher's or None, whether masks are read):
     --mask-input fills the teacher's input when distilling, else the model's own."""
     own, teacher = ("none", args.mask_input) if distilling else (args.mask_input or "none", None)
-    return own, teacher, heatmaps or own != "none" or teacher not in (None, "none")
+    return own, teacher, heatmaps or own != "none" or teacher not in (None, "none") or args.exchange_backgrounds > 0
 
 
 def write_json(path, value):
@@ -1467,7 +1539,8 @@ def main(argv=None):
     folder = data.DatasetFolder(args.data, CONFIG["input_shape"], CONFIG["input_range"], CONFIG["classes"], needs_masks, kind == "sigmoid")
     dataset = data.AugmentedDataset(folder, args.seed, args.augment, own_fill, teacher_fill)
     sampler = data.IsnetcOrderSampler(dataset, run.world, run.rank, args.seed, args.batch)
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=data.batch_sampler(sampler, args.batch), num_workers=args.workers)
+    collate = data.ExchangeCollate(args.exchange_backgrounds, args.seed)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=data.batch_sampler(sampler, args.batch), num_workers=args.workers, collate_fn=collate)
     trained = [p for p in model.parameters() if p.requires_grad]  # a head copied from the teacher stays fixed
     if args.optimizer == "sgd":
         optimizer = torch.optim.SGD(trained, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
@@ -1502,6 +1575,7 @@ def main(argv=None):
         buffers = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
         sampler.set_epoch(1)
         dataset.set_epoch(1)
+        collate.set_epoch(1)
         model.train()
         background, foreground, count, totals = 0.0, 0.0, 0, []
         with torch.no_grad():
@@ -1554,8 +1628,11 @@ def main(argv=None):
                 state["best_loss"] = None
         term = heatmap_term()
         start = time.time()
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * lr_scale(args.lr_schedule, epoch, args.epochs)
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)
+        collate.set_epoch(epoch)
         model.train()
         sums = {"loss": 0.0, "lc": 0.0, "lh": 0.0, "correct": 0.0, "samples": 0.0, "steps": 0, "foreground": 0.0}
         for images, masks, labels, teacher_images in loader:

@@ -13,6 +13,23 @@ public enum OptimizerKind: String, Sendable, Codable, CaseIterable {
   case adam
 }
 
+/// The learning rate over a run's epochs.
+public enum LearningRateSchedule: String, Sendable, Codable, CaseIterable {
+  /// The rate as set, every epoch.
+  case constant
+  /// Half a cosine from the rate at epoch 1 towards 0 after the last epoch: the last
+  /// epochs take small steps, so the weights kept are not caught mid-oscillation.
+  case cosine
+
+  /// The factor on the learning rate in `epoch` (from 1) of `epochs`.
+  public func scale(epoch: Int, of epochs: Int) -> Double {
+    switch self {
+    case .constant: return 1
+    case .cosine: return 0.5 * (1 + cos(Double.pi * Double(epoch - 1) / Double(max(epochs, 1))))
+    }
+  }
+}
+
 public struct OptimizerSettings: Sendable, Codable, Equatable {
   public var kind: OptimizerKind
   public var learningRate: Double
@@ -51,6 +68,8 @@ public struct NonFiniteGradient: Error, Sendable, CustomStringConvertible {
 
 public final class Optimizer {
   public let settings: OptimizerSettings
+  /// The schedule's factor on the learning rate for the current epoch (1: as set).
+  public var learningRateScale = 1.0
   /// Updates taken so far (Adam's bias correction reads it).
   public private(set) var steps = 0
   /// Per parameter: SGD's momentum buffer, or Adam's first moment.
@@ -95,7 +114,7 @@ public final class Optimizer {
   }
 
   private func sgd(_ name: String, _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ count: Int, _ scale: Float) {
-    let lr = Float(settings.learningRate), mu = Float(settings.momentum), decay = Float(settings.weightDecay)
+    let lr = Float(settings.learningRate * learningRateScale), mu = Float(settings.momentum), decay = Float(settings.weightDecay)
     let isFirst = first[name] == nil
     // In place in the dictionary's storage: no copy of the buffer per step.
     first[name, default: [Float](repeating: 0, count: count)].withUnsafeMutableBufferPointer { b in
@@ -110,7 +129,7 @@ public final class Optimizer {
 
   private func adam(_ name: String, _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ count: Int, _ scale: Float) {
     let (b1, b2) = (settings.beta1, settings.beta2)
-    let lr = settings.learningRate, decay = Float(settings.weightDecay)
+    let lr = settings.learningRate * learningRateScale, decay = Float(settings.weightDecay)
     let correction1 = 1 - pow(b1, Double(steps)), correction2 = 1 - pow(b2, Double(steps))
     let stepSize = Float(lr / correction1)
     let rootCorrection2 = Float(correction2.squareRoot())

@@ -303,6 +303,7 @@ public final class Trainer {
         if epoch > 1 { state.bestLoss = nil }  // the ISNet phase picks its own best epoch
       }
       objective.heatmapWeight = warmingUp ? 0 : settings.heatmapWeight
+      optimizer.learningRateScale = settings.learningRateSchedule.scale(epoch: epoch, of: settings.epochs)
       let start = ContinuousClock.now
       let batches = Self.batches(count: train.count, size: settings.batchSize, seed: settings.seed, epoch: epoch)
       var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0, steps: 0, foreground: 0.0, segmentation: 0.0)
@@ -601,10 +602,11 @@ public final class Trainer {
   /// Loads and augments the samples at `indices`, leaving out `skip`. Pure: the result
   /// depends on the indices, the seed and the epoch only, never on when or where it runs.
   static func prepare(
-    _ indices: [Int], skip: Set<Int>, source: SampleSource, augmentation: Augmentation?, seed: UInt64, epoch: Int, dims: [Int],
-    fill: MaskedInput
+    _ indices: [Int], skip: Set<Int>, source: SampleSource, augmentation: Augmentation?, exchange: BackgroundExchange?, seed: UInt64,
+    epoch: Int, dims: [Int], fill: MaskedInput
   ) -> PreparedBatch {
     var prepared = PreparedBatch()
+    var loaded: [Int] = []
     for index in indices where !skip.contains(index) {
       var sample: TrainingSample
       do {
@@ -619,10 +621,12 @@ public final class Trainer {
         sample.image = moved.image
         if sample.mask != nil { sample.mask = moved.mask }
       }
-      fill.apply(to: &sample, seed: MaskFill.seed(seed, epoch: epoch, sample: index))
       prepared.samples.append(sample)
       prepared.names.append(source.name(index))
+      loaded.append(index)
     }
+    exchange?.apply(to: &prepared.samples, indices: loaded, seed: seed, epoch: epoch, channels: dims[0])
+    for (k, index) in loaded.enumerated() { fill.apply(to: &prepared.samples[k], seed: MaskFill.seed(seed, epoch: epoch, sample: index)) }
     return prepared
   }
 
@@ -632,8 +636,11 @@ public final class Trainer {
     let (source, skip, settings, dims) = (train, unreadable, state.settings, inputDims)
     let augmentation = settings.augment ? Augmentation.paper(size: dims[2]) : nil
     let fill = maskedInput
+    let exchange = settings.backgroundExchange > 0 ? BackgroundExchange(probability: settings.backgroundExchange) : nil
     return BatchPrefetch {
-      Self.prepare(indices, skip: skip, source: source, augmentation: augmentation, seed: settings.seed, epoch: epoch, dims: dims, fill: fill)
+      Self.prepare(
+        indices, skip: skip, source: source, augmentation: augmentation, exchange: exchange, seed: settings.seed, epoch: epoch, dims: dims,
+        fill: fill)
     }
   }
 

@@ -73,6 +73,21 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var frozen: [String] = []
   /// A multi-task classifier's weight W of its segmentation loss L_S.
   public var segmentationWeight: Double = 1
+  /// The probability that a training sample's background is exchanged for other
+  /// samples' (`BackgroundExchange`): the label no longer predicts the background.
+  public var backgroundExchange: Double
+  /// The learning rate over the epochs (warm-up included).
+  public var learningRateSchedule: LearningRateSchedule
+
+  /// The ISNet recipe (P > 0), where a run does not set its own: every background
+  /// exchanged, Adam at 1e-3 on the cosine schedule (docs/training.md has the evidence). A
+  /// standard classifier, a teacher, a segmenter keep theirs: no exchange, Adam at 3e-4,
+  /// a constant rate.
+  public static let defaultBackgroundExchange = 1.0
+  public static func defaultOptimizer(isnet: Bool) -> OptimizerSettings {
+    OptimizerSettings(kind: .adam, learningRate: isnet ? 1e-3 : 3e-4)
+  }
+  public static func defaultSchedule(isnet: Bool) -> LearningRateSchedule { isnet ? .cosine : .constant }
 
   /// The checkpoint rule: the lowest validation loss (the training loss without a
   /// validation set; for distillation, the distillation loss, which needs no labels), the
@@ -84,7 +99,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// Whether training samples need their masks: for the heatmap loss, to replace the
   /// background of the masked input, or for a segmentation model's loss.
   public var needsMasks: Bool {
-    segmentation || heatmapWeight > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
+    segmentation || heatmapWeight > 0 || backgroundExchange > 0 || maskInput != .none || (distillation.map { $0.teacherInput != .none } ?? false)
   }
 
   /// Whether training `classifier` needs masks: as `needsMasks`, or for the loss of its
@@ -105,14 +120,17 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 
   /// The defaults, the only place they are declared (`isnetc train` falls back to them).
   public init(
-    heatmapWeight: Double = 0.8, loss: Loss = .paper, selection: HeatmapSelection = .all,
+    heatmapWeight: Double = 0.5, loss: Loss = .paper, selection: HeatmapSelection = .all,
     heatmapScale: Double? = nil, autoScaleDivisor: Double = 1, autoScaleBatches: Int = 5,
     heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .meanAbsolute,
     gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
     band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
-    epochs: Int = 40, warmupEpochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings = OptimizerSettings(kind: .adam, learningRate: 3e-4),
-    seed: UInt64 = 0, augment: Bool = false, threads: Int = 2, lrp: LRPOptions = LRPOptions()
+    epochs: Int = 40, warmupEpochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings? = nil,
+    seed: UInt64 = 0, augment: Bool = false, threads: Int = 2, lrp: LRPOptions = LRPOptions(), backgroundExchange: Double? = nil,
+    learningRateSchedule: LearningRateSchedule? = nil
   ) {
+    self.backgroundExchange = backgroundExchange ?? (heatmapWeight > 0 ? Self.defaultBackgroundExchange : 0)
+    self.learningRateSchedule = learningRateSchedule ?? Self.defaultSchedule(isnet: heatmapWeight > 0)
     self.heatmapWeight = heatmapWeight
     self.loss = loss
     self.selection = selection
@@ -130,7 +148,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     self.epochs = epochs
     self.warmupEpochs = warmupEpochs
     self.batchSize = batchSize
-    self.optimizer = optimizer
+    self.optimizer = optimizer ?? Self.defaultOptimizer(isnet: heatmapWeight > 0)
     self.seed = seed
     self.augment = augment
     self.threads = threads
@@ -140,7 +158,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
     case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
-    case maskInput, distillation, bestBy, segmentation, frozen, segmentationWeight
+    case maskInput, distillation, bestBy, segmentation, frozen, segmentationWeight, backgroundExchange, learningRateSchedule
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -177,6 +195,8 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     segmentation = try c.decodeIfPresent(Bool.self, forKey: .segmentation) ?? false
     frozen = try c.decodeIfPresent([String].self, forKey: .frozen) ?? []
     segmentationWeight = try c.decodeIfPresent(Double.self, forKey: .segmentationWeight) ?? 1
+    backgroundExchange = try c.decodeIfPresent(Double.self, forKey: .backgroundExchange) ?? 0
+    learningRateSchedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .learningRateSchedule) ?? .constant
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings
@@ -206,6 +226,10 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     if !(0..<1).contains(optimizer.momentum) { found.append("--momentum must be in [0, 1), got \(optimizer.momentum)") }
     if !(optimizer.weightDecay >= 0) { found.append("--weight-decay must not be negative, got \(optimizer.weightDecay)") }
     if let c = optimizer.clipNorm, !(c > 0) { found.append("--clip must be positive (0 turns clipping off), got \(c)") }
+    if !(0...1).contains(backgroundExchange) { found.append("--exchange-backgrounds must be in [0, 1], got \(backgroundExchange)") }
+    if backgroundExchange > 0, maskInput != .none {
+      found.append("--exchange-backgrounds with --mask-input: the fill replaces the background the exchange brings")
+    }
     if threads < 1 { found.append("--threads must be at least 1, got \(threads)") }
     if let distillation {
       found += distillation.problems

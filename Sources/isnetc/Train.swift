@@ -14,13 +14,16 @@ struct Train: ParsableCommand {
       Minimises (1 − P)·L_C + P·L_H (paper section 4.3): cross-entropy (BCE for multi-label \
       models) and the heatmap loss, which penalises the LRP block's relevance outside each \
       image's mask. The gradient flows through the classifier and its LRP block (ε of its \
-      ε-rule: --epsilon). Defaults (docs/training.md has the evidence): the first 10 epochs \
-      train the standard classifier (--warmup), then P 0.8 with the paper's heatmap loss on \
+      ε-rule: --epsilon). Defaults (docs/training.md has the evidence): every training \
+      image's background (mask 0) exchanged for other images' of its batch, so that the \
+      background does not predict the label (--exchange-backgrounds 1); the first 10 epochs \
+      train the standard classifier (--warmup), then P 0.5 with the paper's heatmap loss on \
       heatmaps normalised by their mean |H| (--heatmap-norm mean-abs) and E measured on the \
-      warmed-up model (E auto), every class's heatmap, Adam with learning rate 3e-4, \
-      gradient-norm clipping at 1, batch 10, no augmentation. --loss gwrp is the authors' \
-      later loss; --warmup 0 --heatmap-norm std --P 0.7 --optimizer sgd --lr 1e-3 --momentum \
-      0.99 --augment give the paper's settings. A warning says when relevance collapses \
+      warmed-up model (E auto), every class's heatmap, Adam with learning rate 1e-3 on a \
+      cosine schedule (--lr-schedule), gradient-norm clipping at 1, batch 10, no \
+      augmentation. --loss gwrp is the authors' later loss; --warmup 0 --heatmap-norm std \
+      --P 0.7 --optimizer sgd --lr 1e-3 --momentum 0.99 --lr-schedule constant \
+      --exchange-backgrounds 0 --augment give the paper's settings. A warning says when relevance collapses \
       towards the zero solution or accuracy stays at chance. Every data folder is checked \
       first, as by isnetc check-dataset.
 
@@ -134,6 +137,15 @@ struct Train: ParsableCommand {
   @Option(help: "Distillation: each map divided by its own mean |R| (separate), or each pair by the geometric mean of their mean |R| (geometric, the authors') (default \(DistillationSettings(teacherModel: "", teacherWeights: "").normalization.rawValue)).")
   var distillNorm: DistillationLoss.Normalization?
 
+  @Option(help: "The learning rate over the epochs: constant, or cosine (half a cosine from --lr towards 0 after the last epoch) (default \(Self.defaults.learningRateSchedule.rawValue) for an ISNet, constant with --P 0).")
+  var lrSchedule: LearningRateSchedule?
+
+  @Option(
+    help: ArgumentHelp(
+      "The probability that a training image's background (mask 0) is exchanged for other images' of the batch, so that the label does not predict the background (default \(Self.defaults.backgroundExchange) for an ISNet, 0 with --P 0).",
+      valueName: "Q"))
+  var exchangeBackgrounds: Double?
+
   @Option(help: "A multi-task model's weight W of its segmentation loss: (1 − P)·L_C + P·L_H + W·L_S (default 1).")
   var segmentationWeight: Double?
 
@@ -158,7 +170,7 @@ struct Train: ParsableCommand {
   @Option(help: "Optimizer: sgd or adam (default \(defaults.optimizer.kind.rawValue)).")
   var optimizer: OptimizerKind?
 
-  @Option(help: "Learning rate (default \(defaults.optimizer.learningRate)).")
+  @Option(help: "Learning rate (default \(defaults.optimizer.learningRate) for an ISNet, \(TrainingSettings.defaultOptimizer(isnet: false).learningRate) with --P 0, \(DistillationSettings.learningRate) for a distillation student).")
   var lr: Double?
 
   @Option(help: "SGD momentum (default \(defaults.optimizer.momentum)).")
@@ -206,7 +218,7 @@ struct Train: ParsableCommand {
       heatmapWeight, loss, heatmaps, heatmapScale, warmup, positiveWeights, autoBatches, stabilizer, heatmapNorm, decay, backgroundWeight, foregroundWeight,
       band, bandPenalty, batch, optimizer, lr, momentum, clip, weightDecay, augment, seed, threads, weights, lrp.epsilon, lrp.inputRule,
       maskInput, distillFrom, teacherWeights, explain, epsilonRange, distillCe, freezeHeadFromTeacher, pyramid, distillNorm, exactStatistics, bestBy,
-      freeze.isEmpty ? nil : freeze, segmentationWeight,
+      freeze.isEmpty ? nil : freeze, segmentationWeight, exchangeBackgrounds, lrSchedule,
     ]
     return given.contains { $0 != nil }
   }
@@ -342,7 +354,17 @@ struct Train: ParsableCommand {
     s.segmentation = true
     s.heatmapWeight = 0
     s.warmupEpochs = 0
+    standardRecipe(&s)
     return s
+  }
+
+  /// A run without the ISNet loss (P 0, a segmenter, a distillation student) keeps the
+  /// standard recipe where its options are not given: no exchange, Adam's rate of 3e-4
+  /// (a student: distillation's own), a constant rate.
+  func standardRecipe(_ s: inout TrainingSettings) {
+    if exchangeBackgrounds == nil { s.backgroundExchange = 0 }
+    if lr == nil { s.optimizer.learningRate = TrainingSettings.defaultOptimizer(isnet: false).learningRate }
+    if lrSchedule == nil { s.learningRateSchedule = TrainingSettings.defaultSchedule(isnet: false) }
   }
 
   /// The run's settings: each option given, else its default.
@@ -382,6 +404,7 @@ struct Train: ParsableCommand {
     if let batch { s.batchSize = batch }
     if let optimizer { s.optimizer.kind = optimizer }
     if let lr { s.optimizer.learningRate = lr }
+    if let lrSchedule { s.learningRateSchedule = lrSchedule }
     if let momentum { s.optimizer.momentum = momentum }
     if let clip { s.optimizer.clipNorm = clip > 0 ? clip : nil }
     if let weightDecay { s.optimizer.weightDecay = weightDecay }
@@ -391,6 +414,8 @@ struct Train: ParsableCommand {
     s.lrp = lrp.options
     if let bestBy { s.bestBy = bestBy }
     s.frozen = freeze
+    if s.heatmapWeight == 0 { standardRecipe(&s) }
+    if let exchangeBackgrounds { s.backgroundExchange = exchangeBackgrounds }
     let distillOnly = [
       teacherWeights != nil ? "--teacher-weights" : nil, explain != nil ? "--explain" : nil, epsilonRange != nil ? "--epsilon-range" : nil,
       distillCe != nil ? "--distill-ce" : nil, freezeHeadFromTeacher != nil ? "--freeze-head-from-teacher" : nil, pyramid != nil ? "--pyramid" : nil,
@@ -419,13 +444,18 @@ struct Train: ParsableCommand {
       // The student learns from the teacher from its first step: no warm-up, no ISNet loss.
       s.warmupEpochs = 0
       s.heatmapWeight = 0
+      standardRecipe(&s)
       if lrp.inputRule == nil { s.lrp.inputRule = DistillationSettings.inputRule }
       if lr == nil { s.optimizer.learningRate = DistillationSettings.learningRate }
       let isnetOnly = [heatmapWeight != nil ? "--P" : nil, loss != nil ? "--loss" : nil, heatmaps != nil ? "--heatmaps" : nil, heatmapScale != nil ? "--E" : nil, warmup != nil ? "--warmup" : nil]
       if let option = isnetOnly.compactMap({ $0 }).first { throw ValidationError("\(option) belongs to the ISNet loss; a distillation run (--distill-from) trains by the teacher's heatmaps alone") }
     } else {
       if let option = distillOnly.first { throw ValidationError("\(option) belongs to explanation distillation; add --distill-from TEACHER.isnet") }
-      if let maskInput { s.maskInput = maskInput }
+      if let maskInput {
+        s.maskInput = maskInput
+        // A filled background leaves nothing to exchange.
+        if maskInput != .none, exchangeBackgrounds == nil { s.backgroundExchange = 0 }
+      }
     }
     let paperOnly = [stabilizer != nil ? "--stabilizer" : nil, heatmapNorm != nil ? "--heatmap-norm" : nil].compactMap { $0 }
     let gwrpOnly = [
@@ -499,6 +529,7 @@ enum HeatmapScaleOption: ExpressibleByArgument {
   }
 }
 
+extension LearningRateSchedule: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension HeatmapLoss.Normalization: ExpressibleByArgument {}
 extension TrainingSettings.Loss: ExpressibleByArgument {}

@@ -29,7 +29,11 @@ import Training
     #expect(train.contains("\"--P\", type=float, default=\(d.heatmapWeight),"))
     #expect(train.contains("\"--warmup\", type=int, default=\(d.warmupEpochs),"))
     #expect(train.contains("default=\"\(d.optimizer.kind.rawValue)\")"))
-    #expect(train.contains("learning rate (default \(d.optimizer.learningRate); distillation \(DistillationSettings.learningRate))"))
+    let standard = TrainingSettings.defaultOptimizer(isnet: false).learningRate
+    #expect(train.contains("learning rate (default \(d.optimizer.learningRate) with --P > 0; \(standard) with --P 0; distillation \(DistillationSettings.learningRate))"))
+    #expect(train.contains("(\(d.optimizer.learningRate) if isnet else \(standard))"))
+    #expect(train.contains("args.lr_schedule = \"\(d.learningRateSchedule.rawValue)\" if isnet else \"\(TrainingSettings.defaultSchedule(isnet: false).rawValue)\""))
+    #expect(train.contains("args.exchange_backgrounds = \(TrainingSettings.defaultBackgroundExchange) if args.P > 0"))
     let distillation = DistillationSettings(teacherModel: "", teacherWeights: "")
     #expect(train.contains("\"--explain\", choices=loss.EXPLAINED, default=\"\(distillation.classes.rawValue)\""))
     #expect(train.contains("\"--distill-ce\", type=float, default=\(distillation.crossEntropyWeight),"))

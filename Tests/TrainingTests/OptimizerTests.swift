@@ -114,4 +114,32 @@ import TestSupport
     #expect(throws: RuntimeError.self) { try optimizer.validate(against: s, source: "ckpt") }
     #expect(throws: RuntimeError.self) { try optimizer.restore(["adam.v.fc.weight": HostTensor(shape: [1], values: [0])], steps: 1, source: "ckpt") }
   }
+  /// The cosine schedule: the full rate in epoch 1, half at the middle, nearly none in the
+  /// last, never negative; SGD's step taken at a scale moves the weights by that share.
+  @Test func cosineScheduleScalesTheStep() throws {
+    let cosine = LearningRateSchedule.cosine
+    #expect(cosine.scale(epoch: 1, of: 40) == 1)
+    #expect(abs(cosine.scale(epoch: 21, of: 40) - 0.5) < 1e-12)
+    let last = cosine.scale(epoch: 40, of: 40)
+    #expect(last > 0 && last < 0.002)
+    #expect((1...40).map { cosine.scale(epoch: $0, of: 40) }.adjacentPairsDecrease)
+    #expect(LearningRateSchedule.constant.scale(epoch: 17, of: 40) == 1)
+
+    let (full, half) = (try session(), try session())
+    let (p0, g) = snapshot(full)
+    _ = try Optimizer(settings: OptimizerSettings(learningRate: 0.1, momentum: 0, clipNorm: nil)).step(full)
+    let scaled = Optimizer(settings: OptimizerSettings(learningRate: 0.1, momentum: 0, clipNorm: nil))
+    scaled.learningRateScale = 0.5
+    _ = try scaled.step(half)
+    for (name, values) in snapshot(half).values {
+      let expected = zip(p0[name]!, g[name]!).map { $0 - Float(0.1 * 0.5) * $1 }
+      let worst = zip(values, expected).map { abs($0 - $1) }.max() ?? 0
+      #expect(worst <= 1e-6, "\(name): the half-rate step is off by \(worst)")
+      #expect(values != snapshot(full).values[name]!)
+    }
+  }
+}
+
+extension Array where Element == Double {
+  fileprivate var adjacentPairsDecrease: Bool { zip(self, dropFirst()).allSatisfy { $0 > $1 } }
 }
