@@ -599,8 +599,9 @@ public final class Trainer {
     var failures: [(index: Int, name: String, reason: String)] = []
   }
 
-  /// Loads and augments the samples at `indices`, leaving out `skip`. Pure: the result
-  /// depends on the indices, the seed and the epoch only, never on when or where it runs.
+  /// Loads and augments the samples at `indices`, leaving out `skip`, then exchanges their
+  /// backgrounds (`exchange`) and applies the masked-input fill. Pure: the result depends on
+  /// the indices, the seed and the epoch only, never on when or where it runs.
   static func prepare(
     _ indices: [Int], skip: Set<Int>, source: SampleSource, augmentation: Augmentation?, exchange: BackgroundExchange?, seed: UInt64,
     epoch: Int, dims: [Int], fill: MaskedInput
