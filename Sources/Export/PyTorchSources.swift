@@ -740,14 +740,17 @@ class SplitMix64:
     def int(self, low, high):
         return low + self.next() % (high - low + 1)
 
+    def shuffle(self, items):
+        """isnetc's SplitMix64.shuffle: Fisher-Yates from the last element down, in place."""
+        for i in range(len(items) - 1, 0, -1):
+            j = self.int(0, i)
+            items[i], items[j] = items[j], items[i]
+
 
 def epoch_order(count, seed, epoch):
     """isnetc's shuffle of epoch `epoch` (Trainer.batches): a seeded Fisher-Yates."""
     order = list(range(count))
-    random = SplitMix64(seed ^ 0x5DEECE66D1CE4E5B ^ ((epoch * 0x9E3779B97F4A7C15) & MASK64))
-    for i in range(count - 1, 0, -1):
-        j = random.int(0, i)
-        order[i], order[j] = order[j], order[i]
+    SplitMix64(seed ^ 0x5DEECE66D1CE4E5B ^ ((epoch * 0x9E3779B97F4A7C15) & MASK64)).shuffle(order)
     return order
 
 
@@ -1096,9 +1099,7 @@ def exchange_backgrounds(images, masks, indices, probability, seed, epoch):
         if not random.unit() < probability:
             continue
         donors = [j for j in range(n) if j != k]
-        for i in range(len(donors) - 1, 0, -1):
-            j = random.int(0, i)
-            donors[i], donors[j] = donors[j], donors[i]
+        random.shuffle(donors)
         # A pixel takes the first donor whose background it is; a pixel no donor has as background stays.
         unfilled = ~foreground[k]
         for donor in donors:

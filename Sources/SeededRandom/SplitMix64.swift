@@ -29,6 +29,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
   public mutating func bool() -> Bool { next() & 1 == 1 }
 
+  /// Fisher–Yates from the last element down, one `int(0...i)` draw per step (the epoch
+  /// order and the exchange's donors; the PyTorch package's `SplitMix64.shuffle` draws the
+  /// same).
+  public mutating func shuffle<T>(_ items: inout [T]) {
+    for i in stride(from: items.count - 1, to: 0, by: -1) { items.swapAt(i, int(0...i)) }
+  }
+
   /// Standard normal by Box–Muller (one value per call; the pair's second is dropped to
   /// keep the stream position simple).
   public mutating func normal() -> Double {

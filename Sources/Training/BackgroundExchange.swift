@@ -37,7 +37,7 @@ public struct BackgroundExchange: Sendable, Equatable {
       guard random.unit() < probability else { continue }
       // The other samples in a random order: the first whose background a pixel is gives it.
       var donors = samples.indices.filter { $0 != k && foregrounds[$0]?.count == foreground.count }
-      for i in stride(from: donors.count - 1, to: 0, by: -1) { donors.swapAt(i, random.int(0...i)) }
+      random.shuffle(&donors)
       let plane = foreground.count
       for p in 0..<plane where !foreground[p] {
         guard let donor = donors.first(where: { !foregrounds[$0]![p] }) else { continue }

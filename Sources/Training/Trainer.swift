@@ -587,7 +587,7 @@ public final class Trainer {
   public static func batches(count: Int, size: Int, seed: UInt64, epoch: Int) -> [[Int]] {
     var order = Array(0..<count)
     var random = SplitMix64(seed: seed ^ 0x5DEE_CE66_D1CE_4E5B ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15))
-    for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, random.int(0...i)) }
+    random.shuffle(&order)
     return stride(from: 0, to: count, by: size).map { Array(order[$0..<min($0 + size, count)]) }.filter { $0.count >= 2 }
   }
 
