@@ -19,12 +19,14 @@ import TestSupport
     }
     """
 
-  /// A session holding a gradient (of a cross-entropy step), and its parameters.
+  /// A session holding a gradient (of a cross-entropy step), and its parameters. Sized for
+  /// the suite's thread count: a session sized for fewer threads than another test sets
+  /// process-wide would run its kernels past its workspaces.
   func session() throws -> TrainingSession {
     let graph = try compileSource(Self.source)
     let session = try TrainingSession(
       program: try graph.reverseMode(), weights: Initialization.weights(for: graph, seed: 4), weightsSource: "initial",
-      batchSize: 2, threads: 1)
+      batchSize: 2, threads: testThreads)
     var random = SplitMix64(seed: 8)
     let images = (0..<144).map { _ in random.float(0, 1) }
     let objective = Objective(heatmapWeight: 0, heatmapLoss: HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .standardDeviation), kind: .softmax)
