@@ -30,13 +30,13 @@ static void epilogue(float *c, size_t ldc, size_t rows, size_t w, const float *b
 
 void isn_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
                 const float *weight, const float *bias, int relu, float *y,
-                size_t y_stride, float *workspace) {
+                size_t y_stride, float *workspace, int workspace_threads) {
   isn_conv_plan p;
   if (isn_conv_plan_make(g, &p) != 1) return;
   const size_t groups = (size_t)g->groups;
   const size_t n_cols = p.out_plane;
   const size_t units = (size_t)g->batch * groups * p.fwd_tiles * p.fwd_mblocks;
-  const int threads = isn_threads();
+  const int threads = isn_workspace_threads(workspace_threads);
 
 #pragma omp parallel num_threads(threads) if (units > 1)
   {

@@ -16,12 +16,12 @@
 
 void isn_conv2d_transpose(const isn_conv_geometry *g, const float *dy, size_t dy_stride,
                           const float *weight, float *dx, size_t dx_stride,
-                          float *workspace) {
+                          float *workspace, int workspace_threads) {
   isn_conv_plan p;
   if (isn_conv_plan_make(g, &p) != 1) return;
   const size_t groups = (size_t)g->groups;
   const size_t n_cols = p.out_plane;
-  const int threads = isn_threads();
+  const int threads = isn_workspace_threads(workspace_threads);
 
   if (p.direct) {
     const size_t units = (size_t)g->batch * groups * p.bwd_tiles * p.bwd_cblocks;

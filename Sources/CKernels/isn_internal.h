@@ -17,6 +17,10 @@ int omp_get_num_threads(void);
 int omp_get_max_threads(void);
 void omp_set_num_threads(int n);
 
+/// Threads for a kernel with a per-thread workspace sized for `workspace_threads`: the
+/// process-wide count, never more than the workspace has room for.
+int isn_workspace_threads(int workspace_threads);
+
 /// Element count below which the memory-bound kernels stay on one thread: a parallel
 /// region costs a few microseconds, more than streaming this many floats.
 #define ISN_PARALLEL_MIN ((size_t)32768)

@@ -29,3 +29,9 @@ int isn_threads(void) {
   isn_thread_count = t;
   return t;
 }
+
+int isn_workspace_threads(int workspace_threads) {
+  const int t = isn_threads();
+  if (workspace_threads < 1) return 1;
+  return t < workspace_threads ? t : workspace_threads;
+}

@@ -378,14 +378,14 @@ static void output_tile(const isn_conv_geometry *g, const float *m, size_t cout_
 
 void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
                          const float *u, const float *bias, int relu, float *y,
-                         size_t y_stride, float *workspace) {
+                         size_t y_stride, float *workspace, int workspace_threads) {
   if (g->batch <= 0 || !isn_winograd_supported(g) || !sizes_ok(g)) return;
   wino_plan p;
   plan_make(g, &p);
   const size_t cin = (size_t)g->in_channels, cout = (size_t)g->out_channels;
   const size_t in_plane = (size_t)g->in_h * (size_t)g->in_w;
   const size_t units = (size_t)g->batch * p.blocks;
-  const int threads = isn_threads();
+  const int threads = isn_workspace_threads(workspace_threads);
 
 #pragma omp parallel num_threads(threads) if (units > 1)
   {

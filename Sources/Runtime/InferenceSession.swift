@@ -188,7 +188,7 @@ public final class InferenceSession {
     let y = pointer(id)
     let yStride = plan.location(of: id).sampleStride
     let inputs = node.inputs.map { (pointer: pointer($0), stride: plan.location(of: $0).sampleStride, dims: graph[$0].type.dims) }
-    let workspace = self.workspace
+    let (workspace, workspaceThreads) = (self.workspace, Int32(threads))
     let c = constants.constants[id.index]
     switch node.op {
     case .input, .flatten, .dropout:
@@ -209,9 +209,9 @@ public final class InferenceSession {
         kernelWeights.withUnsafeBufferPointer { w in
           withOptionalBuffer(bias) { b in
             if useWinograd {
-              isn_winograd_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b, relu, y, yStride, workspace)
+              isn_winograd_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b, relu, y, yStride, workspace, workspaceThreads)
             } else {
-              isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b, relu, y, yStride, workspace)
+              isn_conv2d(&geometry, x.pointer, x.stride, w.baseAddress, b, relu, y, yStride, workspace, workspaceThreads)
             }
           }
         }

@@ -98,7 +98,7 @@ extension InferenceSession {
     let yStride = plan.location(of: id).sampleStride
     let operands = node.inputs.map { (pointer: pointer($0), stride: plan.location(of: $0).sampleStride, dims: graph[$0].type.dims) }
     let c = constants.constants[id.index]
-    let workspace = self.workspace
+    let (workspace, workspaceThreads) = (self.workspace, Int32(threads))
     let scratch = self.scratch
     let classes = node.type.dims.first ?? 1
     /// Floats per class of the output.
@@ -179,7 +179,7 @@ extension InferenceSession {
       let count = node.type.elementCount ?? 0
       return { samples in
         geometry.batch = Int32(samples)
-        isn_conv2d(&geometry, x.pointer, x.stride, weight, bias, 0, y, yStride, workspace)
+        isn_conv2d(&geometry, x.pointer, x.stride, weight, bias, 0, y, yStride, workspace, workspaceThreads)
         // Broadcast the (negated) bound terms over the batch: stride 0.
         isn_add(y, yStride, correction, 0, Int32(samples), count, 0, y, yStride)
       }
@@ -191,8 +191,8 @@ extension InferenceSession {
       let (low, high) = (Float(a.low), Float(a.high))
       return { samples in
         geometry.batch = Int32(samples * classes)
-        isn_conv2d_transpose(&geometry, s.pointer, sPerClass, weight, y, perClass, workspace)
-        isn_conv2d_transpose(&geometry, s.pointer, sPerClass, boundsWeight, scratch, perClass, workspace)
+        isn_conv2d_transpose(&geometry, s.pointer, sPerClass, weight, y, perClass, workspace, workspaceThreads)
+        isn_conv2d_transpose(&geometry, s.pointer, sPerClass, boundsWeight, scratch, perClass, workspace, workspaceThreads)
         isn_lrp_zb_combine(x.pointer, x.stride, y, scratch, Int32(samples), Int32(classes), perClass, low, high, y)
       }
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
@@ -209,18 +209,18 @@ extension InferenceSession {
   ) -> (Int) -> Void {
     let rPerClass = r.dims.dropFirst().reduce(1, *)
     let yPerClass = inputDims.reduce(1, *)
-    let workspace = self.workspace
+    let (workspace, workspaceThreads) = (self.workspace, Int32(threads))
     if var equivalent = Self.winogradTranspose(forward, inputDims: inputDims, outputDims: Array(r.dims.dropFirst()), batch: plan.batchSize * classes) {
       let u = Self.winogradTransposeWeights(&equivalent, forward: forward, weight: weight)
       return { samples in
         equivalent.batch = Int32(samples * classes)
-        isn_winograd_conv2d(&equivalent, r.pointer, rPerClass, u, nil, 0, y, yPerClass, workspace)
+        isn_winograd_conv2d(&equivalent, r.pointer, rPerClass, u, nil, 0, y, yPerClass, workspace, workspaceThreads)
       }
     }
     var geometry = Self.geometry(forward, input: inputDims, output: Array(r.dims.dropFirst()), batch: plan.batchSize * classes)
     return { samples in
       geometry.batch = Int32(samples * classes)
-      isn_conv2d_transpose(&geometry, r.pointer, rPerClass, weight, y, yPerClass, workspace)
+      isn_conv2d_transpose(&geometry, r.pointer, rPerClass, weight, y, yPerClass, workspace, workspaceThreads)
     }
   }
 

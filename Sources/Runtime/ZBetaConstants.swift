@@ -29,12 +29,13 @@ enum ZBetaConstants {
     let outputDims = (try? Op.conv2d(a.conv).inferType([TensorType(dims: dims)]).dims) ?? []
     let outputCount = outputDims.reduce(1, *)
     var geometry = InferenceSession.geometry(a.conv, input: dims, output: outputDims, batch: 1)
-    let workspaceCount = max(1, isn_conv2d_workspace(&geometry, isn_threads()))
+    let workspaceThreads = isn_threads()
+    let workspaceCount = max(1, isn_conv2d_workspace(&geometry, workspaceThreads))
     var workspace = [Float](repeating: 0, count: workspaceCount)
     func convolve(_ image: Float, _ w: [Float], _ b: [Float]) -> [Float] {
       let x = [Float](repeating: image, count: dims.reduce(1, *))
       var y = [Float](repeating: 0, count: outputCount)
-      isn_conv2d(&geometry, x, x.count, w, b, 0, &y, outputCount, &workspace)
+      isn_conv2d(&geometry, x, x.count, w, b, 0, &y, outputCount, &workspace, workspaceThreads)
       return y
     }
     let lowTerm = convolve(low, positive, bias.map { low * max(0, $0) })

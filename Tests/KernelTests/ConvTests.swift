@@ -132,7 +132,7 @@ import TestSupport
       g.batch = Int32(batch)
       var ws = [Float](repeating: sentinel, count: count + 64)
       var dx = [Float](repeating: 0, count: 6 * 3 * 64 * 64)
-      isn_conv2d_transpose(&g, dy, 16 * 32 * 32, weight, &dx, 3 * 64 * 64, &ws)
+      isn_conv2d_transpose(&g, dy, 16 * 32 * 32, weight, &dx, 3 * 64 * 64, &ws, Int32(workspaceThreads))
       #expect(ws[count...].allSatisfy { $0.bitPattern == sentinel.bitPattern }, "batch \(batch) wrote past the workspace planned for 6")
     }
   }

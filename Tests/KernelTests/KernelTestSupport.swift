@@ -234,7 +234,7 @@ func runConv(_ c: ConvCase, _ d: ConvData, sourceLocation: SourceLocation = #_so
   var y = [Float](repeating: sentinel, count: c.batch * c.yStride)
   withOptionalPointer(d.bias) { bias in
     isn_conv2d(
-      &g, d.x, c.xStride, d.weight, bias, c.relu ? 1 : 0, &y, c.yStride, &ws)
+      &g, d.x, c.xStride, d.weight, bias, c.relu ? 1 : 0, &y, c.yStride, &ws, Int32(workspaceThreads))
   }
   #expect(
     ws[wsCount...].allSatisfy { $0.bitPattern == sentinel.bitPattern },
@@ -250,7 +250,7 @@ func runConvTranspose(
   let wsCount = isn_conv2d_workspace(&g, Int32(workspaceThreads))
   var ws = [Float](repeating: sentinel, count: wsCount + 64)
   var dx = [Float](repeating: sentinel, count: c.batch * c.xStride)
-  isn_conv2d_transpose(&g, d.dy, c.yStride, d.weight, &dx, c.xStride, &ws)
+  isn_conv2d_transpose(&g, d.dy, c.yStride, d.weight, &dx, c.xStride, &ws, Int32(workspaceThreads))
   #expect(
     ws[wsCount...].allSatisfy { $0.bitPattern == sentinel.bitPattern },
     "transposed conv wrote past its workspace", sourceLocation: sourceLocation)

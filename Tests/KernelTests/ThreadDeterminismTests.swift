@@ -1,8 +1,8 @@
 // Same inputs, 1 or 2 threads: every kernel must return the same bits.
 //
-// The only suite that calls isn_set_threads (a process-wide setting); `.serialized` keeps
+// The suite that switches isn_set_threads (a process-wide setting); `.serialized` keeps
 // its tests from interleaving. Other suites may run meanwhile at either count, which is
-// harmless to them: their workspaces are sized for `workspaceThreads`.
+// harmless to them: a kernel never runs more threads than its workspace was sized for.
 import CKernels
 import Foundation
 import Testing
@@ -78,6 +78,29 @@ func atThreadCounts<T>(_ body: () -> T) -> [T] {
     let sums = atThreadCounts { isn_sum(x, stride, Int32(batch), count) }
     #expect(sums[0].bitPattern == sums[1].bitPattern)
     #expect(sums[1].bitPattern == sums[2].bitPattern)
+  }
+
+  /// A session sizes its workspace for its own thread count while another session may set
+  /// the process-wide count higher; the kernels then stay within the workspace they got.
+  @Test func workspaceForOneThreadHoldsWhenTheProcessRunsTwo() {
+    var g = isn_conv_geometry(
+      batch: 4, in_channels: 8, in_h: 32, in_w: 32, out_channels: 16, out_h: 16, out_w: 16,
+      kernel_h: 3, kernel_w: 3, stride_h: 2, stride_w: 2, pad_h: 1, pad_w: 1, dilation_h: 1,
+      dilation_w: 1, groups: 1)
+    let count = isn_conv2d_workspace(&g, 1)
+    let x = [Float](repeating: 0.5, count: 4 * 8 * 32 * 32)
+    let weight = [Float](repeating: 0.25, count: 16 * 8 * 3 * 3)
+    let previous = isn_threads()
+    isn_set_threads(2)
+    defer { isn_set_threads(previous) }
+    var ws = [Float](repeating: sentinel, count: count + 64)
+    var y = [Float](repeating: 0, count: 4 * 16 * 16 * 16)
+    isn_conv2d(&g, x, 8 * 32 * 32, weight, nil, 0, &y, 16 * 16 * 16, &ws, 1)
+    #expect(ws[count...].allSatisfy { $0.bitPattern == sentinel.bitPattern }, "conv ran more threads than its workspace holds")
+    var dx = [Float](repeating: 0, count: 4 * 8 * 32 * 32)
+    ws = [Float](repeating: sentinel, count: count + 64)
+    isn_conv2d_transpose(&g, y, 16 * 16 * 16, weight, &dx, 8 * 32 * 32, &ws, 1)
+    #expect(ws[count...].allSatisfy { $0.bitPattern == sentinel.bitPattern }, "transposed conv ran more threads than its workspace holds")
   }
 
   @Test func settingThreads() {

@@ -27,7 +27,7 @@ func runWinograd(_ c: ConvCase, _ d: ConvData, threads: Int32 = 2) -> [Float] {
   isn_set_threads(threads)
   defer { isn_set_threads(previous) }
   withOptionalPointer(d.bias) { bias in
-    isn_winograd_conv2d(&g, d.x, c.xStride, u, bias, c.relu ? 1 : 0, &y, c.yStride, &ws)
+    isn_winograd_conv2d(&g, d.x, c.xStride, u, bias, c.relu ? 1 : 0, &y, c.yStride, &ws, threads)
   }
   #expect(ws[wsCount...].allSatisfy { $0.bitPattern == sentinel.bitPattern }, "wrote past its workspace")
   return y

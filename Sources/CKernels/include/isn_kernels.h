@@ -48,10 +48,13 @@ size_t isn_conv2d_workspace(const isn_conv_geometry *g, int threads);
 /// y = conv(x, weight) + bias, then max(y, 0) when `relu` is nonzero.
 /// x: [batch, in_channels, in_h, in_w] (stride x_stride); weight: [out_channels,
 /// in_channels/groups, kernel_h, kernel_w]; bias: [out_channels] or NULL;
-/// y: [batch, out_channels, out_h, out_w] (stride y_stride).
+/// y: [batch, out_channels, out_h, out_w] (stride y_stride). `workspace` holds
+/// `isn_conv2d_workspace(g, workspace_threads)` floats; the kernel runs on at most
+/// `workspace_threads` threads, so a workspace sized for one session's count is never
+/// overrun when another session raises the process-wide count (`isn_set_threads`).
 void isn_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
                 const float *weight, const float *bias, int relu, float *y,
-                size_t y_stride, float *workspace);
+                size_t y_stride, float *workspace, int workspace_threads);
 
 /// Winograd F(4x4, 3x3) convolution (winograd.c): the same result as `isn_conv2d` within
 /// float32 rounding (a few 1e-6 of the output's largest magnitude), with about a quarter
@@ -77,18 +80,20 @@ size_t isn_winograd_workspace(const isn_conv_geometry *g, int threads);
 
 /// y = conv(x, weight) + bias, then max(y, 0) when `relu` is nonzero, from the transformed
 /// weights `u`; the other arguments are those of `isn_conv2d` (strided samples; y may be a
-/// channel slice of a concatenation). Results do not depend on the thread count or batch.
+/// channel slice of a concatenation; `workspace_threads` caps the threads as there).
+/// Results do not depend on the thread count or batch.
 void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_stride,
                          const float *u, const float *bias, int relu, float *y,
-                         size_t y_stride, float *workspace);
+                         size_t y_stride, float *workspace, int workspace_threads);
 
 /// The transposed convolution (the gradient of `isn_conv2d` with respect to its input):
 /// dx = conv_transpose(dy, weight), no bias. dy: [batch, out_channels, out_h, out_w]
 /// (stride dy_stride); dx: [batch, in_channels, in_h, in_w] (stride dx_stride), overwritten.
 /// in_h/in_w in `g` fix the output size, so PyTorch's output_padding is implied by them.
+/// `workspace` and `workspace_threads` as for `isn_conv2d`.
 void isn_conv2d_transpose(const isn_conv_geometry *g, const float *dy, size_t dy_stride,
                           const float *weight, float *dx, size_t dx_stride,
-                          float *workspace);
+                          float *workspace, int workspace_threads);
 
 /// Per-channel affine map (inference batch norm, folded): y = x * scale[c] + shift[c],
 /// then max(y, 0) when `relu` is nonzero. x, y: [batch, channels, spatial]. In place is allowed.

@@ -20,7 +20,7 @@ extension TrainingSession {
     case .conv2d(let a):
       var g = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
       let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
-      isn_conv2d(&g, x, xDims.reduce(1, *), parameter("\(node.name!).weight"), bias, 0, y, count, workspace.pointer)
+      isn_conv2d(&g, x, xDims.reduce(1, *), parameter("\(node.name!).weight"), bias, 0, y, count, workspace.pointer, Int32(threads))
     case .batchNorm(let a):
       batchNormForward(id, a)
     case .relu:
@@ -162,7 +162,7 @@ extension TrainingSession {
       isn_channel_affine(operand, perClass, Int32(rows), Int32(channels), perClass / channels, scale, zero, 0, y, perClass)
     case .conv2dTranspose(let a):
       var g = Self.geometry(a.forward, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: rows)
-      isn_conv2d_transpose(&g, operand, Int(g.out_channels * g.out_h * g.out_w), parameter("\(node.name!).weight"), y, perClass, workspace.pointer)
+      isn_conv2d_transpose(&g, operand, Int(g.out_channels * g.out_h * g.out_w), parameter("\(node.name!).weight"), y, perClass, workspace.pointer, Int32(threads))
     case .linearTranspose(let a):
       // out = c·W: the linear kernel computes x·Wᵀ, so hand it Wᵀ.
       let w = parameter("\(node.name!).weight")
@@ -182,7 +182,7 @@ extension TrainingSession {
       let folded = foldedFirstLayer(a, name: node.name!)
       var g = Self.geometry(a.conv, input: a.inputDims, output: node.type.dims, batch: samples)
       let count = perSample(id)
-      isn_conv2d(&g, operand, a.inputDims.reduce(1, *), folded.weight, folded.bias, 0, y, count, workspace.pointer)
+      isn_conv2d(&g, operand, a.inputDims.reduce(1, *), folded.weight, folded.bias, 0, y, count, workspace.pointer, Int32(threads))
       let correction = zBetaCorrection(a, folded: folded, outputDims: node.type.dims)
       isn_add(y, count, correction, 0, Int32(samples), count, 0, y, count)
     case .zbRelevance(let a):
@@ -191,8 +191,8 @@ extension TrainingSession {
       var g = Self.geometry(a.conv, input: a.inputDims, output: Array(graph[node.inputs[1]].type.dims.dropFirst()), batch: rows)
       let sPerClass = Int(g.out_channels * g.out_h * g.out_w)
       let negative = scratch.pointer
-      isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { max(0, $0) }, y, perClass, workspace.pointer)
-      isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { min(0, $0) }, negative, perClass, workspace.pointer)
+      isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { max(0, $0) }, y, perClass, workspace.pointer, Int32(threads))
+      isn_conv2d_transpose(&g, s, sPerClass, folded.weight.map { min(0, $0) }, negative, perClass, workspace.pointer, Int32(threads))
       isn_lrp_zb_combine(operand, perClass, y, negative, Int32(samples), Int32(classes), perClass, Float(a.low), Float(a.high), y)
     case .input, .conv2d, .batchNorm, .relu, .elementwise, .pool, .linear, .flatten, .dropout,
       .concat, .add, .mul, .upsample, .unflatten:
@@ -236,7 +236,7 @@ extension TrainingSession {
     func convolve(_ image: Float, _ w: [Float], _ b: [Float]) -> [Float] {
       let x = [Float](repeating: image, count: a.inputDims.reduce(1, *))
       var y = [Float](repeating: 0, count: outputCount)
-      isn_conv2d(&g, x, x.count, w, b, 0, &y, outputCount, workspace.pointer)
+      isn_conv2d(&g, x, x.count, w, b, 0, &y, outputCount, workspace.pointer, Int32(threads))
       return y
     }
     let (low, high) = (Float(a.low), Float(a.high))

@@ -35,7 +35,7 @@ extension TrainingSession {
     }
     var geometry = Self.geometry(a.conv, input: a.inputDims, output: sDims, batch: rows)
     for (input, weights) in [(scaledLow, folded.weight.map { max(0, $0) }), (scaledHigh, folded.weight.map { min(0, $0) })] {
-      isn_conv2d(&geometry, input, perClass, weights, nil, 0, convolved, sPerClass, workspace.pointer)
+      isn_conv2d(&geometry, input, perClass, weights, nil, 0, convolved, sPerClass, workspace.pointer, Int32(threads))
       isn_accumulate(convolved, rows * sPerClass, ds)
     }
   }
