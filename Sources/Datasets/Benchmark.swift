@@ -23,6 +23,25 @@ extension SyntheticChest: BiasBenchmark {
 
 /// Drawing helpers shared by the benchmarks.
 enum Raster {
+  /// `mask` (side × side, 1 inside) grown by every pixel whose centre lies within
+  /// `radius` pixels of a pixel inside.
+  static func dilate(_ mask: [Float], side n: Int, by radius: Double) -> [Float] {
+    guard radius > 0 else { return mask }
+    let reach = Int(radius.rounded(.down))
+    var grown = mask
+    for y in 0..<n {
+      for x in 0..<n where mask[y * n + x] > 0 {
+        for dy in -reach...reach {
+          for dx in -reach...reach where Double(dx * dx + dy * dy) <= radius * radius {
+            let (gx, gy) = (x + dx, y + dy)
+            if gx >= 0, gx < n, gy >= 0, gy < n { grown[gy * n + gx] = 1 }
+          }
+        }
+      }
+    }
+    return grown
+  }
+
   /// Distance from (x, y) to the segment a–b.
   static func distance(_ x: Double, _ y: Double, _ a: (Double, Double), _ b: (Double, Double)) -> Double {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1)

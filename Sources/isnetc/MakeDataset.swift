@@ -25,8 +25,9 @@ struct MakeDataset: ParsableCommand {
       thickness) on a cluttered gray canvas; the mask is the glyph's box; the bias a bright \
       patch in the class's corner (--patch-size, --patch-contrast).
 
-      objects: RGB circles, triangles and stars with striped texture on coloured, blotched \
-      backgrounds; the mask is the object; the bias a class-coded watermark word \
+      objects: RGB circles, triangles and stars with striped texture on coloured, streaked \
+      backgrounds; the mask is the object with a 3-pixel margin (at 64 px; a shape's \
+      contour has evidence on both sides); the bias a class-coded watermark word \
       (--watermark-opacity).
 
       faces: a multi-label task, the paper's artificially biased CelebA in miniature: RGB \

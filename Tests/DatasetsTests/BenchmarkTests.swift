@@ -22,6 +22,31 @@ import Testing
     }
   }
 
+  /// The objects' mask is the object grown by its margin: it holds the exact outline's
+  /// mask, and every pixel within the margin of it.
+  @Test func objectsMaskIsTheObjectWithItsMargin() {
+    let n = 64
+    for seed: UInt64 in [1, 2, 3] {
+      let exact = SyntheticObjects(resolution: n, maskMargin: 0).draw(label: Int(seed % 3), bias: .none, seed: seed).mask
+      let grown = SyntheticObjects(resolution: n).draw(label: Int(seed % 3), bias: .none, seed: seed).mask
+      #expect(exact.indices.allSatisfy { exact[$0] == 0 || grown[$0] == 1 })
+      let reach = 3
+      for i in exact.indices where exact[i] == 1 {
+        let (x, y) = (i % n, i / n)
+        for (dx, dy) in [(reach, 0), (-reach, 0), (0, reach), (0, -reach), (2, 2), (-2, -2)] {
+          let (gx, gy) = (x + dx, y + dy)
+          if gx >= 0, gx < n, gy >= 0, gy < n { #expect(grown[gy * n + gx] == 1) }
+        }
+      }
+      #expect(grown.reduce(0, +) > exact.reduce(0, +) * 1.2)
+    }
+    // A single pixel grown by 1 is a plus; by 1.5, its 3×3 square.
+    var dot = [Float](repeating: 0, count: 25)
+    dot[12] = 1
+    #expect(Raster.dilate(dot, side: 5, by: 1).reduce(0, +) == 5)
+    #expect(Raster.dilate(dot, side: 5, by: 1.5).reduce(0, +) == 9)
+  }
+
   /// Biased, clean and swapped images of one seed differ only outside the mask, and only
   /// where the bias is drawn; the mask is the same.
   @Test(arguments: 0..<2) func testSplitsArePairedAndTheBiasIsOutsideTheMask(_ t: Int) {
