@@ -30,7 +30,7 @@ public struct SyntheticObjects: BiasBenchmark {
   /// The mask's margin around the object, as a fraction of the side.
   public var maskMargin: Double
 
-  public init(resolution: Int = 64, watermarkOpacity: Double = 0.6, maskMargin: Double = 3.0 / 64) {
+  public init(resolution: Int = 64, watermarkOpacity: Double = 0.8, maskMargin: Double = 3.0 / 64) {
     self.resolution = resolution
     self.watermarkOpacity = watermarkOpacity
     self.maskMargin = maskMargin
