@@ -15,7 +15,7 @@ import SeededRandom
 ///   outline is drawn around an object, not inside it. A shape is told by its contour,
 ///   whose contrast lies on both of its sides, and the first layer's Zᴮ rule spreads a
 ///   feature's relevance over its whole 7×7 window: with masks that end at the outline the
-///   ISNet defaults kept 38–42% of |R| outside (seed 0), with the margin 15–21%
+///   ISNet defaults kept 38–44% of |R| outside (seeds 0, 1), with the margin 15–21%
 ///   (docs/training.md);
 /// - the bias: a watermark, the class's two-letter word ("OK", "HI", "ZX") in a 5×7 font
 ///   at twice its size, blended over the background at `watermarkOpacity`, at a random
