@@ -19,9 +19,8 @@ import TestSupport
     }
     """
 
-  /// A session holding a gradient (of a cross-entropy step), and its parameters. Sized for
-  /// the suite's thread count: a session sized for fewer threads than another test sets
-  /// process-wide would run its kernels past its workspaces.
+  /// A session holding a gradient (of a cross-entropy step), and its parameters, at the
+  /// suite's thread count.
   func session() throws -> TrainingSession {
     let graph = try compileSource(Self.source)
     let session = try TrainingSession(
