@@ -23,7 +23,7 @@ import Testing
   }
 
   /// The objects' mask is the object grown by its margin: it holds the exact outline's
-  /// mask, and every pixel within the margin of it.
+  /// mask and every pixel within the margin of it, nothing farther.
   @Test func objectsMaskIsTheObjectWithItsMargin() {
     let n = 64
     for seed: UInt64 in [1, 2, 3] {
@@ -39,6 +39,15 @@ import Testing
         }
       }
       #expect(grown.reduce(0, +) > exact.reduce(0, +) * 1.2)
+      // …and nothing farther than the margin from the object.
+      let inside = exact.indices.filter { exact[$0] == 1 }
+      for i in grown.indices where grown[i] == 1 && exact[i] == 0 {
+        let near = inside.contains { j in
+          let (dx, dy) = (i % n - j % n, i / n - j / n)
+          return dx * dx + dy * dy <= reach * reach
+        }
+        #expect(near, "pixel \(i % n),\(i / n) is farther than \(reach) from the object")
+      }
     }
     // A single pixel grown by 1 is a plus; by 1.5, its 3×3 square.
     var dot = [Float](repeating: 0, count: 25)
