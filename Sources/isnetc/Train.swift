@@ -359,11 +359,13 @@ struct Train: ParsableCommand {
   }
 
   /// A run without the ISNet loss (P 0, a segmenter, a distillation student) keeps the
-  /// standard recipe where its options are not given: no exchange, Adam's rate of 3e-4
-  /// (a student: distillation's own), a constant rate.
-  func standardRecipe(_ s: inout TrainingSettings) {
+  /// standard recipe where its options are not given: no exchange, `learningRate` (Adam's
+  /// 3e-4; a student: distillation's own), a constant rate.
+  func standardRecipe(
+    _ s: inout TrainingSettings, learningRate: Double = TrainingSettings.defaultOptimizer(isnet: false).learningRate
+  ) {
     if exchangeBackgrounds == nil { s.backgroundExchange = 0 }
-    if lr == nil { s.optimizer.learningRate = TrainingSettings.defaultOptimizer(isnet: false).learningRate }
+    if lr == nil { s.optimizer.learningRate = learningRate }
     if lrSchedule == nil { s.learningRateSchedule = TrainingSettings.defaultSchedule(isnet: false) }
   }
 
@@ -405,6 +407,7 @@ struct Train: ParsableCommand {
     if let optimizer { s.optimizer.kind = optimizer }
     if let lr { s.optimizer.learningRate = lr }
     if let lrSchedule { s.learningRateSchedule = lrSchedule }
+    if let exchangeBackgrounds { s.backgroundExchange = exchangeBackgrounds }
     if let momentum { s.optimizer.momentum = momentum }
     if let clip { s.optimizer.clipNorm = clip > 0 ? clip : nil }
     if let weightDecay { s.optimizer.weightDecay = weightDecay }
@@ -415,7 +418,6 @@ struct Train: ParsableCommand {
     if let bestBy { s.bestBy = bestBy }
     s.frozen = freeze
     if s.heatmapWeight == 0 { standardRecipe(&s) }
-    if let exchangeBackgrounds { s.backgroundExchange = exchangeBackgrounds }
     let distillOnly = [
       teacherWeights != nil ? "--teacher-weights" : nil, explain != nil ? "--explain" : nil, epsilonRange != nil ? "--epsilon-range" : nil,
       distillCe != nil ? "--distill-ce" : nil, freezeHeadFromTeacher != nil ? "--freeze-head-from-teacher" : nil, pyramid != nil ? "--pyramid" : nil,
@@ -444,9 +446,8 @@ struct Train: ParsableCommand {
       // The student learns from the teacher from its first step: no warm-up, no ISNet loss.
       s.warmupEpochs = 0
       s.heatmapWeight = 0
-      standardRecipe(&s)
+      standardRecipe(&s, learningRate: DistillationSettings.learningRate)
       if lrp.inputRule == nil { s.lrp.inputRule = DistillationSettings.inputRule }
-      if lr == nil { s.optimizer.learningRate = DistillationSettings.learningRate }
       let isnetOnly = [heatmapWeight != nil ? "--P" : nil, loss != nil ? "--loss" : nil, heatmaps != nil ? "--heatmaps" : nil, heatmapScale != nil ? "--E" : nil, warmup != nil ? "--warmup" : nil]
       if let option = isnetOnly.compactMap({ $0 }).first { throw ValidationError("\(option) belongs to the ISNet loss; a distillation run (--distill-from) trains by the teacher's heatmaps alone") }
     } else {
