@@ -200,13 +200,20 @@ void isn_batchnorm_sums(const float *x, const float *dy, int batch, int channels
     double sdy = 0.0, sdyx = 0.0;
     for (int n = 0; n < batch; n++) {
       const size_t off = ((size_t)n * (size_t)channels + (size_t)c) * spatial;
+      const float *xs = x + off, *dys = dy + off;
+      // Vector lanes of partial sums (a fixed order per build, as the moments' sums):
+      // one running sum would wait on the adder's latency at every element.
+      double run_dy = 0.0, run_dyx = 0.0;
+#pragma omp simd reduction(+ : run_dy, run_dyx)
       for (size_t i = 0; i < spatial; i++) {
-        sdy += (double)dy[off + i];
-        sdyx += (double)dy[off + i] * ((double)x[off + i] - m) * is;
+        run_dy += (double)dys[i];
+        run_dyx += (double)dys[i] * ((double)xs[i] - m);
       }
+      sdy += run_dy;
+      sdyx += run_dyx;
     }
     sum_dy[c] = sdy;
-    sum_dyx[c] = sdyx;
+    sum_dyx[c] = sdyx * is;
   }
 }
 
@@ -223,10 +230,16 @@ void isn_batchnorm_input_adjoint(const float *x, const float *dy, int batch, int
     const double k = (double)gamma[c] * is, mdy = sum_dy[c] / count, mdyx = sum_dyx[c] / count;
     for (int n = 0; n < batch; n++) {
       const size_t off = ((size_t)n * (size_t)channels + (size_t)c) * spatial;
-      for (size_t i = 0; i < spatial; i++) {
-        const double xh = ((double)x[off + i] - m) * is;
-        const float v = (float)(k * ((double)dy[off + i] - mdy - xh * mdyx));
-        dx[off + i] = assign ? v : dx[off + i] + v;
+      const float *xs = x + off, *dys = dy + off;
+      float *dxs = dx + off;
+      if (assign) {
+#pragma omp simd
+        for (size_t i = 0; i < spatial; i++)
+          dxs[i] = (float)(k * ((double)dys[i] - mdy - ((double)xs[i] - m) * is * mdyx));
+      } else {
+#pragma omp simd
+        for (size_t i = 0; i < spatial; i++)
+          dxs[i] += (float)(k * ((double)dys[i] - mdy - ((double)xs[i] - m) * is * mdyx));
       }
     }
   }

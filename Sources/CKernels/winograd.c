@@ -157,18 +157,28 @@ void isn_winograd_weights(const isn_conv_geometry *g, const float *weight, float
   if (total == 0) return;
   const size_t cin = (size_t)g->in_channels, cout = (size_t)g->out_channels;
   const size_t cout_p = round_up(cout, CV);
-  memset(u, 0, total * sizeof(float));
-  for (size_t co = 0; co < cout; co++) {
-    for (size_t ci = 0; ci < cin; ci++) {
-      const float *w = weight + (co * cin + ci) * 9;
-      double gw[ALPHA][3];  // G w
+  // Training transforms the weights at every step, so this runs CV output channels at a
+  // time (vectorised across them) and input channels in parallel. Every value is the same
+  // expression as one at a time would compute, so the bits do not depend on either.
+#pragma omp parallel for num_threads(isn_threads()) schedule(static) if (cin * cout >= 1024)
+  for (size_t ci = 0; ci < cin; ci++) {
+    for (size_t co0 = 0; co0 < cout_p; co0 += CV) {
+      double w[9][CV];  // w[t][j]: tap t of output channel co0 + j (0 past cout)
+      for (int j = 0; j < CV; j++)
+        for (int t = 0; t < 9; t++)
+          w[t][j] = co0 + (size_t)j < cout ? weight[((co0 + (size_t)j) * cin + ci) * 9 + (size_t)t] : 0.0;
+      double gw[ALPHA][3][CV];  // G w
       for (int r = 0; r < ALPHA; r++)
         for (int b = 0; b < 3; b++)
-          gw[r][b] = G[r][0] * w[b] + G[r][1] * w[3 + b] + G[r][2] * w[6 + b];
+          for (int j = 0; j < CV; j++)
+            gw[r][b][j] = G[r][0] * w[b][j] + G[r][1] * w[3 + b][j] + G[r][2] * w[6 + b][j];
       for (int r = 0; r < ALPHA; r++)
         for (int c = 0; c < ALPHA; c++) {
-          const double v = gw[r][0] * G[c][0] + gw[r][1] * G[c][1] + gw[r][2] * G[c][2];
-          u[((size_t)(r * ALPHA + c) * cin + ci) * cout_p + co] = (float)v;
+          float *row = u + ((size_t)(r * ALPHA + c) * cin + ci) * cout_p + co0;
+          for (int j = 0; j < CV; j++) {
+            const double v = gw[r][0][j] * G[c][0] + gw[r][1][j] * G[c][1] + gw[r][2][j] * G[c][2];
+            row[j] = co0 + (size_t)j < cout ? (float)v : 0.0f;
+          }
         }
     }
   }

@@ -83,7 +83,7 @@ public final class InferenceSession {
         }
       case .conv2dTranspose(let a):
         let outputDims = Array(node.inputs.first.map { graph[$0].type.dims.dropFirst() } ?? [])
-        if var equivalent = Self.winogradTranspose(a.forward, inputDims: a.inputDims, outputDims: outputDims, batch: batchSize * (node.type.dims.first ?? 1)) {
+        if var equivalent = WinogradConvolution.transpose(a.forward, inputDims: a.inputDims, outputDims: outputDims, batch: batchSize * (node.type.dims.first ?? 1)) {
           let needed = isn_winograd_workspace(&equivalent, Int32(self.threads))
           guard needed != Int.max else { throw RuntimeError("\(node.name ?? "conv2d_transpose"): convolution too large") }
           workspaceFloats = max(workspaceFloats, needed)

@@ -210,8 +210,8 @@ extension InferenceSession {
     let rPerClass = r.dims.dropFirst().reduce(1, *)
     let yPerClass = inputDims.reduce(1, *)
     let (workspace, workspaceThreads) = (self.workspace, Int32(threads))
-    if var equivalent = Self.winogradTranspose(forward, inputDims: inputDims, outputDims: Array(r.dims.dropFirst()), batch: plan.batchSize * classes) {
-      let u = Self.winogradTransposeWeights(&equivalent, forward: forward, weight: weight)
+    if var equivalent = WinogradConvolution.transpose(forward, inputDims: inputDims, outputDims: Array(r.dims.dropFirst()), batch: plan.batchSize * classes) {
+      let u = WinogradConvolution.transposedWeights(&equivalent, weight: weight)
       return { samples in
         equivalent.batch = Int32(samples * classes)
         isn_winograd_conv2d(&equivalent, r.pointer, rPerClass, u, nil, 0, y, yPerClass, workspace, workspaceThreads)
@@ -223,32 +223,4 @@ extension InferenceSession {
       isn_conv2d_transpose(&geometry, r.pointer, rPerClass, weight, y, yPerClass, workspace, workspaceThreads)
     }
   }
-
-  /// A 3×3 stride-1 transposed convolution is the forward convolution of the flipped,
-  /// channel-swapped kernel with padding 2 − p: the geometry of that convolution when
-  /// Winograd computes it, else nil. `outputDims`: the forward convolution's output [C, H, W].
-  static func winogradTranspose(_ forward: Conv2DAttributes, inputDims: [Int], outputDims: [Int], batch: Int) -> isn_conv_geometry? {
-    guard forward.kernel == Pair(square: 3), forward.stride == Pair(square: 1), forward.dilation == Pair(square: 1),
-      forward.groups == 1, forward.padding.h <= 2, forward.padding.w <= 2
-    else { return nil }
-    let equivalent = Conv2DAttributes(
-      outChannels: inputDims[0], kernel: forward.kernel, padding: Pair(2 - forward.padding.h, 2 - forward.padding.w), hasBias: false)
-    var g = geometry(equivalent, input: outputDims, output: inputDims, batch: batch)
-    return isn_winograd_supported(&g) != 0 ? g : nil
-  }
-
-  /// Winograd weights of the equivalent convolution: W'[ci][co][i][j] = W[co][ci][2−i][2−j].
-  static func winogradTransposeWeights(_ g: inout isn_conv_geometry, forward: Conv2DAttributes, weight: [Float]) -> [Float] {
-    let (outs, ins) = (Int(g.in_channels), Int(g.out_channels))  // the forward's out and in
-    var flipped = [Float](repeating: 0, count: weight.count)
-    for co in 0..<outs {
-      for ci in 0..<ins {
-        for t in 0..<9 { flipped[(ci * outs + co) * 9 + t] = weight[(co * ins + ci) * 9 + 8 - t] }
-      }
-    }
-    var u = [Float](repeating: 0, count: isn_winograd_weight_size(&g))
-    isn_winograd_weights(&g, flipped, &u)
-    return u
-  }
-
 }

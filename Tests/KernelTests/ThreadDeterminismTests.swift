@@ -64,6 +64,36 @@ func atThreadCounts<T>(_ body: () -> T) -> [T] {
     #expect(bits(lin[0]) == bits(lin[1]))
   }
 
+  /// A training batch norm's backward sums and input adjoint, and the Winograd weight
+  /// transform a training step runs before each use (both parallel over channels).
+  @Test func batchNormBackwardAndWinogradWeightsSameBits() {
+    let batch = 4, channels = 16, spatial = 3001, count = channels * spatial
+    let x = stridedRandom(batch: batch, count: count, stride: count, seed: 56)
+    let dy = stridedRandom(batch: batch, count: count, stride: count, seed: 57)
+    var rng = TestRandom(seed: 58)
+    let mean = rng.floats(channels), inverseStd = rng.floats(channels).map { 1 + abs($0) }, gamma = rng.floats(channels)
+    let backward = atThreadCounts { () -> [Double] in
+      var sumDy = [Double](repeating: 0, count: channels), sumDyx = sumDy
+      isn_batchnorm_sums(x, dy, Int32(batch), Int32(channels), spatial, mean, inverseStd, &sumDy, &sumDyx)
+      var dx = [Float](repeating: 0, count: batch * count)
+      isn_batchnorm_input_adjoint(x, dy, Int32(batch), Int32(channels), spatial, mean, inverseStd, gamma, sumDy, sumDyx, 1, &dx)
+      return sumDy + sumDyx + dx.map(Double.init)
+    }
+    #expect(backward[0].map(\.bitPattern) == backward[1].map(\.bitPattern))
+    var g = isn_conv_geometry(
+      batch: 2, in_channels: 67, in_h: 9, in_w: 9, out_channels: 37, out_h: 9, out_w: 9,
+      kernel_h: 3, kernel_w: 3, stride_h: 1, stride_w: 1, pad_h: 1, pad_w: 1, dilation_h: 1,
+      dilation_w: 1, groups: 1)
+    let weight = rng.floats(37 * 67 * 9)
+    let transformed = atThreadCounts { () -> [Float] in
+      var u = [Float](repeating: .nan, count: isn_winograd_weight_size(&g))
+      isn_winograd_weights(&g, weight, &u)
+      return u
+    }
+    #expect(bits(transformed[0]) == bits(transformed[1]))
+    #expect(bits(transformed[1]) == bits(transformed[2]))
+  }
+
   @Test func dropoutMaskIndependentOfThreads() {
     let batch = 3, count = 50_001
     let x = stridedRandom(batch: batch, count: count, stride: count, seed: 54)

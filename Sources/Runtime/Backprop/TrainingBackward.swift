@@ -42,7 +42,9 @@ extension TrainingSession {
       case .conv2d(let a):
         let xDims = graph[input].type.dims
         var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
-        isn_conv2d_transpose(&geometry, g, count, parameter("\(node.name!).weight"), assign ? dx : scratch.pointer, inputCount, workspace.pointer, Int32(threads))
+        if !winogradInputAdjoint(id, a, g: g, inputDims: xDims, into: assign ? dx : scratch.pointer) {
+          isn_conv2d_transpose(&geometry, g, count, parameter("\(node.name!).weight"), assign ? dx : scratch.pointer, inputCount, workspace.pointer, Int32(threads))
+        }
         if !assign { isn_accumulate(scratch.pointer, n * inputCount, dx) }
       case .batchNorm:
         let stats = normStatistics[id.index]!

@@ -20,6 +20,7 @@ extension TrainingSession {
     case .conv2d(let a):
       var g = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
       let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
+      if winogradForward(id, a, x: x!, inputDims: xDims, bias: bias, y: y) { return }
       isn_conv2d(&g, x, xDims.reduce(1, *), parameter("\(node.name!).weight"), bias, 0, y, count, workspace.pointer, Int32(threads))
     case .batchNorm(let a):
       batchNormForward(id, a)

@@ -49,6 +49,9 @@ public final class TrainingSession {
   var foldedGradients: [Int: (weight: [Float], bias: [Float])] = [:]
   /// Training batch norms' Σ g and Σ g·x̂ per channel, once per backward (batchNormSums).
   var normSums: [Int: (dy: [Double], dyx: [Double])] = [:]
+  /// The 3×3 stride-1 convolutions that run as Winograd (TrainingWinograd.swift), by node
+  /// index; empty when `winograd` is off.
+  let winogradLayers: [Int: WinogradLayer]
   var workspace: Buffer
   var scratch: Buffer
   /// Samples in the current step.
@@ -105,7 +108,11 @@ public final class TrainingSession {
     var inverseStdUnbiased: [Float]
   }
 
-  public init(program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int) throws(RuntimeError) {
+  /// `winograd`: whether 3×3 stride-1 convolutions and their input adjoints run as Winograd
+  /// F(4×4, 3×3) (TrainingWinograd.swift); nil: where the graph has no LRP block.
+  public init(
+    program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int, winograd: Bool? = nil
+  ) throws(RuntimeError) {
     guard batchSize >= 2 else {
       throw RuntimeError("training needs a batch of at least 2 samples (batch statistics), got \(batchSize)")
     }
@@ -143,6 +150,10 @@ public final class TrainingSession {
         workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&g, Int32(self.threads)))
       }
     }
+    let useWinograd = winograd ?? !graph.nodes.contains { $0.op.isLRPBlockOp }
+    let winogradPlan = useWinograd ? WinogradLayer.layers(of: graph, batch: batchSize, threads: self.threads) : (layers: [:], workspaceFloats: 0)
+    winogradLayers = winogradPlan.layers
+    workspaceFloats = max(workspaceFloats, winogradPlan.workspaceFloats)
     self.normNodes = normNodes
     constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
     fusedReLUs = Self.fusibleReLUs(program, views: views)
