@@ -67,11 +67,17 @@ import TestSupport
     #expect(error <= max(chain, 4 * noise))
   }
 
-  @Test func offWhereTheGraphHasAnLRPBlock() throws {
+  /// With an LRP block, the block's relevance passes through the 3×3s run as Winograd (as
+  /// the inference session computes heatmaps) and the classifier's convolutions directly.
+  @Test func onlyTheLRPBlocksWhereTheGraphHasOne() throws {
     let graph = try compileModel("tiny")
+    let program = try graph.withLRPBlock().reverseMode()
     let session = try TrainingSession(
-      program: try graph.withLRPBlock().reverseMode(), weights: try WeightFiles.load(path: weightsPath), weightsSource: weightsPath,
-      batchSize: 2, threads: testThreads)
-    #expect(session.winogradLayerCount == 0)
+      program: program, weights: try WeightFiles.load(path: weightsPath), weightsSource: weightsPath, batchSize: 2, threads: testThreads)
+    let transposes = program.graph.nodes.filter {
+      if case .conv2dTranspose(let a) = $0.op { a.forward.kernel == Pair(square: 3) } else { false }
+    }
+    #expect(transposes.count == 5)
+    #expect(session.winogradLayerCount == transposes.count)
   }
 }

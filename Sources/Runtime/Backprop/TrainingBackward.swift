@@ -42,7 +42,7 @@ extension TrainingSession {
       case .conv2d(let a):
         let xDims = graph[input].type.dims
         var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
-        if !winogradInputAdjoint(id, a, g: g, inputDims: xDims, into: assign ? dx : scratch.pointer) {
+        if !winogradTransposedConvolution(id, a, inputDims: xDims, outputDims: node.type.dims, rows: n, g: g, into: assign ? dx : scratch.pointer) {
           isn_conv2d_transpose(&geometry, g, count, parameter("\(node.name!).weight"), assign ? dx : scratch.pointer, inputCount, workspace.pointer, Int32(threads))
         }
         if !assign { isn_accumulate(scratch.pointer, n * inputCount, dx) }
@@ -128,8 +128,10 @@ extension TrainingSession {
         // out = convᵀ(c, W), so dc = conv(g, W).
         let classes = node.type.dims[0]
         let outDims = Array(graph[input].type.dims.dropFirst())
-        var geometry = Self.geometry(a.forward, input: a.inputDims, output: outDims, batch: n * classes)
-        isn_conv2d(&geometry, g, count / classes, parameter("\(node.name!).weight"), nil, 0, scratch.pointer, inputCount / classes, workspace.pointer, Int32(threads))
+        if !winogradConvolution(id, a.forward, inputDims: a.inputDims, outputDims: outDims, rows: n * classes, x: g, bias: nil, y: scratch.pointer) {
+          var geometry = Self.geometry(a.forward, input: a.inputDims, output: outDims, batch: n * classes)
+          isn_conv2d(&geometry, g, count / classes, parameter("\(node.name!).weight"), nil, 0, scratch.pointer, inputCount / classes, workspace.pointer, Int32(threads))
+        }
         isn_accumulate(scratch.pointer, n * inputCount, dx)
       case .linearTranspose(let a):
         // out = c·W ([rows, out] × [out, in]), so dc += g·Wᵀ.

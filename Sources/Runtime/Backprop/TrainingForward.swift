@@ -20,7 +20,7 @@ extension TrainingSession {
     case .conv2d(let a):
       var g = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
       let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
-      if winogradForward(id, a, x: x!, inputDims: xDims, bias: bias, y: y) { return }
+      if winogradConvolution(id, a, inputDims: xDims, outputDims: node.type.dims, rows: n, x: x!, bias: bias, y: y) { return }
       isn_conv2d(&g, x, xDims.reduce(1, *), parameter("\(node.name!).weight"), bias, 0, y, count, workspace.pointer, Int32(threads))
     case .batchNorm(let a):
       batchNormForward(id, a)
@@ -162,7 +162,9 @@ extension TrainingSession {
       let zero = [Float](repeating: 0, count: channels)
       isn_channel_affine(operand, perClass, Int32(rows), Int32(channels), perClass / channels, scale, zero, 0, y, perClass)
     case .conv2dTranspose(let a):
-      var g = Self.geometry(a.forward, input: a.inputDims, output: Array(graph[node.inputs[0]].type.dims.dropFirst()), batch: rows)
+      let outputDims = Array(graph[node.inputs[0]].type.dims.dropFirst())
+      if winogradTransposedConvolution(id, a.forward, inputDims: a.inputDims, outputDims: outputDims, rows: rows, g: operand!, into: y) { return }
+      var g = Self.geometry(a.forward, input: a.inputDims, output: outputDims, batch: rows)
       isn_conv2d_transpose(&g, operand, Int(g.out_channels * g.out_h * g.out_w), parameter("\(node.name!).weight"), y, perClass, workspace.pointer, Int32(threads))
     case .linearTranspose(let a):
       // out = c·W: the linear kernel computes x·Wᵀ, so hand it Wᵀ.

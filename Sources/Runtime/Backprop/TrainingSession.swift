@@ -108,8 +108,10 @@ public final class TrainingSession {
     var inverseStdUnbiased: [Float]
   }
 
-  /// `winograd`: whether 3×3 stride-1 convolutions and their input adjoints run as Winograd
-  /// F(4×4, 3×3) (TrainingWinograd.swift); nil: where the graph has no LRP block.
+  /// `winograd`: whether 3×3 stride-1 convolutions, their input adjoints and the LRP block's
+  /// transposes of them run as Winograd F(4×4, 3×3) (TrainingWinograd.swift); nil: the LRP
+  /// block's, as the inference session runs them, and the classifier's where the graph has
+  /// no LRP block.
   public init(
     program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int, winograd: Bool? = nil
   ) throws(RuntimeError) {
@@ -150,8 +152,9 @@ public final class TrainingSession {
         workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&g, Int32(self.threads)))
       }
     }
-    let useWinograd = winograd ?? !graph.nodes.contains { $0.op.isLRPBlockOp }
-    let winogradPlan = useWinograd ? WinogradLayer.layers(of: graph, batch: batchSize, threads: self.threads) : (layers: [:], workspaceFloats: 0)
+    let winogradPlan = WinogradLayer.layers(
+      of: graph, batch: batchSize, threads: self.threads,
+      classifier: winograd ?? !graph.nodes.contains { $0.op.isLRPBlockOp }, lrpBlock: winograd ?? true)
     winogradLayers = winogradPlan.layers
     workspaceFloats = max(workspaceFloats, winogradPlan.workspaceFloats)
     self.normNodes = normNodes
