@@ -320,25 +320,86 @@ static inline __attribute__((always_inline)) void product_tiles(
   }
 }
 
-/// M_f[tile, :] = V_f[tile, :] * U_f for the block's `tiles` tiles and all 36 frequencies.
-static void products(const wino_plan *p, size_t cin, size_t tiles, const float *v,
-                     const float *u, float *m) {
-  const size_t ldv = FREQS * p->pitch, ldm = FREQS * p->cout_p;
-  for (size_t f = 0; f < FREQS; f++) {
-    const float *vf = v + f * p->pitch, *uf = u + f * cin * p->cout_p;
-    float *mf = m + f * p->cout_p;
-    size_t t = 0;
-    for (; t + MR <= tiles; t += MR) product_tiles(MR, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm);
-    // MR is at most 6: the remainder is 0 to 5 tiles.
-    switch (tiles - t) {
-    case 1: product_tiles(1, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;
-    case 2: product_tiles(2, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;
-    case 3: product_tiles(3, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;
-    case 4: product_tiles(4, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;
-    case 5: product_tiles(5, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;
-    default: break;
+// The products with 16-lane vectors, on CPUs with AVX-512 (chosen at run time, so the
+// build still runs on AVX2-only machines). Each output is the same chain of FMAs over the
+// input channels, from zero, as in the 8-lane kernel: the bits do not depend on the width.
+#define ISN_AVX512 __attribute__((target("avx512f")))
+typedef float v16 __attribute__((ext_vector_type(16)));
+
+static inline __attribute__((always_inline)) ISN_AVX512 void product_step16(
+    int mr, int nv, size_t cin, const float *v, size_t ldv, const float *u, size_t ldu,
+    float *m, size_t ldm) {
+  v16 acc[MR][2];
+  for (int t = 0; t < mr; t++)
+    for (int j = 0; j < nv; j++) acc[t][j] = (v16)0.0f;
+  for (size_t ci = 0; ci < cin; ci++) {
+    v16 b[2];
+    for (int j = 0; j < nv; j++) memcpy(&b[j], u + ci * ldu + (size_t)j * 16, sizeof b[j]);
+    for (int t = 0; t < mr; t++) {
+      const v16 a = (v16)v[ci * ldv + (size_t)t];
+      for (int j = 0; j < nv; j++) acc[t][j] = __builtin_elementwise_fma(a, b[j], acc[t][j]);
     }
   }
+  for (int t = 0; t < mr; t++)
+    for (int j = 0; j < nv; j++) memcpy(m + (size_t)t * ldm + (size_t)j * 16, &acc[t][j], sizeof acc[t][j]);
+}
+
+/// `product_step16` for `mr` tiles and every output channel: 32 at a time, then 16, then
+/// the last 8 (cout_p is a multiple of 8) by the 8-lane kernel.
+static inline __attribute__((always_inline)) ISN_AVX512 void product_tiles16(
+    int mr, size_t cin, size_t cout_p, const float *v, size_t ldv, const float *u, float *m,
+    size_t ldm) {
+  size_t co = 0;
+  for (; co + 32 <= cout_p; co += 32) product_step16(mr, 2, cin, v, ldv, u + co, cout_p, m + co, ldm);
+  if (co + 16 <= cout_p) {
+    product_step16(mr, 1, cin, v, ldv, u + co, cout_p, m + co, ldm);
+    co += 16;
+  }
+  if (co < cout_p) product_step(mr, 1, cin, v, ldv, u + co, cout_p, m + co, ldm);
+}
+
+/// M_f[tile, :] = V_f[tile, :] * U_f for the block's `tiles` tiles and all 36 frequencies,
+/// by `TILES` (product_tiles or product_tiles16).
+#define DEFINE_PRODUCTS(NAME, TILES, ATTRIBUTES)                                               \
+  static ATTRIBUTES void NAME(const wino_plan *p, size_t cin, size_t tiles, const float *v,   \
+                              const float *u, float *m) {                                     \
+    const size_t ldv = FREQS * p->pitch, ldm = FREQS * p->cout_p;                             \
+    for (size_t f = 0; f < FREQS; f++) {                                                      \
+      const float *vf = v + f * p->pitch, *uf = u + f * cin * p->cout_p;                      \
+      float *mf = m + f * p->cout_p;                                                          \
+      size_t t = 0;                                                                           \
+      for (; t + MR <= tiles; t += MR) TILES(MR, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); \
+      /* MR is at most 6: the remainder is 0 to 5 tiles. */                                   \
+      switch (tiles - t) {                                                                    \
+      case 1: TILES(1, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;            \
+      case 2: TILES(2, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;            \
+      case 3: TILES(3, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;            \
+      case 4: TILES(4, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;            \
+      case 5: TILES(5, cin, p->cout_p, vf + t, ldv, uf, mf + t * ldm, ldm); break;            \
+      default: break;                                                                         \
+      }                                                                                       \
+    }                                                                                         \
+  }
+DEFINE_PRODUCTS(products8, product_tiles, )
+DEFINE_PRODUCTS(products16, product_tiles16, ISN_AVX512)
+
+/// Whether the products run 16 lanes wide: -1 until first asked (then the CPU's answer),
+/// 0 when a caller turned them off (isn_set_wide_vectors).
+static _Atomic int wide_vectors = -1;
+
+void isn_set_wide_vectors(int allowed) {
+  __builtin_cpu_init();
+  wide_vectors = allowed && __builtin_cpu_supports("avx512f");
+}
+
+int isn_wide_vectors(void) {
+  int w = wide_vectors;
+  if (w < 0) {
+    __builtin_cpu_init();
+    w = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    wide_vectors = w;
+  }
+  return w;
 }
 
 /// Output transform of one tile for output channels co .. co+7: `m` is the tile's M
@@ -396,6 +457,7 @@ void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_st
   const size_t in_plane = (size_t)g->in_h * (size_t)g->in_w;
   const size_t units = (size_t)g->batch * p.blocks;
   const int threads = isn_workspace_threads(workspace_threads);
+  const int wide = isn_wide_vectors();
 
 #pragma omp parallel num_threads(threads) if (units > 1)
   {
@@ -421,7 +483,11 @@ void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_st
           e += s.len;
         }
       }
-      products(&p, cin, e1 - e0, v, u, m);
+      if (wide) {
+        products16(&p, cin, e1 - e0, v, u, m);
+      } else {
+        products8(&p, cin, e1 - e0, v, u, m);
+      }
       for (size_t e = e0; e < e1; e++) {
         const size_t oh = e / p.tiles_w * 4, ow = e % p.tiles_w * 4;
         for (size_t co = 0; co < cout; co += CV)

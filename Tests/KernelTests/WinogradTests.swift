@@ -1,6 +1,7 @@
 // isn_winograd_conv2d against the naive float64 convolution, on the 3x3 stride-1 shapes it
 // supports: odd sizes, both paddings, partial tiles, channel counts that are not multiples
-// of the vector width, strided samples, bias and ReLU; and the same bits for 1 and 2 threads.
+// of the vector width, strided samples, bias and ReLU; and the same bits for 1 and 2 threads,
+// and (on a CPU with AVX-512) for 16- and 8-lane products.
 import CKernels
 import Testing
 import TestSupport
@@ -52,6 +53,23 @@ func runWinograd(_ c: ConvCase, _ d: ConvData, threads: Int32 = 2) -> [Float] {
     let one = runWinograd(c, d, threads: 1)
     let two = runWinograd(c, d, threads: 2)
     #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+  }
+
+  /// Whether this CPU runs the 16-lane products (`isn_wide_vectors`, its default).
+  static let cpuHasWideVectors: Bool = {
+    isn_set_wide_vectors(1)
+    return isn_wide_vectors() == 1
+  }()
+
+  @Test(.serialized, .enabled(if: cpuHasWideVectors), arguments: winogradCases)
+  func sameBitsForWideAndNarrowVectors(_ c: ConvCase) {
+    let d = ConvData(c)
+    let wide = runWinograd(c, d)
+    isn_set_wide_vectors(0)
+    #expect(isn_wide_vectors() == 0)
+    let narrow = runWinograd(c, d)
+    isn_set_wide_vectors(1)
+    #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern))
   }
 
   @Test func refusesOtherGeometries() {

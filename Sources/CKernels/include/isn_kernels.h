@@ -86,6 +86,12 @@ void isn_winograd_conv2d(const isn_conv_geometry *g, const float *x, size_t x_st
                          const float *u, const float *bias, int relu, float *y,
                          size_t y_stride, float *workspace, int workspace_threads);
 
+/// Whether the Winograd products run on 16-lane (AVX-512) vectors: by default where the
+/// CPU has them. The results are the same bits either way; `isn_set_wide_vectors(0)` keeps
+/// them 8 lanes wide (to compare), 1 restores the default.
+void isn_set_wide_vectors(int allowed);
+int isn_wide_vectors(void);
+
 /// The transposed convolution (the gradient of `isn_conv2d` with respect to its input):
 /// dx = conv_transpose(dy, weight), no bias. dy: [batch, out_channels, out_h, out_w]
 /// (stride dy_stride); dx: [batch, in_channels, in_h, in_w] (stride dx_stride), overwritten.
