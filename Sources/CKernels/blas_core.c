@@ -29,3 +29,16 @@ const char *isn_blas_better_core(void) {
   if (__builtin_cpu_supports("avx")) return "Sandybridge";
   return NULL;
 }
+
+/// OpenBLAS's cores with AVX-512 kernels (0.3.21 and later).
+static const char *const wide_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+
+int isn_blas_core_narrower_than_cpu(void) {
+  const char *core = openblas_get_corename();
+  if (!core) return 0;
+  for (size_t i = 0; i < sizeof wide_cores / sizeof wide_cores[0]; i++)
+    if (strcmp(core, wide_cores[i]) == 0) return 0;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}

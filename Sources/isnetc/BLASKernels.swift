@@ -8,7 +8,16 @@ import Foundation
 enum BLASKernels {
   static let variable = "OPENBLAS_CORETYPE"
   /// The subcommands that multiply matrices; the others need no restart.
-  static let computing: Set<String> = ["run", "heatmap", "bench"]
+  static let computing: Set<String> = ["run", "heatmap", "bench", "train", "eval", "step", "demo", "export"]
+
+  /// The kernels OpenBLAS runs, and why when they are narrower than the CPU's: for the
+  /// benchmarks' reports.
+  static var description: String {
+    let core = String(cString: isn_blas_core())
+    guard isn_blas_core_narrower_than_cpu() != 0 else { return core }
+    let chosen = ProcessInfo.processInfo.environment[variable].map { " (\(variable)=\($0) in the environment)" } ?? ""
+    return "\(core)\(chosen); this CPU has AVX-512, whose kernels OpenBLAS chooses without that setting (up to twice the GEMM rate)"
+  }
 
   static func selectFastest() {
     let arguments = CommandLine.arguments

@@ -111,7 +111,7 @@ struct Bench: ParsableCommand {
       print("\(graph.name)\(lrp ? " with its LRP block (\(heatmapsPerImage) heatmaps per image)" : ""), batch \(batch), \(threads) threads, input \(input.type): median of \(times.count) runs")
       print(String(format: "  %.2f ms per batch, %.2f ms per image, %.1f images/s, %.1f GFLOP/s", median * 1e3, median * 1e3 / Double(batch), Double(batch) / median, flops / median / 1e9))
       print(String(format: "  activation arena %.1f MiB, peak resident %.1f MiB", Double(session.arenaBytes) / 1048576, peakMiB))
-      print("  OpenBLAS kernels: \(blasCore)")
+      print("  OpenBLAS kernels: \(BLASKernels.description)")
       if let gemmRate { print(String(format: "  OpenBLAS SGEMM 1024³: %.1f GFLOP/s (this run reaches %.0f%% of it)", gemmRate, flops / median / 1e9 / gemmRate * 100)) }
     }
     if profile { print(profileTable(session, graph: graph, runs: times.count), terminator: "") }

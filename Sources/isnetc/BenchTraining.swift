@@ -105,7 +105,7 @@ extension Bench {
       print("\(classifier.name) \(what), batch \(batch), \(threads) threads, input \(classifier[classifier.inputIDs[0]].type): median of \(times.count) steps")
       print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))
       print(String(format: "  planned arena %.1f MiB (values, LRP views and adjoints; %.1f MiB without reuse)", arenaMiB, unplannedMiB))
-      print("  OpenBLAS kernels: \(String(cString: isn_blas_core()))")
+      print("  OpenBLAS kernels: \(BLASKernels.description)")
       if profile {
         let runs = Double(times.count)
         let profile = TrainingProfile(

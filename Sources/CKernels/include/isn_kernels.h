@@ -24,6 +24,10 @@ const char *isn_blas_core(void);
 /// features a faster kernel set needs, that set's OPENBLAS_CORETYPE name; otherwise NULL.
 const char *isn_blas_better_core(void);
 
+/// Nonzero when OpenBLAS runs kernels without AVX-512 on a CPU that has it (e.g. chosen
+/// through OPENBLAS_CORETYPE): its GEMMs then run at about half this CPU's rate.
+int isn_blas_core_narrower_than_cpu(void);
+
 /// The geometry of a 2-D convolution (PyTorch's Conv2d semantics, zero padding).
 typedef struct {
   int batch;
