@@ -49,9 +49,8 @@ public final class TrainingSession {
   var foldedGradients: [Int: (weight: [Float], bias: [Float])] = [:]
   /// Training batch norms' Σ g and Σ g·x̂ per channel, once per backward (batchNormSums).
   var normSums: [Int: (dy: [Double], dyx: [Double])] = [:]
-  /// The 3×3 stride-1 convolutions that run as Winograd (TrainingWinograd.swift), by node
-  /// index; empty when `winograd` is off.
-  let winogradLayers: [Int: WinogradLayer]
+  /// The 3×3 stride-1 convolutions that run as Winograd (TrainingWinograd.swift).
+  let winograd: TrainingWinograd
   var workspace: Buffer
   var scratch: Buffer
   /// Samples in the current step.
@@ -152,11 +151,10 @@ public final class TrainingSession {
         workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&g, Int32(self.threads)))
       }
     }
-    let winogradPlan = WinogradLayer.layers(
-      of: graph, batch: batchSize, threads: self.threads,
+    self.winograd = TrainingWinograd(
+      graph: graph, batch: batchSize, threads: self.threads,
       classifier: winograd ?? !graph.nodes.contains { $0.op.isLRPBlockOp }, lrpBlock: winograd ?? true)
-    winogradLayers = winogradPlan.layers
-    workspaceFloats = max(workspaceFloats, winogradPlan.workspaceFloats)
+    workspaceFloats = max(workspaceFloats, self.winograd.workspaceFloats)
     self.normNodes = normNodes
     constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
     fusedReLUs = Self.fusibleReLUs(program, views: views)

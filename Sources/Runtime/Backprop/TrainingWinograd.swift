@@ -13,33 +13,27 @@
 import CKernels
 import GraphIR
 
-/// One convolution's transformed weights, rewritten at each use.
-final class WinogradLayer {
-  /// For the forward (isn_winograd_weight_size floats).
-  let forward: UnsafeMutablePointer<Float>
-  /// For the input adjoint, and the flipped weights it is made from; nil when the
-  /// transpose cannot run as Winograd.
-  let transposed: (weights: UnsafeMutablePointer<Float>, flipped: UnsafeMutablePointer<Float>)?
+/// Which convolutions of a training session run as Winograd, and one scratch for the
+/// transformed weights of whichever is running (each use transforms them first, so no
+/// layer needs its own).
+final class TrainingWinograd {
+  /// Node indices: convolutions whose forward runs as Winograd (a classifier convolution's
+  /// forward, an LRP transposed convolution's adjoint)...
+  let forwardLayers: Set<Int>
+  /// ... and those whose transpose does (the input adjoint; the relevance pass).
+  let transposedLayers: Set<Int>
+  /// Floats the kernels' workspace needs for these layers.
+  let workspaceFloats: Int
+  let forwardWeights: UnsafeMutablePointer<Float>
+  let transposedWeights: UnsafeMutablePointer<Float>
+  let flippedWeights: UnsafeMutablePointer<Float>
 
-  init(forwardFloats: Int, transposedFloats: Int?, weightFloats: Int) {
-    forward = .allocate(capacity: forwardFloats)
-    transposed = transposedFloats.map { (.allocate(capacity: $0), .allocate(capacity: weightFloats)) }
-  }
-
-  deinit {
-    forward.deallocate()
-    if let transposed {
-      transposed.weights.deallocate()
-      transposed.flipped.deallocate()
-    }
-  }
-
-  /// The convolutions of `graph` that run as Winograd in training, by node index, and the
-  /// workspace their kernels need with `batch` samples on `threads` threads: the
-  /// classifier's (`classifier`) and the LRP block's transposed ones (`lrpBlock`).
-  static func layers(of graph: Graph, batch: Int, threads: Int, classifier: Bool, lrpBlock: Bool) -> (layers: [Int: WinogradLayer], workspaceFloats: Int) {
-    var layers: [Int: WinogradLayer] = [:]
-    var workspaceFloats = 0
+  /// The convolutions of `graph` that run as Winograd with `batch` samples on `threads`
+  /// threads: the classifier's (`classifier`) and the LRP block's transposed ones
+  /// (`lrpBlock`).
+  init(graph: Graph, batch: Int, threads: Int, classifier: Bool, lrpBlock: Bool) {
+    var forwardLayers: Set<Int> = [], transposedLayers: Set<Int> = []
+    var workspaceFloats = 0, forwardFloats = 0, transposedFloats = 0, weightFloats = 0
     for (index, node) in graph.nodes.enumerated() {
       guard let input = node.inputs.first else { continue }
       let convolution: (a: Conv2DAttributes, inputDims: [Int], outputDims: [Int], rows: Int)
@@ -53,51 +47,62 @@ final class WinogradLayer {
       }
       let (a, inputDims, outputDims, rows) = convolution
       guard var forward = WinogradConvolution.forward(a, input: inputDims, output: outputDims, batch: rows) else { continue }
+      forwardLayers.insert(index)
       workspaceFloats = max(workspaceFloats, isn_winograd_workspace(&forward, Int32(threads)))
-      var transposedFloats: Int?
+      forwardFloats = max(forwardFloats, isn_winograd_weight_size(&forward))
       if var t = WinogradConvolution.transpose(a, inputDims: inputDims, outputDims: outputDims, batch: rows) {
+        transposedLayers.insert(index)
         workspaceFloats = max(workspaceFloats, isn_winograd_workspace(&t, Int32(threads)))
-        transposedFloats = isn_winograd_weight_size(&t)
+        transposedFloats = max(transposedFloats, isn_winograd_weight_size(&t))
+        weightFloats = max(weightFloats, a.outChannels * inputDims[0] * 9)
       }
-      layers[index] = WinogradLayer(
-        forwardFloats: isn_winograd_weight_size(&forward), transposedFloats: transposedFloats,
-        weightFloats: a.outChannels * inputDims[0] * 9)
     }
-    return (layers, workspaceFloats)
+    self.forwardLayers = forwardLayers
+    self.transposedLayers = transposedLayers
+    self.workspaceFloats = workspaceFloats
+    forwardWeights = .allocate(capacity: max(forwardFloats, 1))
+    transposedWeights = .allocate(capacity: max(transposedFloats, 1))
+    flippedWeights = .allocate(capacity: max(weightFloats, 1))
+  }
+
+  deinit {
+    forwardWeights.deallocate()
+    transposedWeights.deallocate()
+    flippedWeights.deallocate()
   }
 }
 
 extension TrainingSession {
   /// How many convolutions run as Winograd in this session.
-  public var winogradLayerCount: Int { winogradLayers.count }
+  public var winogradLayerCount: Int { winograd.forwardLayers.count }
 
   /// y = conv(x) over `rows` rows by Winograd, with node `id`'s weight (forward convolution
-  /// `a` from `inputDims` to `outputDims`), when `id` is one of `winogradLayers`; false
+  /// `a` from `inputDims` to `outputDims`), when `id` runs as one (`winograd`); false
   /// otherwise. A classifier convolution's forward; an LRP transposed convolution's adjoint.
   func winogradConvolution(
     _ id: NodeID, _ a: Conv2DAttributes, inputDims: [Int], outputDims: [Int], rows: Int,
     x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
   ) -> Bool {
-    guard let layer = winogradLayers[id.index], var g = WinogradConvolution.forward(a, input: inputDims, output: outputDims, batch: rows)
+    guard winograd.forwardLayers.contains(id.index), var g = WinogradConvolution.forward(a, input: inputDims, output: outputDims, batch: rows)
     else { return false }
-    isn_winograd_weights(&g, parameter("\(graph[id].name!).weight"), layer.forward)
-    isn_winograd_conv2d(&g, x, inputDims.reduce(1, *), layer.forward, bias, 0, y, outputDims.reduce(1, *), workspace.pointer, Int32(threads))
+    isn_winograd_weights(&g, parameter("\(graph[id].name!).weight"), winograd.forwardWeights)
+    isn_winograd_conv2d(&g, x, inputDims.reduce(1, *), winograd.forwardWeights, bias, 0, y, outputDims.reduce(1, *), workspace.pointer, Int32(threads))
     return true
   }
 
   /// dx = convᵀ(g) over `rows` rows (written, not added) by Winograd, with node `id`'s
-  /// weight (forward convolution `a` from `inputDims` to `outputDims`), when `id` is one of
-  /// `winogradLayers` and its transpose runs as one; false otherwise. A classifier
+  /// weight (forward convolution `a` from `inputDims` to `outputDims`), when `id`'s
+  /// transpose runs as one (`winograd`); false otherwise. A classifier
   /// convolution's input adjoint; an LRP transposed convolution's forward.
   func winogradTransposedConvolution(
     _ id: NodeID, _ a: Conv2DAttributes, inputDims: [Int], outputDims: [Int], rows: Int,
     g: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>
   ) -> Bool {
-    guard let transposed = winogradLayers[id.index]?.transposed,
+    guard winograd.transposedLayers.contains(id.index),
       var t = WinogradConvolution.transpose(a, inputDims: inputDims, outputDims: outputDims, batch: rows)
     else { return false }
-    WinogradConvolution.transposedWeights(&t, weight: parameter("\(graph[id].name!).weight"), flipped: transposed.flipped, into: transposed.weights)
-    isn_winograd_conv2d(&t, g, outputDims.reduce(1, *), transposed.weights, nil, 0, dx, inputDims.reduce(1, *), workspace.pointer, Int32(threads))
+    WinogradConvolution.transposedWeights(&t, weight: parameter("\(graph[id].name!).weight"), flipped: winograd.flippedWeights, into: winograd.transposedWeights)
+    isn_winograd_conv2d(&t, g, outputDims.reduce(1, *), winograd.transposedWeights, nil, 0, dx, inputDims.reduce(1, *), workspace.pointer, Int32(threads))
     return true
   }
 }
