@@ -10,6 +10,9 @@ struct HeatmapLayout {
   let plane: Int
   private let maskPerSample: Int
   private let masks: [Double]
+  /// 1 − mask at every position of every sample's heatmap ([B, C·H·W]): the losses read it
+  /// once per value of every class's heatmap.
+  let backgrounds: [Double]
 
   init(heatmaps count: Int, masks: [Double], batch: Int, classes: Int, channels: Int) {
     perClass = count / (batch * classes)
@@ -18,7 +21,15 @@ struct HeatmapLayout {
     maskPerSample = masks.count / batch
     precondition(maskPerSample == perClass || maskPerSample == plane, "masks must be [B, C, H, W] or [B, H, W]")
     (self.batch, self.classes, self.masks) = (batch, classes, masks)
+    var backgrounds = [Double](repeating: 0, count: batch * perClass)
+    for b in 0..<batch {
+      for i in 0..<perClass { backgrounds[b * perClass + i] = 1 - masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)] }
+    }
+    self.backgrounds = backgrounds
   }
+
+  /// 1 − the mask value at position `i` (0..<C·H·W) of sample `b`'s heatmaps.
+  func background(_ b: Int, _ i: Int) -> Double { backgrounds[b * perClass + i] }
 
   /// The mask value at position `i` (0..<C·H·W) of sample `b`'s heatmaps.
   func mask(_ b: Int, _ i: Int) -> Double {
