@@ -25,10 +25,16 @@ sweeps = [
 figure, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
 for column, (title, key, selected, logarithmic) in enumerate(sweeps):
     for heatmaps, style in (("all", "o-"), ("selective", "s--")):
-        points = sorted((r[key], r["seconds"], r["peak"]) for r in rows if selected(r) and r["heatmaps"] == heatmaps)
-        if not points:
+        # A configuration on two sweeps (K 3 at 128² batch 4, say) ran twice: their mean.
+        runs = {}
+        for r in rows:
+            if selected(r) and r["heatmaps"] == heatmaps:
+                runs.setdefault(r[key], []).append((r["seconds"], r["peak"]))
+        if not runs:
             continue
-        xs, seconds, peaks = zip(*points)
+        xs = sorted(runs)
+        seconds = [sum(t for t, _ in runs[x]) / len(runs[x]) for x in xs]
+        peaks = [sum(m for _, m in runs[x]) / len(runs[x]) for x in xs]
         label = "every class (all)" if heatmaps == "all" else "one per image (selective)"
         axes[0][column].plot(xs, seconds, style, label=label)
         axes[1][column].plot(xs, peaks, style, label=label)
