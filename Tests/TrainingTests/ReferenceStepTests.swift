@@ -30,13 +30,7 @@ import TestSupport
     let program = try compileModel(name).withLRPBlock().reverseMode()
     let fixture = try SafetensorsFile(path: trainPath)
     let shape = fixture.info("input")!.shape
-    var weights = try WeightFiles.load(path: weightsPath)
-    if perturbation > 0 {
-      var random = SplitMix64(seed: seed)
-      for name in weights.keys.sorted() where !name.contains("running") {
-        weights[name]!.values = weights[name]!.values.map { Float(Double($0) * (1 + perturbation * (random.unit() * 2 - 1))) }
-      }
-    }
+    let weights = perturbed(try WeightFiles.load(path: weightsPath), by: perturbation, seed: seed)
     let session = try TrainingSession(program: program, weights: weights, weightsSource: weightsPath, batchSize: shape[0], threads: testThreads)
     let objective = Objective(heatmapWeight: 0.7, heatmapLoss: HeatmapLoss(scale: 10, stabilizer: 1e-4, normalization: .standardDeviation), kind: .softmax)
     let batch = Batch(
