@@ -15,8 +15,10 @@ enum BLASKernels {
   static var description: String {
     let core = String(cString: isn_blas_core())
     guard isn_blas_core_narrower_than_cpu() != 0 else { return core }
-    let chosen = ProcessInfo.processInfo.environment[variable].map { " (\(variable)=\($0) in the environment)" } ?? ""
-    return "\(core)\(chosen); this CPU has AVX-512, whose kernels OpenBLAS chooses without that setting (up to twice the GEMM rate)"
+    if let chosen = ProcessInfo.processInfo.environment[variable] {
+      return "\(core) (\(variable)=\(chosen) in the environment); this CPU has AVX-512, whose kernels OpenBLAS chooses without that setting (up to twice the GEMM rate)"
+    }
+    return "\(core); this CPU has AVX-512, which these kernels do not use (\(variable)=SkylakeX would: up to twice the GEMM rate)"
   }
 
   static func selectFastest() {
