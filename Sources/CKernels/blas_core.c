@@ -15,16 +15,20 @@ static const char *const fallbacks[] = {"Prescott", "Core2", "Katmai", "Coppermi
 
 const char *isn_blas_core(void) { return openblas_get_corename(); }
 
+/// Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels use.
+static int cpu_has_avx512(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
 const char *isn_blas_better_core(void) {
   const char *core = openblas_get_corename();
   int fallback = 0;
   for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
     if (core && strcmp(core, fallbacks[i]) == 0) fallback = 1;
   if (!fallback) return NULL;
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return "SkylakeX";
+  if (cpu_has_avx512()) return "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   if (__builtin_cpu_supports("avx")) return "Sandybridge";
   return NULL;
@@ -38,7 +42,5 @@ int isn_blas_core_narrower_than_cpu(void) {
   if (!core) return 0;
   for (size_t i = 0; i < sizeof wide_cores / sizeof wide_cores[0]; i++)
     if (strcmp(core, wide_cores[i]) == 0) return 0;
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return cpu_has_avx512();
 }

@@ -8,33 +8,23 @@ struct HeatmapLayout {
   let perClass: Int
   /// H·W.
   let plane: Int
-  private let maskPerSample: Int
+  /// The masks broadcast to every position of a sample's heatmap, [B, C·H·W]: the losses
+  /// read them once per value of every class's heatmap.
   private let masks: [Double]
-  /// 1 − mask at every position of every sample's heatmap ([B, C·H·W]): the losses read it
-  /// once per value of every class's heatmap.
-  let backgrounds: [Double]
 
   init(heatmaps count: Int, masks: [Double], batch: Int, classes: Int, channels: Int) {
     perClass = count / (batch * classes)
     plane = perClass / channels
     precondition(batch * classes * perClass == count && channels * plane == perClass)
-    maskPerSample = masks.count / batch
+    let maskPerSample = masks.count / batch
     precondition(maskPerSample == perClass || maskPerSample == plane, "masks must be [B, C, H, W] or [B, H, W]")
-    (self.batch, self.classes, self.masks) = (batch, classes, masks)
-    var backgrounds = [Double](repeating: 0, count: batch * perClass)
-    for b in 0..<batch {
-      for i in 0..<perClass { backgrounds[b * perClass + i] = 1 - masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)] }
-    }
-    self.backgrounds = backgrounds
+    (self.batch, self.classes) = (batch, classes)
+    let (perClass, plane) = (perClass, plane)
+    self.masks = maskPerSample == perClass ? masks : (0..<batch * perClass).map { masks[$0 / perClass * plane + $0 % plane] }
   }
-
-  /// 1 − the mask value at position `i` (0..<C·H·W) of sample `b`'s heatmaps.
-  func background(_ b: Int, _ i: Int) -> Double { backgrounds[b * perClass + i] }
 
   /// The mask value at position `i` (0..<C·H·W) of sample `b`'s heatmaps.
-  func mask(_ b: Int, _ i: Int) -> Double {
-    masks[b * maskPerSample + (maskPerSample == perClass ? i : i % plane)]
-  }
+  func mask(_ b: Int, _ i: Int) -> Double { masks[b * perClass + i] }
 
   /// Where heatmap (b, k) starts in the flattened heatmaps.
   func start(_ b: Int, _ k: Int) -> Int { (b * classes + k) * perClass }

@@ -63,7 +63,7 @@ public struct HeatmapLoss: Sendable, Equatable {
     let n = heatmaps.count
     let layout = HeatmapLayout(heatmaps: n, masks: masks, batch: batch, classes: classes, channels: channels)
     let perClass = layout.perClass
-    let backgrounds = layout.backgrounds  // [B, C·H·W]
+    func background(_ b: Int, _ i: Int) -> Double { 1 - layout.mask(b, i) }
     let (s, mean) = divisor(heatmaps)
     var loss = 0.0
     var du = [Double](repeating: 0, count: batch * classes)  // ∂L/∂u
@@ -72,7 +72,7 @@ public struct HeatmapLoss: Sendable, Equatable {
       for k in 0..<classes {
         let start = (b * classes + k) * perClass
         var u = 0.0
-        for i in 0..<perClass { u += backgrounds[b * perClass + i] * abs(heatmaps[start + i] / s) }
+        for i in 0..<perClass { u += background(b, i) * abs(heatmaps[start + i] / s) }
         let raw = u / (u + scale)
         let f = min(max(raw, 0), 1 - stabilizer)
         loss += -log(1 - f) / terms
@@ -91,7 +91,7 @@ public struct HeatmapLoss: Sendable, Equatable {
         for i in 0..<perClass {
           let h = heatmaps[start + i]
           let sign: Double = h > 0 ? 1 : (h < 0 ? -1 : 0)
-          g[start + i] = du[b * classes + k] * backgrounds[b * perClass + i] * sign
+          g[start + i] = du[b * classes + k] * background(b, i) * sign
           gh += g[start + i] * h
         }
       }
@@ -116,7 +116,7 @@ public struct HeatmapLoss: Sendable, Equatable {
     for b in 0..<batch {
       for k in 0..<classes {
         let start = layout.start(b, k)
-        for i in 0..<layout.perClass { total += layout.background(b, i) * abs(heatmaps[start + i] / s) }
+        for i in 0..<layout.perClass { total += (1 - layout.mask(b, i)) * abs(heatmaps[start + i] / s) }
       }
     }
     return total / Double(batch * classes)

@@ -237,12 +237,7 @@ public struct Objective: Sendable {
 
   /// The mean over maps of Σ_fg |R|, and per sample Σ|R| averaged over its maps.
   static func relevanceSums(_ maps: [Double], masks: [Double], batch: Int, classes: Int, perClass: Int) -> (foreground: Double, totals: [Double]) {
-    let maskPerSample = masks.count / batch
-    // Whether each position of a sample's heatmap is foreground (masks broadcast over channels).
-    var inForeground = [Bool](repeating: false, count: batch * perClass)
-    for b in 0..<batch {
-      for i in 0..<perClass { inForeground[b * perClass + i] = masks[b * maskPerSample + i % maskPerSample] > 0 }
-    }
+    let layout = HeatmapLayout(heatmaps: maps.count, masks: masks, batch: batch, classes: classes, channels: perClass / (masks.count / batch))
     var foreground = 0.0
     var totals = [Double](repeating: 0, count: batch)
     for b in 0..<batch {
@@ -251,7 +246,7 @@ public struct Objective: Sendable {
         for i in 0..<perClass {
           let a = abs(maps[start + i])
           totals[b] += a / Double(classes)
-          if inForeground[b * perClass + i] { foreground += a }
+          if layout.mask(b, i) > 0 { foreground += a }
         }
       }
     }

@@ -41,8 +41,8 @@ extension TrainingSession {
         preconditionFailure("\(node.op.name) has no differentiable operand")
       case .conv2d(let a):
         let xDims = graph[input].type.dims
-        var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
         if !winogradTransposedConvolution(id, a, inputDims: xDims, outputDims: node.type.dims, rows: n, g: g, into: assign ? dx : scratch.pointer) {
+          var geometry = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
           isn_conv2d_transpose(&geometry, g, count, parameter("\(node.name!).weight"), assign ? dx : scratch.pointer, inputCount, workspace.pointer, Int32(threads))
         }
         if !assign { isn_accumulate(scratch.pointer, n * inputCount, dx) }

@@ -18,9 +18,9 @@ extension TrainingSession {
     case .input:
       return
     case .conv2d(let a):
-      var g = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
       let bias = a.hasBias ? parameter("\(node.name!).bias") : nil
       if winogradConvolution(id, a, inputDims: xDims, outputDims: node.type.dims, rows: n, x: x!, bias: bias, y: y) { return }
+      var g = Self.geometry(a, input: xDims, output: node.type.dims, batch: n)
       isn_conv2d(&g, x, xDims.reduce(1, *), parameter("\(node.name!).weight"), bias, 0, y, count, workspace.pointer, Int32(threads))
     case .batchNorm(let a):
       batchNormForward(id, a)
