@@ -68,6 +68,7 @@ public final class InferenceSession {
       for value in chain.reads(in: graph) { extraReads[value, default: []].append(end) }
     }
     plan = MemoryPlan(graph: graph, batchSize: batchSize, extraReads: extraReads)
+    try MemoryLimit.check(floats: plan.arenaFloats, "running \(graph.name)", batch: batchSize, graph: graph)
     arena = .allocate(capacity: max(plan.arenaFloats, 1))
     arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
     var workspaceFloats = 0

@@ -138,22 +138,31 @@ public struct MemoryPlan: Sendable {
   /// clear of every placed one whose lifetime (first...last step) overlaps. Returns each
   /// interval's offset and the arena's size, in floats.
   static func pack(_ intervals: [(floats: Int, first: Int, last: Int)]) -> (offsets: [Int], arenaFloats: Int) {
-    let order = intervals.indices.sorted { (intervals[$0].floats, -$0) > (intervals[$1].floats, -$1) }
-    var offsets = [Int](repeating: 0, count: intervals.count)
+    pack(lifetimes: intervals.map { (floats: $0.floats, spans: [$0.first...$0.last]) })
+  }
+
+  /// `pack` for buffers alive over several disjoint spans of steps (a value recomputed in
+  /// the reverse is dead between its forward's last read and its recomputation): two
+  /// buffers conflict when any of their spans overlap.
+  static func pack(lifetimes: [(floats: Int, spans: [ClosedRange<Int>])]) -> (offsets: [Int], arenaFloats: Int) {
+    let order = lifetimes.indices.sorted { (lifetimes[$0].floats, -$0) > (lifetimes[$1].floats, -$1) }
+    var offsets = [Int](repeating: 0, count: lifetimes.count)
     var placed: [Int] = []
     var arena = 0
     for index in order {
-      let interval = intervals[index]
-      let overlapping = placed.filter { intervals[$0].first <= interval.last && interval.first <= intervals[$0].last }
-        .map { (start: offsets[$0], end: offsets[$0] + intervals[$0].floats) }
-        .sorted { $0.start < $1.start }
+      let lifetime = lifetimes[index]
+      let overlapping = placed.filter { other in
+        lifetimes[other].spans.contains { a in lifetime.spans.contains { a.overlaps($0) } }
+      }
+      .map { (start: offsets[$0], end: offsets[$0] + lifetimes[$0].floats) }
+      .sorted { $0.start < $1.start }
       var offset = 0
       for range in overlapping {
-        if offset + interval.floats <= range.start { break }
+        if offset + lifetime.floats <= range.start { break }
         offset = max(offset, aligned(range.end))
       }
       offsets[index] = offset
-      arena = max(arena, offset + interval.floats)
+      arena = max(arena, offset + lifetime.floats)
       placed.append(index)
     }
     return (offsets, arena)

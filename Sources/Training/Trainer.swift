@@ -191,7 +191,8 @@ public final class Trainer {
     } catch {
       throw TrainingFailure("\(classifier.name): \(error)")
     }
-    session = try TrainingSession(program: program, weights: weights, weightsSource: weightsSource, batchSize: settings.batchSize, threads: settings.threads)
+    session = try TrainingSession(program: program, weights: weights, weightsSource: weightsSource, batchSize: settings.batchSize, threads: settings.threads,
+      recompute: settings.recompute)
     optimizer = Optimizer(settings: settings.optimizer)
     optimizer.frozen = frozen
     try optimizer.restore(optimizerState, steps: state.optimizerSteps, source: weightsSource)

@@ -1,4 +1,5 @@
 import GraphIR
+import Runtime
 
 /// What a training run is: the ISNet loss's settings (paper section 4.3), the optimizer's,
 /// and the loop's. Stored in every checkpoint, so a resumed run continues with exactly the
@@ -53,6 +54,9 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   /// The paper's augmentation (translation, rotation, flip), applied to image and mask.
   public var augment: Bool
   public var threads: Int
+  /// Which relevance tensors the reverse recomputes rather than keeps: less memory for
+  /// more time, the same bits (TrainingSession.Recomputation).
+  public var recompute: TrainingSession.Recomputation = .normTransposes
   /// The LRP block's options (ε of the ε-rule): the block the heatmap loss trains.
   public var lrp: LRPOptions
   /// Multi-label models: each label's weight of its positive term in BCE (nil: all 1),
@@ -158,7 +162,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case heatmapWeight, loss, selection, heatmapScale, autoScaleDivisor, autoScaleBatches, heatmapStabilizer, heatmapNormalization
     case gwrpDecay, gwrpScale, backgroundWeight, foregroundWeight, band, bandPenalty, epochs, warmupEpochs, batchSize, optimizer, seed, augment, threads, lrp, positiveWeights
-    case maskInput, distillation, bestBy, segmentation, frozen, segmentationWeight, backgroundExchange, learningRateSchedule
+    case maskInput, distillation, bestBy, segmentation, frozen, segmentationWeight, backgroundExchange, learningRateSchedule, recompute
   }
 
   /// Runs stored before a setting existed decode it as what they used: the paper's loss
@@ -197,6 +201,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     segmentationWeight = try c.decodeIfPresent(Double.self, forKey: .segmentationWeight) ?? 1
     backgroundExchange = try c.decodeIfPresent(Double.self, forKey: .backgroundExchange) ?? 0
     learningRateSchedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .learningRateSchedule) ?? .constant
+    recompute = try c.decodeIfPresent(TrainingSession.Recomputation.self, forKey: .recompute) ?? d.recompute
   }
 
   /// Problems with the settings, as messages naming the option: the one place settings

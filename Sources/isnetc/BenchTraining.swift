@@ -20,7 +20,7 @@ extension Bench {
       settings.distillation = distill ? DistillationSettings(teacherModel: "", teacherWeights: "") : nil
       let block = settings.blockOptions
       let program = try classifier.trainingProgram(heatmaps: heatmapWeight > 0 || distill ? block : nil)
-      session = try TrainingSession(program: program, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
+      session = try TrainingSession(program: program, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads, recompute: recompute)
       if distill {
         teacher = try Teacher(classifier: classifier, weights: table, source: weights ?? "initial weights", lrp: block, batchSize: batch, threads: threads)
       }
@@ -110,8 +110,9 @@ extension Bench {
         let runs = Double(times.count)
         let profile = TrainingProfile(
           graph: session.graph, program: session.program, forward: session.forwardSeconds.map { $0 / runs },
-          adjoint: session.adjointSeconds.map { $0 / runs }, step: times.reduce(0, +) / runs, deployment: deployment.sorted()[deployment.count / 2])
+          adjoint: session.adjointSeconds.map { $0 / runs }, recompute: session.recomputeSeconds.map { $0 / runs }, step: times.reduce(0, +) / runs, deployment: deployment.sorted()[deployment.count / 2])
         print(profile.table(), terminator: "")
+        print(profile.memoryTable(session.memoryPlan), terminator: "")
       }
     }
   }

@@ -11,6 +11,8 @@ struct TrainingProfile {
   /// Seconds per step, by node (forward) and by adjoint step (reverse).
   let forward: [Double]
   let adjoint: [Double]
+  /// Seconds per step of the reverse's recomputed forward values, by node.
+  let recompute: [Double]
   /// The whole step's median seconds and the deployment graph's forward seconds, both per
   /// batch.
   let step: Double
@@ -64,6 +66,10 @@ struct TrainingProfile {
       rows["reverse  \(block ? "LRP " : "")\(Self.label(graph[step.node].op))\(view) → \(Self.target(step.target))", default: 0] += adjoint[j]
       phases[block ? 2 : 3] += adjoint[j]
     }
+    for (index, seconds) in recompute.enumerated() where seconds > 0 {
+      rows["reverse  LRP \(Self.label(graph.nodes[index].op)) → recomputed value", default: 0] += seconds
+      phases[2] += seconds
+    }
     let passes = { (seconds: Double) in seconds / deployment }
     var out = String(format: "  deployment forward: %.1f ms per batch; a step = %.1f deployment forward passes per image\n", deployment * 1e3, passes(step))
     out += "  phase                                ms/step      %   passes/image\n"
@@ -76,6 +82,33 @@ struct TrainingProfile {
     out += "  op (LRP: the LRP block's)                                   ms/step      %   passes/image\n"
     for (key, seconds) in rows.sorted(by: { $0.value > $1.value }) where seconds >= 0.001 * step {
       out += Self.row(key, width: 58, seconds * 1e3, 100 * seconds / step, passes(seconds))
+    }
+    return out
+  }
+
+  /// What is alive at the memory plan's peak, grouped as the time rows are: which
+  /// tensors (forward values, LRP views, adjoints) set the step's arena.
+  func memoryTable(_ plan: TrainingMemoryPlan) -> String {
+    let split = classifierCount
+    let (time, live) = plan.peak
+    let forwardSteps = graph.nodes.count
+    let when = time < forwardSteps ? "in the forward, at \(Self.label(graph.nodes[time].op))" : "in the reverse, at step \(time - forwardSteps + 1) of \(program.steps.count)"
+    var rows: [String: Int] = [:]
+    for (key, floats) in live {
+      let name: String
+      switch key {
+      case .value(let n): name = "value    \(n >= split ? "LRP " : "")\(Self.label(graph.nodes[n].op))"
+      case .view(let n): name = "LRP view \(Self.label(graph.nodes[n].op))"
+      case .adjoint(let ref): name = "adjoint  \(ref.node.index >= split ? "LRP " : "")\(Self.label(graph[ref.node].op))\(ref.stream == .view ? " (view)" : "")"
+      }
+      rows[name, default: 0] += floats
+    }
+    let total = live.reduce(0) { $0 + $1.floats }
+    var out = String(format: "  alive at the memory peak (%@): %.1f MiB in %d buffers\n", when, Double(total) / 262_144, live.count)
+    out += "  tensor (LRP: the LRP block's)                                   MiB      %\n"
+    for (name, floats) in rows.sorted(by: { $0.value > $1.value }) where floats * 200 >= total {
+      out += "  " + name.padding(toLength: max(58, name.count), withPad: " ", startingAt: 0)
+        + String(format: " %9.1f  %5.1f\n", Double(floats) / 262_144, 100 * Double(floats) / Double(total))
     }
     return out
   }

@@ -1,9 +1,34 @@
 import GraphIR
-import Runtime
+import ModelLang
+@testable import Runtime
 import Testing
 import TestSupport
 
 @Suite struct MemoryPlanTests {
+  /// A buffer dead between two spans (a value the reverse recomputes) lends its bytes to
+  /// one that lives in the gap, and to none that overlaps either span.
+  @Test func buffersShareTheGapBetweenSpans() {
+    let (offsets, arena) = MemoryPlan.pack(lifetimes: [
+      (floats: 100, spans: [0...2, 8...9]),  // kept in the forward, recomputed in the reverse
+      (floats: 100, spans: [3...7]),  // lives in the gap: the same bytes
+      (floats: 50, spans: [7...8]),  // overlaps the second span and the gap's buffer
+    ])
+    #expect(offsets[0] == offsets[1])
+    #expect(offsets[2] >= 112 && arena == offsets[2] + 50, "\(offsets), arena \(arena)")
+  }
+
+  /// An arena larger than the machine's memory is refused with its size before anything is
+  /// allocated (the allocator would abort the process).
+  @Test func aBatchLargerThanMemoryIsRefused() throws {
+    // 1024² images, 100 000 to a batch: hundreds of terabytes.
+    let graph = try compileModel("tiny", options: CompileOptions(inputSize: Pair(square: 1024))).deploymentGraph()
+    #expect {
+      _ = try InferenceSession(graph: graph, weights: Initialization.weights(for: graph, seed: 0), weightsSource: "w", batchSize: 100_000, threads: 1)
+    } throws: { error in
+      "\(error)".contains("running tiny at batch 100000 needs") && "\(error)".contains("of memory; use a smaller batch")
+    }
+  }
+
   /// Buffers alive at the same step never share arena bytes.
   static func assertNoOverlap(_ plan: MemoryPlan) {
     for (i, a) in plan.buffers.enumerated() {

@@ -141,7 +141,10 @@ import TestSupport
 
   /// The model `kind` in training mode, with its LRP block for `heatmaps` (nil: the
   /// classifier alone), seeded weights, inputs and output adjoints.
-  func setup(_ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false, constants: Set<String> = []) throws -> Setup {
+  func setup(
+    _ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false, constants: Set<String> = [],
+    recompute: TrainingSession.Recomputation = .normTransposes
+  ) throws -> Setup {
     let blocks = try Repository.read("models/densenet_blocks.isnet")
     let compilation = compileSources(["m.isnet": Self.models[kind]!, "densenet_blocks.isnet": blocks])
     let classifier = try #require(compilation.graph, "\(compilation.renderedDiagnostics)")
@@ -157,7 +160,7 @@ import TestSupport
     }
     let samples = 3
     let program = try graph.reverseMode(differentiatingStatistics: differentiatingStatistics, constants: constants)
-    let session = try TrainingSession(program: program, weights: weights, weightsSource: kind, batchSize: samples, threads: testThreads, winograd: false)
+    let session = try TrainingSession(program: program, weights: weights, weightsSource: kind, batchSize: samples, threads: testThreads, winograd: false, recompute: recompute)
     session.dropoutSeed = 11
     session.updatesRunningStatistics = false
     let inputType = graph[graph.inputIDs[0]]

@@ -90,8 +90,8 @@ extension TrainingSession {
     let gamma = parameter("\(name).weight"), beta = parameter("\(name).bias")
     let runningMean = parameter("\(name).running_mean"), runningVar = parameter("\(name).running_var")
     let frozen = lrpStatisticsFrozen && !program.differentiatesStatistics ? normStatistics[id.index] : nil
-    var stats = NormStatistics(mean: mean, inverseStd: mean, viewMean: frozen?.viewMean ?? mean, inverseStdUnbiased: mean)
-    var scale = mean, shift = mean, viewScale = mean, viewShift = mean
+    var stats = NormStatistics(mean: mean, inverseStd: mean, viewMean: frozen?.viewMean ?? mean, inverseStdUnbiased: mean, viewScale: mean, viewShift: mean)
+    var scale = mean, shift = mean
     for c in 0..<channels {
       let unbiased = Double(variance[c]) * m / max(m - 1, 1)
       let inverse = 1 / (Double(variance[c]) + a.epsilon).squareRoot()
@@ -100,8 +100,8 @@ extension TrainingSession {
       stats.inverseStdUnbiased[c] = Float(inverseUnbiased)
       scale[c] = Float(Double(gamma[c]) * inverse)
       shift[c] = Float(Double(beta[c]) - Double(mean[c]) * Double(gamma[c]) * inverse)
-      viewScale[c] = Float(Double(gamma[c]) * inverseUnbiased)
-      viewShift[c] = Float(Double(beta[c]) - Double(stats.viewMean[c]) * Double(gamma[c]) * inverseUnbiased)
+      stats.viewScale[c] = Float(Double(gamma[c]) * inverseUnbiased)
+      stats.viewShift[c] = Float(Double(beta[c]) - Double(stats.viewMean[c]) * Double(gamma[c]) * inverseUnbiased)
       if updatesRunningStatistics {
         runningMean[c] = Float((1 - a.momentum) * Double(runningMean[c]) + a.momentum * Double(mean[c]))
         runningVar[c] = Float((1 - a.momentum) * Double(runningVar[c]) + a.momentum * unbiased)
@@ -112,9 +112,17 @@ extension TrainingSession {
     // With its ReLU fused, the norm writes the ReLU's output; its own value is never read.
     let relu = fusedReLUs[id.index]
     isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, scale, shift, relu == nil ? 0 : 1, relu.map { pointer(NodeID($0)) } ?? pointer(id), count)
-    if let view = lrpViews[id.index] {
-      isn_channel_affine(x, count, Int32(samples), Int32(channels), spatial, viewScale, viewShift, 0, view, count)
-    }
+    if lrpViews[id.index] != nil { recomputeNormView(id) }
+  }
+
+  /// A training batch norm's LRP view, γ·(x − μ)/√(unbiased var + eps) + β with the
+  /// statistics of the last forward: written by the forward, and again by the reverse where
+  /// the memory plan recomputes it (the same bits: the same factors, the same kernel).
+  func recomputeNormView(_ id: NodeID) {
+    let dims = graph[id].type.dims
+    let (channels, spatial, count) = (dims[0], dims.dropFirst().reduce(1, *), perSample(id))
+    let stats = normStatistics[id.index]!
+    isn_channel_affine(pointer(graph[id].inputs[0]), count, Int32(samples), Int32(channels), spatial, stats.viewScale, stats.viewShift, 0, lrpViews[id.index]!, count)
   }
 
   /// A constant (frozen) batch norm: y = γ·(x − μᵣ)/√(σᵣ² + eps) + β with its running
@@ -128,7 +136,7 @@ extension TrainingSession {
     let mean = Array(UnsafeBufferPointer(start: parameter("\(name).running_mean"), count: channels))
     let variance = parameter("\(name).running_var")
     let inverse = (0..<channels).map { Float(1 / (Double(variance[$0]) + a.epsilon).squareRoot()) }
-    normStatistics[id.index] = NormStatistics(mean: mean, inverseStd: inverse, viewMean: mean, inverseStdUnbiased: inverse)
+    normStatistics[id.index] = NormStatistics(mean: mean, inverseStd: inverse, viewMean: mean, inverseStdUnbiased: inverse, viewScale: [], viewShift: [])
     let scale = (0..<channels).map { gamma[$0] * inverse[$0] }
     let shift = (0..<channels).map { beta[$0] - mean[$0] * scale[$0] }
     let x = pointer(node.inputs[0])

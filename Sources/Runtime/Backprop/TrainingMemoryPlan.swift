@@ -8,6 +8,15 @@
 /// the LRP block's relevance maps (sums, slices, unpooled maps) are read by no derivative
 /// and die in the forward, and an adjoint dies once its node's steps have run. Placement is
 /// MemoryPlan's greedy packing.
+///
+/// Recomputation: a value in `recomputed` that the reverse reads is not kept from the
+/// forward. Its buffer is free from its forward's last read until the first adjoint step
+/// that reads it, and the forward op runs again just before that step (`recomputeBefore`),
+/// with the same kernel and inputs: the same bits. Its inputs are kept (or recomputed in
+/// turn) until then. TrainingSession.recomputedValues names them: the LRP block's
+/// batch-norm transposes, transposed convolutions and unpooling (K rows per sample each,
+/// read only by the reverse's product and weight-gradient steps) and the batch norms' LRP
+/// views (from the norm's input, which its own gradient keeps).
 
 import GraphIR
 
@@ -26,13 +35,26 @@ public struct TrainingMemoryPlan: Sendable {
   public private(set) var unplannedFloats = 0
   /// Per adjoint-program step: the adjoints it writes first (zeroed just before it runs).
   public private(set) var firstWrites: [Int: [AdjointRef]] = [:]
+  /// Per adjoint-program step: the values and views computed again just before it, views
+  /// first, then values in forward order (see Recomputation above).
+  public private(set) var recomputeBefore: [Int: [Key]] = [:]
 
-  /// `views`: the nodes that carry an LRP view.
-  public init(program: AdjointProgram, batchSize: Int, views: Set<Int>) {
+  /// `views`: the nodes that carry an LRP view; `recomputed`: values (`.value`) and views
+  /// (`.view`) the reverse recomputes rather than keeps (graph outputs excepted).
+  public init(program: AdjointProgram, batchSize: Int, views: Set<Int>, recomputed: Set<Key> = []) {
     let graph = program.graph
     let forwardSteps = graph.nodes.count
+    let outputs = (graph.outputs + (graph.segmentation.map { [$0] } ?? [])).map { Key.value($0.index) }
+    let recomputed = recomputed.subtracting(outputs)
     var first: [Key: Int] = [:], last: [Key: Int] = [:]
+    // A recomputed value's reads in the reverse: its second span.
+    var reverseFirst: [Key: Int] = [:], reverseLast: [Key: Int] = [:]
     func use(_ key: Key, at time: Int) {
+      if time >= forwardSteps, recomputed.contains(key) {
+        reverseFirst[key] = min(reverseFirst[key] ?? time, time)
+        reverseLast[key] = max(reverseLast[key] ?? time, time)
+        return
+      }
       first[key] = min(first[key] ?? time, time)
       last[key] = max(last[key] ?? time, time)
     }
@@ -63,21 +85,90 @@ public struct TrainingMemoryPlan: Sendable {
       }
       for read in Self.backwardReads(step, in: graph, z: zKey, statistics: program.differentiatesStatistics) { use(read, at: time) }
     }
-
-    func floats(_ key: Key) -> Int {
-      let node: Int
-      switch key {
-      case .value(let n), .view(let n): node = n
-      case .adjoint(let ref): node = ref.node.index
+    // Each recomputation at the first reverse read, earliest first; a recomputed input not
+    // alive then is recomputed at the same time, before it (its start moves earlier).
+    // (A view is computed from its node's inputs, as the forward computes it.)
+    var recomputedAt: [Key: Int] = [:]
+    func recompute(_ key: Key, at time: Int) {
+      if let start = recomputedAt[key], start <= time { return }
+      recomputedAt[key] = time
+      reverseFirst[key] = min(reverseFirst[key] ?? time, time)
+      reverseLast[key] = max(reverseLast[key] ?? time, time)
+      for input in graph.nodes[Self.node(of: key)].inputs.map({ Key.value($0.index) }) {
+        if recomputed.contains(input) {
+          if let start = recomputedAt[input], start <= time {
+            reverseLast[input] = max(reverseLast[input]!, time)
+          } else {
+            recompute(input, at: time)
+          }
+        } else {
+          use(input, at: time)
+        }
       }
-      return batchSize * (graph.nodes[node].type.elementCount ?? 0)
     }
-    let keys = Array(first.keys)
-    let intervals = keys.map { (floats: floats($0), first: first[$0]!, last: last[$0]!) }
-    let (placed, arena) = MemoryPlan.pack(intervals)
+    func order(_ key: Key) -> (Int, Int) {
+      if case .view(let n) = key { (0, n) } else { (1, Self.node(of: key)) }
+    }
+    for key in reverseFirst.keys.sorted(by: { (reverseFirst[$0]!, order($0).0, order($0).1) < (reverseFirst[$1]!, order($1).0, order($1).1) }) {
+      recompute(key, at: reverseFirst[key]!)
+    }
+    for (key, time) in recomputedAt {
+      recomputeBefore[time - forwardSteps, default: []].append(key)
+    }
+    for step in recomputeBefore.keys { recomputeBefore[step]!.sort { order($0) < order($1) } }
+
+    func floats(_ key: Key) -> Int { batchSize * (graph.nodes[Self.node(of: key)].type.elementCount ?? 0) }
+    // In a fixed order (sets and dictionaries iterate in a per-process order): the packing,
+    // and so the arena's size, is the same in every run.
+    func rank(_ key: Key) -> (Int, Int, Int, Int) {
+      switch key {
+      case .value(let n): (first[key] ?? reverseFirst[key]!, n, 0, 0)
+      case .view(let n): (first[key] ?? reverseFirst[key]!, n, 1, 0)
+      case .adjoint(let ref): (first[key]!, ref.node.index, 2, ref.stream == .value ? 0 : 1)
+      }
+    }
+    let keys = Set(first.keys).union(reverseFirst.keys).sorted { rank($0) < rank($1) }
+    let lifetimes = keys.map { key in
+      var spans: [ClosedRange<Int>] = []
+      if let start = first[key] { spans.append(start...last[key]!) }
+      if let start = reverseFirst[key] { spans.append(start...reverseLast[key]!) }
+      return (floats: floats(key), spans: spans)
+    }
+    let (placed, arena) = MemoryPlan.pack(lifetimes: lifetimes)
     for (key, offset) in zip(keys, placed) { offsets[key] = offset }
     arenaFloats = arena
-    unplannedFloats = intervals.reduce(0) { $0 + $1.floats }
+    unplannedFloats = lifetimes.reduce(0) { $0 + $1.floats }
+    peak = Self.peak(keys: keys, lifetimes: lifetimes)
+  }
+
+  public static func node(of key: Key) -> Int {
+    switch key {
+    case .value(let n), .view(let n): n
+    case .adjoint(let ref): ref.node.index
+    }
+  }
+
+  /// What is alive when the most floats are: the step's time on the plan's timeline (the
+  /// forward's nodes, then the adjoint steps) and the buffers alive then. The packing's
+  /// arena is at least their sum; it tells which tensors set the step's memory.
+  public private(set) var peak: (time: Int, live: [(key: Key, floats: Int)]) = (0, [])
+
+  private static func peak(keys: [Key], lifetimes: [(floats: Int, spans: [ClosedRange<Int>])]) -> (time: Int, live: [(key: Key, floats: Int)]) {
+    guard let end = lifetimes.flatMap({ $0.spans.map(\.upperBound) }).max() else { return (0, []) }
+    var delta = [Int](repeating: 0, count: end + 2)
+    for lifetime in lifetimes {
+      for span in lifetime.spans {
+        delta[span.lowerBound] += lifetime.floats
+        delta[span.upperBound + 1] -= lifetime.floats
+      }
+    }
+    var running = 0, best = 0, bestTime = 0
+    for t in 0...end {
+      running += delta[t]
+      if running > best { (best, bestTime) = (running, t) }
+    }
+    let live = zip(keys, lifetimes).filter { $1.spans.contains { $0.contains(bestTime) } }.map { (key: $0, floats: $1.floats) }
+    return (bestTime, live.sorted { $0.floats > $1.floats })
   }
 
   /// The forward values the derivative step reads (besides adjoints, parameters and the
@@ -95,14 +186,15 @@ public struct TrainingMemoryPlan: Sendable {
       case .batchNormTranspose, .zbRelevance: return inputs + [normInput]
       default: return [normInput]
       }
-    case .operand:
+    case .operand(let operand, _):
       switch node.op {
       case .batchNorm: return step.source == .value || statistics ? [inputs[0]] : []
       case .relu: return [.value(step.node.index)]
       case .elementwise(let function):
         return function.description.derivativeFrom == .input ? inputs : [.value(step.node.index)]
       case .lrpEpsilonDivide: return [.value(step.node.index), z(node.inputs[1])]
-      case .lrpMultiply: return inputs
+      // R = a ⊙ c: each operand's adjoint reads the other.
+      case .lrpMultiply: return [inputs[1 - operand]]
       // Each operand's adjoint reads the other (the view's values in the view stream).
       case .mul: return step.source == .view ? node.inputs.map(z) : inputs
       case .zbRelevance: return [inputs[0]]

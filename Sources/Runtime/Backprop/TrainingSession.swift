@@ -81,6 +81,8 @@ public final class TrainingSession {
   public var profiling = false
   public private(set) lazy var forwardSeconds = [Double](repeating: 0, count: graph.nodes.count)
   public private(set) lazy var adjointSeconds = [Double](repeating: 0, count: program.steps.count)
+  /// Seconds of the reverse's recomputations, by node index (TrainingMemoryPlan).
+  public private(set) lazy var recomputeSeconds = [Double](repeating: 0, count: graph.nodes.count)
   /// Keeps the statistics the LRP block fuses from the previous forward: the detachment
   /// made literal, so finite differences see the function the gradients differentiate.
   /// Ignored by a program that differentiates the statistics: its function is the true one.
@@ -105,6 +107,25 @@ public final class TrainingSession {
     var viewMean: [Float]
     /// 1/sqrt(unbiased var + eps): the LRP block's (the reference fuses torch.var's).
     var inverseStdUnbiased: [Float]
+    /// The LRP view's γ/σ and β − μ·γ/σ (σ from the unbiased variance); empty for a
+    /// constant norm, whose view is its value.
+    var viewScale: [Float]
+    var viewShift: [Float]
+  }
+
+  /// Which of the LRP block's relevance tensors (K rows per sample) the reverse recomputes
+  /// instead of keeping from the forward (TrainingMemoryPlan, Recomputation); the results
+  /// are the same bits either way.
+  public enum Recomputation: String, Sendable, CaseIterable, Codable {
+    /// Keep every value the reverse reads.
+    case none
+    /// Recompute the batch-norm transposes' outputs (a per-channel scale: one
+    /// memory-bound pass each).
+    case normTransposes = "norm-transposes"
+    /// Also the transposed convolutions' and the unpoolings' outputs and the batch norms'
+    /// LRP views: one more transposed convolution per layer and heatmap in the reverse, for
+    /// the largest share of the step's memory.
+    case relevance
   }
 
   /// `winograd`: whether 3×3 stride-1 convolutions, their input adjoints and the LRP block's
@@ -112,7 +133,8 @@ public final class TrainingSession {
   /// block's, as the inference session runs them, and the classifier's where the graph has
   /// no LRP block.
   public init(
-    program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int, winograd: Bool? = nil
+    program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int, winograd: Bool? = nil,
+    recompute: Recomputation = .normTransposes
   ) throws(RuntimeError) {
     guard batchSize >= 2 else {
       throw RuntimeError("training needs a batch of at least 2 samples (batch statistics), got \(batchSize)")
@@ -145,7 +167,12 @@ public final class TrainingSession {
     for (index, node) in graph.nodes.enumerated() {
       let count = batchSize * (node.type.elementCount ?? 0)
       if case .lrpEpsilonDivide = node.op { Self.addView(node.inputs[1], in: graph, to: &views) }
-      scratchFloats = max(scratchFloats, 3 * count)
+      // One node's values (an adjoint before it is added); the Zᴮ layer's relevance
+      // gradient holds two of its own and its convolution's (ZBetaGradients.swift).
+      switch node.op {
+      case .zbRelevance: scratchFloats = max(scratchFloats, 2 * count + batchSize * (graph[node.inputs[1]].type.elementCount ?? 0))
+      default: scratchFloats = max(scratchFloats, count)
+      }
       if case .batchNorm = node.op, let name = node.name { normNodes[name] = index }
       if var g = ConvolutionSizing.convolution(of: node, in: graph, batch: batchSize)?.geometry {
         workspaceFloats = max(workspaceFloats, isn_conv2d_workspace(&g, Int32(self.threads)))
@@ -158,6 +185,14 @@ public final class TrainingSession {
     self.normNodes = normNodes
     constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
     fusedReLUs = Self.fusibleReLUs(program, views: views)
+    let plan = TrainingMemoryPlan(
+      program: program, batchSize: batchSize, views: views,
+      recomputed: Self.recomputedValues(graph, views: views, constantNorms: constantNorms, recompute))
+    memoryPlan = plan
+    let heatmaps = MemoryLimit.heatmapsPerImage(graph)
+    try MemoryLimit.check(
+      floats: plan.arenaFloats + scratchFloats + workspaceFloats, "a training step of \(graph.name)", batch: batchSize, graph: graph,
+      advice: (heatmaps > 1 ? ["--heatmaps selective (one heatmap per image)"] : []) + (recompute != .relevance && heatmaps > 0 ? ["--recompute relevance"] : []))
     workspace = Buffer(count: workspaceFloats)
     scratch = Buffer(count: scratchFloats)
     for (index, node) in graph.nodes.enumerated() {
@@ -169,8 +204,6 @@ public final class TrainingSession {
       default: break
       }
     }
-    let plan = TrainingMemoryPlan(program: program, batchSize: batchSize, views: views)
-    memoryPlan = plan
     let arena = Buffer(count: plan.arenaFloats)
     self.arena = arena
     values = graph.nodes.indices.map { arena.pointer + plan.offsets[.value($0)]! }
@@ -285,9 +318,39 @@ public final class TrainingSession {
           adjoints[ref]!.update(repeating: 0, count: samples * perSample(ref.node))
         }
       }
+      var recomputing = 0.0
+      for key in memoryPlan.recomputeBefore[j] ?? [] {
+        let recomputeStart = profiling ? ContinuousClock.now : nil
+        let node = TrainingMemoryPlan.node(of: key)
+        switch key {
+        case .value: runForward(NodeID(node))
+        case .view: recomputeNormView(NodeID(node))
+        case .adjoint: preconditionFailure("adjoints are not recomputed")
+        }
+        if let recomputeStart {
+          recomputing += (ContinuousClock.now - recomputeStart).seconds
+          recomputeSeconds[node] += (ContinuousClock.now - recomputeStart).seconds
+        }
+      }
       runAdjoint(step, assign: assign)
-      if let start { adjointSeconds[j] += (ContinuousClock.now - start).seconds }
+      if let start { adjointSeconds[j] += (ContinuousClock.now - start).seconds - recomputing }
     }
+  }
+
+  /// The values and LRP views `recompute` names (Recomputation).
+  static func recomputedValues(_ graph: Graph, views: Set<Int>, constantNorms: Set<Int>, _ recompute: Recomputation) -> Set<TrainingMemoryPlan.Key> {
+    var keys: Set<TrainingMemoryPlan.Key> = []
+    for (index, node) in graph.nodes.enumerated() {
+      switch (node.op, recompute) {
+      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .relevance), (.conv2dTranspose, .relevance),
+        (.poolTranspose, .relevance):
+        keys.insert(.value(index))
+      case (.batchNorm, .relevance) where views.contains(index) && !constantNorms.contains(index):
+        keys.insert(.view(index))
+      default: break
+      }
+    }
+    return keys
   }
 
   // MARK: - Shared helpers
