@@ -87,14 +87,25 @@ public struct TrainingMemoryPlan: Sendable {
     }
     // Each recomputation at the first reverse read, earliest first; a recomputed input not
     // alive then is recomputed at the same time, before it (its start moves earlier).
-    // (A view is computed from its node's inputs, as the forward computes it.)
+    // What recomputing reads: a view its norm's input; an ε-division its relevance and z
+    // (the view where there is one); an unpooling its relevance (the pooling's argmax is
+    // kept apart); other ops their inputs.
+    func sources(_ key: Key) -> [Key] {
+      let node = graph.nodes[Self.node(of: key)]
+      if case .view = key { return [.value(node.inputs[0].index)] }
+      switch node.op {
+      case .lrpEpsilonDivide: return [.value(node.inputs[0].index), zKey(node.inputs[1])]
+      case .poolTranspose: return [.value(node.inputs[0].index)]
+      default: return node.inputs.map { .value($0.index) }
+      }
+    }
     var recomputedAt: [Key: Int] = [:]
     func recompute(_ key: Key, at time: Int) {
       if let start = recomputedAt[key], start <= time { return }
       recomputedAt[key] = time
       reverseFirst[key] = min(reverseFirst[key] ?? time, time)
       reverseLast[key] = max(reverseLast[key] ?? time, time)
-      for input in graph.nodes[Self.node(of: key)].inputs.map({ Key.value($0.index) }) {
+      for input in sources(key) {
         if recomputed.contains(input) {
           if let start = recomputedAt[input], start <= time {
             reverseLast[input] = max(reverseLast[input]!, time)

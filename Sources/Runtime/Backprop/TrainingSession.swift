@@ -122,9 +122,9 @@ public final class TrainingSession {
     /// Recompute the batch-norm transposes' outputs (a per-channel scale: one
     /// memory-bound pass each).
     case normTransposes = "norm-transposes"
-    /// Also the transposed convolutions' and the unpoolings' outputs and the batch norms'
-    /// LRP views: one more transposed convolution per layer and heatmap in the reverse, for
-    /// the largest share of the step's memory.
+    /// Also the transposed convolutions' and the unpoolings' outputs, the batch norms' LRP
+    /// views and every other ε-division's quotient: one more transposed convolution per
+    /// layer and heatmap in the reverse, for the largest share of the step's memory.
     case relevance
   }
 
@@ -349,6 +349,19 @@ public final class TrainingSession {
         keys.insert(.view(index))
       default: break
       }
+    }
+    guard recompute == .relevance else { return keys }
+    // Every other ε-division whose relevance is a product with a recomputed transpose,
+    // R = a ⊙ convᵀ(…): its quotient is recomputed from the one kept above it (the
+    // transpose is recomputed at about that time anyway, the product and the division are
+    // element-wise). Every other one is kept, so that no chain reaches further.
+    var recomputeNext = true
+    for (index, node) in graph.nodes.enumerated() {
+      guard case .lrpEpsilonDivide = node.op else { continue }
+      let relevance = graph[node.inputs[0]]
+      guard case .lrpMultiply = relevance.op, keys.contains(.value(relevance.inputs[1].index)) else { continue }
+      if recomputeNext { keys.formUnion([.value(index), .value(node.inputs[0].index)]) }
+      recomputeNext.toggle()
     }
     return keys
   }
