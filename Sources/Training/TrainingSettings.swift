@@ -56,7 +56,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var threads: Int
   /// Which relevance tensors the reverse recomputes rather than keeps: less memory for
   /// more time, the same bits (TrainingSession.Recomputation).
-  public var recompute: TrainingSession.Recomputation = .normTransposes
+  public var recompute: TrainingSession.Recomputation = .auto
   /// The LRP block's options (ε of the ε-rule): the block the heatmap loss trains.
   public var lrp: LRPOptions
   /// Multi-label models: each label's weight of its positive term in BCE (nil: all 1),

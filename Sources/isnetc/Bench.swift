@@ -59,8 +59,8 @@ struct Bench: ParsableCommand {
   @Option(help: "With --train: which heatmaps the loss sees, all, selective or stochastic (default \(TrainingSettings().selection.rawValue)). With selective or stochastic the LRP block explains one class per sample, as training builds it.")
   var heatmaps: HeatmapSelection = TrainingSettings().selection
 
-  @Option(help: "With --train: which relevance tensors the reverse recomputes instead of keeping: none, norm-transposes or relevance (also the transposed convolutions: less memory, one more relevance convolution per layer) (default \(TrainingSession.Recomputation.normTransposes.rawValue)).")
-  var recompute: TrainingSession.Recomputation = .normTransposes
+  @Option(help: "With --train: which relevance tensors the reverse recomputes instead of keeping: auto, none, norm-transposes or relevance (docs/training.md) (default \(TrainingSettings().recompute.rawValue)).")
+  var recompute: TrainingSession.Recomputation = TrainingSettings().recompute
 
   @Flag(help: "With --train: the explanation-distillation step instead (the teacher, this model with the same weights, runs forward and its LRP block on masked images; the student forward, LRP block and reverse).")
   var distill = false

@@ -99,12 +99,12 @@ extension Bench {
     let computed = session.graph.explainsOneClassPerSample ? 1 : classes
     let what = distill ? "distillation step (teacher forward + LRP block, student forward + LRP block + reverse, \(computed) heatmap\(computed == 1 ? "" : "s") per image computed, 1 matched)" : heatmapWeight > 0 ? "ISNet step (P \(heatmapWeight), \(computed) heatmap\(computed == 1 ? "" : "s") per image computed, \(heatmaps == .all ? classes : 1) in the loss)" : "standard classifier step (P 0)"
     if json {
-      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"distill\": %@, \"classes\": %d, \"heatmaps\": \"%@\", \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\"}",
-        classifier.name, batch, threads, heatmapWeight, distill ? "true" : "false", classes, heatmaps.rawValue, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core())))
+      print(String(format: "{\"model\": \"%@\", \"batch\": %d, \"threads\": %d, \"P\": %g, \"distill\": %@, \"classes\": %d, \"heatmaps\": \"%@\", \"seconds_per_step\": %.4f, \"ms_per_image\": %.3f, \"arena_mib\": %.1f, \"unplanned_mib\": %.1f, \"peak_rss_mib\": %.1f, \"blas_core\": \"%@\", \"recompute\": \"%@\"}",
+        classifier.name, batch, threads, heatmapWeight, distill ? "true" : "false", classes, heatmaps.rawValue, median, median * 1e3 / Double(batch), arenaMiB, unplannedMiB, peakMiB, String(cString: isn_blas_core()), session.recomputation.rawValue))
     } else {
       print("\(classifier.name) \(what), batch \(batch), \(threads) threads, input \(classifier[classifier.inputIDs[0]].type): median of \(times.count) steps")
       print(String(format: "  %.3f s per step, %.1f ms per image, peak resident %.1f MiB", median, median * 1e3 / Double(batch), peakMiB))
-      print(String(format: "  planned arena %.1f MiB (values, LRP views and adjoints; %.1f MiB without reuse)", arenaMiB, unplannedMiB))
+      print(String(format: "  planned arena %.1f MiB (values, LRP views and adjoints; %.1f MiB without reuse; recomputing: %@)", arenaMiB, unplannedMiB, session.recomputation.rawValue))
       print("  OpenBLAS kernels: \(BLASKernels.description)")
       if profile {
         let runs = Double(times.count)

@@ -66,7 +66,20 @@ import TestSupport
         program: program, weights: Initialization.weights(for: classifier, seed: 0), weightsSource: "w", batchSize: 100_000, threads: 1)
     } throws: { error in
       let message = "\(error)"
-      return message.contains("a training step of tiny at batch 100000 with 3 heatmaps per image needs") && message.contains("of memory; use a smaller batch, --heatmaps selective")
+      return message.contains("a training step of tiny at batch 100000 with 3 heatmaps per image needs") && message.contains("of memory; use a smaller batch or --heatmaps selective")
     }
+  }
+
+  /// `auto`: the fast plan where the step takes at most half the memory, the small one
+  /// beyond; a graph without an LRP block has nothing to recompute.
+  @Test func autoRecomputesWhenTheStepWouldTakeMoreThanHalfTheMemory() throws {
+    let gib: UInt64 = 1 << 30
+    #expect(TrainingSession.resolve(.auto, stepBytes: 6 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .normTransposes)
+    #expect(TrainingSession.resolve(.auto, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .relevance)
+    #expect(TrainingSession.resolve(.auto, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: false) == .normTransposes)
+    #expect(TrainingSession.resolve(.none, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .none)
+    // A small step keeps the fast plan; the session says what it chose.
+    let session = try step("densenet", .auto, statistics: false).session
+    #expect(session.recomputation == .normTransposes)
   }
 }

@@ -7,6 +7,7 @@
 /// Parameters live here while training (`parameters`, updated in place by an optimizer).
 
 import CKernels
+import Foundation
 import GraphIR
 
 public final class TrainingSession {
@@ -83,6 +84,8 @@ public final class TrainingSession {
   public private(set) lazy var adjointSeconds = [Double](repeating: 0, count: program.steps.count)
   /// Seconds of the reverse's recomputations, by node index (TrainingMemoryPlan).
   public private(set) lazy var recomputeSeconds = [Double](repeating: 0, count: graph.nodes.count)
+  /// What the reverse recomputes (`auto` resolved).
+  public let recomputation: Recomputation
   /// Keeps the statistics the LRP block fuses from the previous forward: the detachment
   /// made literal, so finite differences see the function the gradients differentiate.
   /// Ignored by a program that differentiates the statistics: its function is the true one.
@@ -117,6 +120,9 @@ public final class TrainingSession {
   /// instead of keeping from the forward (TrainingMemoryPlan, Recomputation); the results
   /// are the same bits either way.
   public enum Recomputation: String, Sendable, CaseIterable, Codable {
+    /// `normTransposes` where the step's buffers take at most half the machine's memory,
+    /// else `relevance`: fast where it fits, small where it would not.
+    case auto
     /// Keep every value the reverse reads.
     case none
     /// Recompute the batch-norm transposes' outputs (a per-channel scale: one
@@ -134,7 +140,7 @@ public final class TrainingSession {
   /// no LRP block.
   public init(
     program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int, winograd: Bool? = nil,
-    recompute: Recomputation = .normTransposes
+    recompute: Recomputation = .auto
   ) throws(RuntimeError) {
     guard batchSize >= 2 else {
       throw RuntimeError("training needs a batch of at least 2 samples (batch statistics), got \(batchSize)")
@@ -183,13 +189,22 @@ public final class TrainingSession {
       classifier: winograd ?? !graph.nodes.contains { $0.op.isLRPBlockOp }, lrpBlock: winograd ?? true)
     workspaceFloats = max(workspaceFloats, self.winograd.workspaceFloats)
     self.normNodes = normNodes
-    constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
+    let constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
+    self.constantNorms = constantNorms
     fusedReLUs = Self.fusibleReLUs(program, views: views)
-    let plan = TrainingMemoryPlan(
-      program: program, batchSize: batchSize, views: views,
-      recomputed: Self.recomputedValues(graph, views: views, constantNorms: constantNorms, recompute))
-    memoryPlan = plan
+    let plans = { [views] (recompute: Recomputation) in
+      TrainingMemoryPlan(
+        program: program, batchSize: batchSize, views: views,
+        recomputed: Self.recomputedValues(graph, views: views, constantNorms: constantNorms, recompute))
+    }
     let heatmaps = MemoryLimit.heatmapsPerImage(graph)
+    var plan = plans(recompute == .auto ? .normTransposes : recompute)
+    let recompute = Self.resolve(
+      recompute, stepBytes: UInt64(plan.arenaFloats + scratchFloats + workspaceFloats) * 4,
+      physicalMemory: ProcessInfo.processInfo.physicalMemory, hasLRPBlock: heatmaps > 0)
+    if recompute == .relevance { plan = plans(.relevance) }
+    recomputation = recompute
+    memoryPlan = plan
     try MemoryLimit.check(
       floats: plan.arenaFloats + scratchFloats + workspaceFloats, "a training step of \(graph.name)", batch: batchSize, graph: graph,
       advice: (heatmaps > 1 ? ["--heatmaps selective (one heatmap per image)"] : []) + (recompute != .relevance && heatmaps > 0 ? ["--recompute relevance"] : []))
@@ -337,12 +352,19 @@ public final class TrainingSession {
     }
   }
 
+  /// `auto` as `Recomputation` states it, from the bytes of the step kept as
+  /// `normTransposes` keeps it; other choices as they are.
+  static func resolve(_ recompute: Recomputation, stepBytes: UInt64, physicalMemory: UInt64, hasLRPBlock: Bool) -> Recomputation {
+    guard recompute == .auto else { return recompute }
+    return hasLRPBlock && stepBytes > physicalMemory / 2 ? .relevance : .normTransposes
+  }
+
   /// The values and LRP views `recompute` names (Recomputation).
   static func recomputedValues(_ graph: Graph, views: Set<Int>, constantNorms: Set<Int>, _ recompute: Recomputation) -> Set<TrainingMemoryPlan.Key> {
     var keys: Set<TrainingMemoryPlan.Key> = []
     for (index, node) in graph.nodes.enumerated() {
       switch (node.op, recompute) {
-      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .relevance), (.conv2dTranspose, .relevance),
+      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .relevance), (.batchNormTranspose, .auto), (.conv2dTranspose, .relevance),
         (.poolTranspose, .relevance):
         keys.insert(.value(index))
       case (.batchNorm, .relevance) where views.contains(index) && !constantNorms.contains(index):
