@@ -262,6 +262,10 @@ struct Train: ParsableCommand {
     } catch {
       throw fail(error)
     }
+    if trainer.state.settings.recompute == .auto, trainer.session.recomputation == .relevance {
+      let gib = Double(trainer.session.memoryPlan.arenaFloats) * 4 / 1_073_741_824
+      Self.say(String(format: "memory: keeping every relevance tensor, a step would take over half of this machine's memory, so the reverse recomputes them (%.1f GiB of activations, about 10%% slower; see --recompute)", gib))
+    }
     let directory = resume ?? out!
     var progress: Progress?
     let heatmapTerm = trainer.state.settings.distillation == nil ? "L_H" : "L_D"
