@@ -12,15 +12,10 @@ enum MemoryLimit {
     let bytes = UInt64(floats) * 4, physical = ProcessInfo.processInfo.physicalMemory
     guard bytes > physical else { return }
     let gib = { (bytes: UInt64) in String(format: "%.1f GiB", Double(bytes) / 1_073_741_824) }
-    let heatmaps = heatmapsPerImage(graph)
+    let heatmaps = graph.relevanceRowsPerSample
     let options = ["a smaller batch"] + advice
     let list = options.count == 1 ? options[0] : options.dropLast().joined(separator: ", ") + " or " + options.last!
     throw RuntimeError(
       "\(what) at batch \(batch)\(heatmaps > 1 ? " with \(heatmaps) heatmaps per image" : "") needs \(gib(bytes)) of buffers, more than this machine's \(gib(physical)) of memory; use \(list)")
-  }
-
-  /// The relevance rows per sample of the graph's LRP block (0 without one).
-  static func heatmapsPerImage(_ graph: Graph) -> Int {
-    graph.nodes.first { if case .lrpSeed = $0.op { true } else { false } }.map { $0.type.dims[0] } ?? 0
   }
 }

@@ -79,6 +79,12 @@ extension Graph {
   public var explainsOneClassPerSample: Bool {
     nodes.contains { if case .lrpSeed(let a) = $0.op { a.onePerSample } else { false } }
   }
+
+  /// The relevance rows per sample of the graph's LRP block (one per explained class), 0
+  /// without a block.
+  public var relevanceRowsPerSample: Int {
+    nodes.first { if case .lrpSeed = $0.op { true } else { false } }.map { $0.type.dims[0] } ?? 0
+  }
 }
 
 public struct LRPError: Error, Sendable, CustomStringConvertible, Equatable {

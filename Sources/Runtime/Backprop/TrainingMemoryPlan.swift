@@ -117,10 +117,12 @@ public struct TrainingMemoryPlan: Sendable {
         }
       }
     }
+    // Views first (they read classifier values only), then values in forward order.
     func order(_ key: Key) -> (Int, Int) {
       if case .view(let n) = key { (0, n) } else { (1, Self.node(of: key)) }
     }
-    for key in reverseFirst.keys.sorted(by: { (reverseFirst[$0]!, order($0).0, order($0).1) < (reverseFirst[$1]!, order($1).0, order($1).1) }) {
+    func firstRead(_ key: Key) -> (Int, Int, Int) { (reverseFirst[key]!, order(key).0, order(key).1) }
+    for key in reverseFirst.keys.sorted(by: { firstRead($0) < firstRead($1) }) {
       recompute(key, at: reverseFirst[key]!)
     }
     for (key, time) in recomputedAt {

@@ -197,7 +197,7 @@ public final class TrainingSession {
         program: program, batchSize: batchSize, views: views,
         recomputed: Self.recomputedValues(graph, views: views, constantNorms: constantNorms, recompute))
     }
-    let heatmaps = MemoryLimit.heatmapsPerImage(graph)
+    let heatmaps = graph.relevanceRowsPerSample
     var plan = plans(recompute == .auto ? .normTransposes : recompute)
     let recompute = Self.resolve(
       recompute, stepBytes: UInt64(plan.arenaFloats + scratchFloats + workspaceFloats) * 4,
@@ -364,7 +364,7 @@ public final class TrainingSession {
     var keys: Set<TrainingMemoryPlan.Key> = []
     for (index, node) in graph.nodes.enumerated() {
       switch (node.op, recompute) {
-      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .relevance), (.batchNormTranspose, .auto), (.conv2dTranspose, .relevance),
+      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .relevance), (.conv2dTranspose, .relevance),
         (.poolTranspose, .relevance):
         keys.insert(.value(index))
       case (.batchNorm, .relevance) where views.contains(index) && !constantNorms.contains(index):
