@@ -12,7 +12,13 @@ import TestSupport
 /// The training loop: determinism, bit-exact resume, the best checkpoint, E auto, and what
 /// it does with bad data (unreadable samples skipped and named, a NaN stopping the run with
 /// the last checkpoint intact).
-@Suite struct TrainerTests {
+@Suite final class TrainerTests {
+  /// Every directory a test trains into lies under this one, removed with the suite's
+  /// instance (one per test).
+  let root = NSTemporaryDirectory() + "isnetc-trainer-\(UUID().uuidString)"
+
+  deinit { try? FileManager.default.removeItem(atPath: root) }
+
   /// Synthetic chest images at the model's input size, 3 channels. Its sets of bad samples
   /// are set before training starts and only read after.
   final class ChestSamples: SampleSource, @unchecked Sendable {
@@ -66,7 +72,7 @@ import TestSupport
   }
 
   func temporaryDirectory() -> String {
-    let path = NSTemporaryDirectory() + "isnetc-trainer-\(UUID().uuidString)"
+    let path = root + "/\(UUID().uuidString)"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
   }
