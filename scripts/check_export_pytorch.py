@@ -105,6 +105,7 @@ def variants(loss):
         ("gwrp selective", ["--loss", "gwrp", "--band", f"{BAND[0]},{BAND[1]}", "--heatmaps", "selective"], loss.GWRP(BAND), "selective"),
         ("paper stochastic", ["--E", "10", "--heatmap-norm", "mean-abs", "--heatmaps", "stochastic", "--selection-seed", str(SELECTION_SEED)],
          loss.Paper(10.0, 1e-4, "mean-abs"), "stochastic"),
+        ("paper per-map", ["--E", "10", "--heatmap-norm", "per-map"], loss.Paper(10.0, 1e-4, "per-map"), "all"),
     ]
 
 

@@ -400,7 +400,8 @@ and heatmaps, L = (1 - P)*L_C + P*L_H, with L_H one of two heatmap losses (docs/
 
 `Paper` (paper section 4.3, eqs. 4-11):
 1. H <- H / s, s = sqrt(Var(H) + e) with one unbiased variance over the whole
-   [B, K, C, H, W] tensor (`std`, the paper's), or s = mean |H| (`mean-abs`; all-zero maps: 1);
+   [B, K, C, H, W] tensor (`std`, the paper's), s = mean |H| over it (`mean-abs`), or one s
+   per map, its own mean |H| (`per-map`); all-zero maps: s = 1;
 2. u[b, k] = sum over c, y, x of (1 - M) * |H| (mask M: 1 = foreground);
 3. f = u / (u + E) clamped to [0, 1 - e]; L_H = mean over b, k of -log(1 - f).
 
@@ -454,7 +455,13 @@ def normalize_mean_abs(h, stabilizer):
     return torch.where(s > 0, s, torch.ones_like(s))
 
 
-NORMALIZATIONS = {"std": normalize_std, "mean-abs": normalize_mean_abs}
+def normalize_per_map(h, stabilizer):
+    """[B, K, 1, 1, 1]: each map's own mean |H| (1 for an all-zero map); no cross-sample term."""
+    s = h.abs().flatten(2).mean(2)[..., None, None, None]
+    return torch.where(s > 0, s, torch.ones_like(s))
+
+
+NORMALIZATIONS = {"std": normalize_std, "mean-abs": normalize_mean_abs, "per-map": normalize_per_map}
 
 
 def _masks(masks, heatmaps):

@@ -27,6 +27,11 @@ public struct HeatmapLoss: Sendable, Equatable {
     /// how spiky they are. It keeps the paper's stated aims — undo relevance absorption,
     /// do not shift zero — without a stabiliser to dominate.
     case meanAbsolute = "mean-abs"
+    /// Each map divided by its own mean |H| (0/0 = 0): u[b, k] is that map's background
+    /// share times its elements. Every map then counts alike, whatever its size and
+    /// whichever maps share its batch; with one divisor for the batch a map of small |H|
+    /// adds little to the loss, however much of it lies outside.
+    case perMap = "per-map"
   }
 
   /// E: the background sum at which the loss reaches −log(1/2).
@@ -42,18 +47,25 @@ public struct HeatmapLoss: Sendable, Equatable {
     self.normalization = normalization
   }
 
-  /// The divisor of step 1 and the mean of H (the standard deviation's centre).
-  func divisor(_ heatmaps: [Double]) -> (s: Double, mean: Double) {
+  /// The divisors of step 1, one per map (the same for every map but with `.perMap`),
+  /// and the mean of H (the standard deviation's centre).
+  func divisors(_ heatmaps: [Double], maps: Int) -> (s: [Double], mean: Double) {
     let n = heatmaps.count
     let mean = heatmaps.reduce(0, +) / Double(n)
+    // All-zero heatmaps: 0/0 = 0, as the stabiliser makes it in the paper's form.
+    func meanAbsolute(_ values: ArraySlice<Double>) -> Double {
+      let m = values.reduce(0) { $0 + abs($1) } / Double(values.count)
+      return m > 0 ? m : 1
+    }
     switch normalization {
     case .standardDeviation:
       let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
-      return ((variance + stabilizer).squareRoot(), mean)
+      return (Array(repeating: (variance + stabilizer).squareRoot(), count: maps), mean)
     case .meanAbsolute:
-      let meanAbsolute = heatmaps.reduce(0) { $0 + abs($1) } / Double(n)
-      // All-zero heatmaps: 0/0 = 0, as the stabiliser makes it in the paper's form.
-      return (meanAbsolute > 0 ? meanAbsolute : 1, mean)
+      return (Array(repeating: meanAbsolute(heatmaps[...]), count: maps), mean)
+    case .perMap:
+      let perMap = n / maps
+      return ((0..<maps).map { meanAbsolute(heatmaps[$0 * perMap..<($0 + 1) * perMap]) }, mean)
     }
   }
 
@@ -64,7 +76,7 @@ public struct HeatmapLoss: Sendable, Equatable {
     let layout = HeatmapLayout(heatmaps: n, masks: masks, batch: batch, classes: classes, channels: channels)
     let perClass = layout.perClass
     func background(_ b: Int, _ i: Int) -> Double { 1 - layout.mask(b, i) }
-    let (s, mean) = divisor(heatmaps)
+    let (s, mean) = divisors(heatmaps, maps: batch * classes)
     var loss = 0.0
     var du = [Double](repeating: 0, count: batch * classes)  // ∂L/∂u
     let terms = Double(batch * classes)
@@ -72,7 +84,7 @@ public struct HeatmapLoss: Sendable, Equatable {
       for k in 0..<classes {
         let start = (b * classes + k) * perClass
         var u = 0.0
-        for i in 0..<perClass { u += background(b, i) * abs(heatmaps[start + i] / s) }
+        for i in 0..<perClass { u += background(b, i) * abs(heatmaps[start + i] / s[b * classes + k]) }
         let raw = u / (u + scale)
         let f = min(max(raw, 0), 1 - stabilizer)
         loss += -log(1 - f) / terms
@@ -84,26 +96,37 @@ public struct HeatmapLoss: Sendable, Equatable {
     guard gradient else { return (loss, nil) }
     // G = ∂L/∂Hn, then through the normalisation.
     var g = [Double](repeating: 0, count: n)
-    var gh = 0.0
+    // gh[map] = Σ G ⊙ H over the values its divisor is taken from.
+    var gh = [Double](repeating: 0, count: batch * classes)
     for b in 0..<batch {
       for k in 0..<classes {
         let start = (b * classes + k) * perClass
         for i in 0..<perClass {
           let h = heatmaps[start + i]
-          let sign: Double = h > 0 ? 1 : (h < 0 ? -1 : 0)
-          g[start + i] = du[b * classes + k] * background(b, i) * sign
-          gh += g[start + i] * h
+          g[start + i] = du[b * classes + k] * background(b, i) * Self.sign(h)
+          gh[b * classes + k] += g[start + i] * h
         }
       }
     }
     switch normalization {
     case .standardDeviation:
-      let coefficient = gh / (s * s * s) / Double(max(n - 1, 1))
+      let s = s[0]
+      let coefficient = gh.reduce(0, +) / (s * s * s) / Double(max(n - 1, 1))
       return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
     case .meanAbsolute:
       // ∂s/∂H = sign(H) / n.
-      let coefficient = gh / (s * s) / Double(n)
-      return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] > 0 ? 1 : (heatmaps[$0] < 0 ? -1 : 0)) })
+      let s = s[0]
+      let coefficient = gh.reduce(0, +) / (s * s) / Double(n)
+      return (loss, (0..<n).map { g[$0] / s - coefficient * Self.sign(heatmaps[$0]) })
+    case .perMap:
+      // ∂s[map]/∂H = sign(H) / (C·H·W) within the map.
+      return (
+        loss,
+        (0..<n).map {
+          let map = $0 / perClass
+          return g[$0] / s[map] - gh[map] / (s[map] * s[map]) / Double(perClass) * Self.sign(heatmaps[$0])
+        }
+      )
     }
   }
 
@@ -111,14 +134,17 @@ public struct HeatmapLoss: Sendable, Equatable {
   /// (the quantity E is compared with; the paper's rule of thumb sets E from it).
   public func meanBackground(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int) -> Double {
     let layout = HeatmapLayout(heatmaps: heatmaps.count, masks: masks, batch: batch, classes: classes, channels: channels)
-    let s = divisor(heatmaps).s
+    let s = divisors(heatmaps, maps: batch * classes).s
     var total = 0.0
     for b in 0..<batch {
       for k in 0..<classes {
         let start = layout.start(b, k)
-        for i in 0..<layout.perClass { total += (1 - layout.mask(b, i)) * abs(heatmaps[start + i] / s) }
+        for i in 0..<layout.perClass { total += (1 - layout.mask(b, i)) * abs(heatmaps[start + i] / s[b * classes + k]) }
       }
     }
     return total / Double(batch * classes)
   }
+
+  /// sign(x) with sign(0) = 0, |x|'s derivative as PyTorch takes it.
+  static func sign(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 }

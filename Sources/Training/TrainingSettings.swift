@@ -126,7 +126,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public init(
     heatmapWeight: Double = 0.5, loss: Loss = .paper, selection: HeatmapSelection = .all,
     heatmapScale: Double? = nil, autoScaleDivisor: Double = 1, autoScaleBatches: Int = 5,
-    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .meanAbsolute,
+    heatmapStabilizer: Double = 1e-4, heatmapNormalization: HeatmapLoss.Normalization = .perMap,
     gwrpDecay: Double = 0.9, gwrpScale: Double = 1, backgroundWeight: Double = 1, foregroundWeight: Double = 1,
     band: [Double]? = nil, bandPenalty: GWRPHeatmapLoss.Penalty = .hybrid,
     epochs: Int = 40, warmupEpochs: Int = 10, batchSize: Int = 10, optimizer: OptimizerSettings? = nil,

@@ -92,7 +92,7 @@ struct Step: ParsableCommand {
   @Option(help: "The heatmap loss's stabilizer e.")
   var stabilizer = TrainingSettings().heatmapStabilizer
 
-  @Option(help: "The heatmaps' divisor before the background sum: std or mean-abs.")
+  @Option(help: "The heatmaps' divisor before the background sum: std, mean-abs or per-map.")
   var heatmapNorm = TrainingSettings().heatmapNormalization
 
   @OptionGroup var lrp: LRPFlags

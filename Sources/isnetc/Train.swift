@@ -18,8 +18,8 @@ struct Train: ParsableCommand {
       image's background (mask 0) exchanged for other images' of its batch, so that the \
       background does not predict the label (--exchange-backgrounds 1); the first 10 epochs \
       train the standard classifier (--warmup), then P 0.5 with the paper's heatmap loss on \
-      heatmaps normalised by their mean |H| (--heatmap-norm mean-abs) and E measured on the \
-      warmed-up model (E auto), every class's heatmap, Adam with learning rate 1e-3 on a \
+      each heatmap normalised by its own mean |H| (--heatmap-norm per-map) and E measured on \
+      the warmed-up model (E auto), every class's heatmap, Adam with learning rate 1e-3 on a \
       cosine schedule (--lr-schedule), gradient-norm clipping at 1, batch 10, no \
       augmentation. --loss gwrp is the authors' later loss; --warmup 0 --heatmap-norm std \
       --P 0.7 --optimizer sgd --lr 1e-3 --momentum 0.99 --lr-schedule constant \
@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
   @Option(help: "paper loss: the stabilizer e, H / sqrt(Var(H) + e), f clamped to 1 − e (default \(defaults.heatmapStabilizer)).")
   var stabilizer: Double?
 
-  @Option(help: "paper loss: the heatmaps' divisor, std (sqrt(Var(H) + e), the paper's) or mean-abs (mean |H|) (default \(defaults.heatmapNormalization.rawValue)).")
+  @Option(help: "paper loss: the heatmaps' divisor, std (sqrt(Var(H) + e), the paper's), mean-abs (mean |H| of the batch's maps) or per-map (each map's own mean |H|) (default \(defaults.heatmapNormalization.rawValue)).")
   var heatmapNorm: HeatmapLoss.Normalization?
 
   @Option(help: "gwrp loss: the ranked pooling's decay d in [0, 1]; 1 averages the background, 0 takes its maximum (default \(defaults.gwrpDecay)).")

@@ -57,7 +57,7 @@ import TestSupport
     let masks = (0..<(batch * plane)).map { _ in r.int(0...1) == 1 ? 1.0 : 0.0 }
     for normalization in HeatmapLoss.Normalization.allCases {
       // E small enough that f stays below the clamp, large enough to matter.
-      let loss = HeatmapLoss(scale: normalization == .meanAbsolute ? 30 : 3, stabilizer: 1e-4, normalization: normalization)
+      let loss = HeatmapLoss(scale: normalization == .standardDeviation ? 3 : 30, stabilizer: 1e-4, normalization: normalization)
       let analytic = loss.evaluate(heatmaps: h, masks: masks, batch: batch, classes: classes, channels: channels, gradient: true).gradient!
       expectGradient(analytic, at: h, coordinates: Array(stride(from: 0, to: h.count, by: 5))) {
         loss.evaluate(heatmaps: $0, masks: masks, batch: batch, classes: classes, channels: channels, gradient: false).loss
@@ -88,6 +88,31 @@ import TestSupport
     // All-zero heatmaps: zero loss and gradient, not NaN.
     let zero = shareLoss.evaluate(heatmaps: [0, 0, 0, 0], masks: mask, batch: 1, classes: 1, channels: 1, gradient: true)
     #expect(zero.loss == 0 && zero.gradient!.allSatisfy { $0 == 0 })
+  }
+
+  /// per-map: every map's u is its own background share times its elements, so a map of
+  /// small |H| weighs as much as a large one; with mean-abs its u shrinks with its size.
+  @Test func perMapNormalizationWeighsEveryMapAlike() {
+    let mask: [Double] = [1, 1, 0, 0]
+    let large: [Double] = [3, -3, 1, -1]  // background share 0.25
+    let small = [1e-3, -1e-3, 1e-3, -1e-3]  // background share 0.5
+    let perMap = HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .perMap)
+    let u = perMap.meanBackground(heatmaps: large + small, masks: mask + mask, batch: 2, classes: 1, channels: 1)
+    #expect(abs(u - (0.25 + 0.5) * 4 / 2) < 1e-12)
+    let pooled = HeatmapLoss(scale: 1, stabilizer: 1e-4, normalization: .meanAbsolute)
+    let alone = pooled.meanBackground(heatmaps: small, masks: mask, batch: 1, classes: 1, channels: 1)
+    let beside = pooled.meanBackground(heatmaps: large + small, masks: mask + mask, batch: 2, classes: 1, channels: 1)
+    // Alone, the small map's u is its share times 4; beside the large one it adds about
+    // nothing: s ≈ 1, u ≈ (2 + 0.002) / 2.
+    #expect(abs(alone - 0.5 * 4) < 1e-12 && abs(beside - 1) < 0.01)
+    // The loss of one sample does not depend on which others share its batch.
+    let one = perMap.evaluate(heatmaps: small, masks: mask, batch: 1, classes: 1, channels: 1, gradient: true)
+    let two = perMap.evaluate(heatmaps: small + small, masks: mask + mask, batch: 2, classes: 1, channels: 1, gradient: true)
+    #expect(abs(one.loss - two.loss) < 1e-15)
+    #expect(zip(one.gradient!, two.gradient!.prefix(4)).allSatisfy { abs($0 - 2 * $1) <= 1e-12 * abs($0) })
+    // An all-zero map beside a nonzero one: zero loss and gradient for it, not NaN.
+    let zero = perMap.evaluate(heatmaps: [0, 0, 0, 0] + large, masks: mask + mask, batch: 2, classes: 1, channels: 1, gradient: true)
+    #expect(zero.loss.isFinite && zero.gradient!.prefix(4).allSatisfy { $0 == 0 })
   }
 
   @Test func crossEntropyGradient() {

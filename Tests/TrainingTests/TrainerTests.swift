@@ -178,6 +178,13 @@ import TestSupport
     let u = try #require(share.initialMeanBackground)
     #expect(u > 0 && u <= Double(3 * 32 * 32))
     #expect(abs(u - paper.initialMeanBackground!) > 1e-3 * u)
+    // per-map: each map's own share, so also at most the elements per map, and not the
+    // batch's pooled share.
+    s.heatmapNormalization = .perMap
+    let (perMap, _) = try train(s, data: data, directory: temporaryDirectory())
+    let v = try #require(perMap.initialMeanBackground)
+    #expect(v > 0 && v <= Double(3 * 32 * 32))
+    #expect(abs(v - u) > 1e-3 * u)
   }
 
   @Test func standardClassifierTrainsWithoutMasksAndKeepsTheBestByValidationLoss() throws {
