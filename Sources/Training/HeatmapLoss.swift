@@ -13,7 +13,8 @@ import Foundation
 /// G = ∂L/∂Hn and μ the mean of H, ∂L/∂H = G / s − (Σ G ⊙ H) / s³ · (H − μ) / (N − 1).
 /// |x|' is sign(x) with sign(0) = 0, and a clamped f passes no gradient, as in PyTorch.
 ///
-/// `.meanAbsolute` replaces step 1's divisor by the mean of |H| (see `Normalization`).
+/// `.meanAbsolute` replaces step 1's divisor by the mean of |H|, `.perMap` by each map's own
+/// (see `Normalization`).
 public struct HeatmapLoss: Sendable, Equatable {
   /// How step 1 divides the heatmaps before the background sum.
   public enum Normalization: String, Sendable, Codable, CaseIterable {
@@ -96,8 +97,10 @@ public struct HeatmapLoss: Sendable, Equatable {
     guard gradient else { return (loss, nil) }
     // G = ∂L/∂Hn, then through the normalisation.
     var g = [Double](repeating: 0, count: n)
-    // gh[map] = Σ G ⊙ H over the values its divisor is taken from.
+    // Σ G ⊙ H: over each map (its own divisor's) and over all (in the element order the
+    // batch-wide divisors have always summed in, so their gradients keep their bits).
     var gh = [Double](repeating: 0, count: batch * classes)
+    var ghTotal = 0.0
     for b in 0..<batch {
       for k in 0..<classes {
         let start = (b * classes + k) * perClass
@@ -105,18 +108,19 @@ public struct HeatmapLoss: Sendable, Equatable {
           let h = heatmaps[start + i]
           g[start + i] = du[b * classes + k] * background(b, i) * Self.sign(h)
           gh[b * classes + k] += g[start + i] * h
+          ghTotal += g[start + i] * h
         }
       }
     }
     switch normalization {
     case .standardDeviation:
       let s = s[0]
-      let coefficient = gh.reduce(0, +) / (s * s * s) / Double(max(n - 1, 1))
+      let coefficient = ghTotal / (s * s * s) / Double(max(n - 1, 1))
       return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
     case .meanAbsolute:
       // ∂s/∂H = sign(H) / n.
       let s = s[0]
-      let coefficient = gh.reduce(0, +) / (s * s) / Double(n)
+      let coefficient = ghTotal / (s * s) / Double(n)
       return (loss, (0..<n).map { g[$0] / s - coefficient * Self.sign(heatmaps[$0]) })
     case .perMap:
       // ∂s[map]/∂H = sign(H) / (C·H·W) within the map.
