@@ -421,7 +421,7 @@ the model then runs one relevance pass per sample (`model(x, heatmaps=True, expl
 
 Under DDP the paper loss's normalisation sums run over the whole batch (every process), so
 each process's loss is its share of the full batch's and DDP's gradient average is the
-gradient of the full batch's loss (GWRP has no cross-sample term). New heatmap losses are
+gradient of the full batch's loss (`per-map` and GWRP have no cross-sample term). New heatmap losses are
 classes with `__call__(heatmaps, masks)`, registered in HEATMAP_LOSSES.
 """
 
