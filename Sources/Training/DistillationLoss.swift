@@ -97,7 +97,7 @@ public struct DistillationLoss: Sendable, Equatable {
     guard gradient else { return (loss, nil) }
     // dℓ/dS_i = sign(S_i − T_i)/(n·g) − (ℓ/g)·√mean|T|/(2·√mean|S|)·sign(S_i)/n
     let scaleTerm = rootS > 0 ? loss / g * rootT / (2 * rootS) : 0
-    let d = s.indices.map { i in (sign(s[i] - t[i]) / g - scaleTerm * sign(s[i])) / n }
+    let d = s.indices.map { i in (absDerivative(s[i] - t[i]) / g - scaleTerm * absDerivative(s[i])) / n }
     return (loss, d)
   }
 
@@ -113,18 +113,16 @@ public struct DistillationLoss: Sendable, Equatable {
       let d = s[i] / meanS - t[i] / meanT
       loss += abs(d)
       if gradient {
-        signs[i] = sign(d)
+        signs[i] = absDerivative(d)
         projection += signs[i] * s[i]
       }
     }
     loss /= n
     guard gradient else { return (loss, nil) }
     // u = S/m_S: du_j/dS_i = δ_ij/m_S − S_j·sign(S_i)/(n·m_S²).
-    let d = s.indices.map { i in signs[i] / (n * meanS) - sign(s[i]) * projection / (n * n * meanS * meanS) }
+    let d = s.indices.map { i in signs[i] / (n * meanS) - absDerivative(s[i]) * projection / (n * n * meanS * meanS) }
     return (loss, d)
   }
-
-  static func sign(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 
   /// Average pooling with kernel = stride = `factor` (a remainder at the edge is dropped,
   /// as PyTorch's avg_pool2d does).

@@ -127,9 +127,8 @@ public struct GWRPHeatmapLoss: Sendable, Equatable {
         let dF = foregroundWeight * dBand / terms + dm / Double(max(count, 1))
         for i in 0..<perClass {
           let h = heatmaps[start + i]
-          let sign: Double = h > 0 ? 1 : (h < 0 ? -1 : 0)
           let d = foreground(b, i) ? dF : dAbs[i]
-          result![start + i] = sign * d
+          result![start + i] = absDerivative(h) * d
         }
       }
     }

@@ -29,3 +29,6 @@ struct HeatmapLayout {
   /// Where heatmap (b, k) starts in the flattened heatmaps.
   func start(_ b: Int, _ k: Int) -> Int { (b * classes + k) * perClass }
 }
+
+/// sign(x) with sign(0) = 0: |x|'s derivative as PyTorch takes it, in the losses' gradients.
+func absDerivative(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }

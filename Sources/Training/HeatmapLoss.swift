@@ -106,7 +106,7 @@ public struct HeatmapLoss: Sendable, Equatable {
         let start = (b * classes + k) * perClass
         for i in 0..<perClass {
           let h = heatmaps[start + i]
-          g[start + i] = du[b * classes + k] * background(b, i) * Self.sign(h)
+          g[start + i] = du[b * classes + k] * background(b, i) * absDerivative(h)
           gh[b * classes + k] += g[start + i] * h
           ghTotal += g[start + i] * h
         }
@@ -121,14 +121,14 @@ public struct HeatmapLoss: Sendable, Equatable {
       // ∂s/∂H = sign(H) / n.
       let s = s[0]
       let coefficient = ghTotal / (s * s) / Double(n)
-      return (loss, (0..<n).map { g[$0] / s - coefficient * Self.sign(heatmaps[$0]) })
+      return (loss, (0..<n).map { g[$0] / s - coefficient * absDerivative(heatmaps[$0]) })
     case .perMap:
       // ∂s[map]/∂H = sign(H) / (C·H·W) within the map.
       return (
         loss,
         (0..<n).map {
           let map = $0 / perClass
-          return g[$0] / s[map] - gh[map] / (s[map] * s[map]) / Double(perClass) * Self.sign(heatmaps[$0])
+          return g[$0] / s[map] - gh[map] / (s[map] * s[map]) / Double(perClass) * absDerivative(heatmaps[$0])
         }
       )
     }
@@ -148,7 +148,4 @@ public struct HeatmapLoss: Sendable, Equatable {
     }
     return total / Double(batch * classes)
   }
-
-  /// sign(x) with sign(0) = 0, |x|'s derivative as PyTorch takes it.
-  static func sign(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 }

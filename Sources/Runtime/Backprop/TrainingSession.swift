@@ -343,8 +343,9 @@ public final class TrainingSession {
         case .adjoint: preconditionFailure("adjoints are not recomputed")
         }
         if let recomputeStart {
-          recomputing += (ContinuousClock.now - recomputeStart).seconds
-          recomputeSeconds[node] += (ContinuousClock.now - recomputeStart).seconds
+          let seconds = (ContinuousClock.now - recomputeStart).seconds
+          recomputing += seconds
+          recomputeSeconds[node] += seconds
         }
       }
       runAdjoint(step, assign: assign)
