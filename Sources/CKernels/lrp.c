@@ -79,7 +79,8 @@ void isn_lrp_zb_combine(const float *x, size_t x_stride, const float *pos, const
 
 void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
                          const float *z, size_t z_stride, const float *scale,
-                         const float *addend, size_t addend_stride, int batch, int classes,
+                         const float *addend, size_t addend_stride,
+                         size_t addend_class_stride, int batch, int classes,
                          int channels, size_t plane, float eps, const float *sample_eps,
                          float *out, size_t out_stride) {
   if (batch <= 0 || classes <= 0 || channels <= 0 || plane == 0) return;
@@ -94,7 +95,8 @@ void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t
     const float *zs = z + b * z_stride + ch * plane;
     const float *cs = c + b * c_stride + k * count + ch * plane;
     float *os = out + b * out_stride + k * count + ch * plane;
-    const float *ds = addend ? addend + b * addend_stride + k * count + ch * plane : NULL;
+    const float *ds =
+        addend ? addend + b * addend_stride + k * addend_class_stride + ch * plane : NULL;
     const float e = sample_eps ? sample_eps[b] : eps;
     // The same operations in the same order as isn_lrp_multiply, isn_lrp_epsilon_divide,
     // the batch-norm transpose and isn_add one after another: the same bits.

@@ -67,7 +67,43 @@ struct FusedRatio {
   }
 }
 
+/// Relevance channel slices read in place instead of copied. DenseNet's relevance splits
+/// at every dense layer into the new layer's channels (read by a transposed convolution)
+/// and the rest (added to the layer's input relevance by a fused chain); both readers take
+/// a class stride, so each slice is a view of the wider tensor (MemoryPlan, `sliceViews`)
+/// and its copy, a pass over all of the block's relevance per layer, is not made.
+enum SliceView {
+  /// The slices of `graph` whose every reader reads them in place: a transposed
+  /// convolution's relevance input, or the addend of a fused chain in `chains`.
+  static func find(in graph: Graph, chains: [Int: FusedRatio]) -> Set<Int> {
+    let consumers = graph.consumers
+    let outputs = Set(graph.outputs.map(\.index))
+    let addends = Set(chains.values.compactMap(\.addend))
+    var views: Set<Int> = []
+    for (index, node) in graph.nodes.enumerated() {
+      guard case .sliceChannels = node.op, node.type.rank == 4, !outputs.contains(index), !consumers[index].isEmpty else { continue }
+      let inPlace = consumers[index].allSatisfy { reader in
+        let readerNode = graph.nodes[reader.index]
+        switch readerNode.op {
+        case .conv2dTranspose: return readerNode.inputs[0].index == index && readerNode.inputs.count == 1
+        case .add: return addends.contains(index) && chains[reader.index]?.addend == index
+        default: return false
+        }
+      }
+      if inPlace { views.insert(index) }
+    }
+    return views
+  }
+}
+
 extension InferenceSession {
+  /// Floats between one class's values of relevance `id` and the next's: its own per-class
+  /// size, or, for a slice read in place, its input's.
+  func classStride(of id: NodeID) -> Int {
+    let viewed = sliceViews.contains(id.index) ? graph[id].inputs[0] : id
+    return graph[viewed].type.dims.dropFirst().reduce(1, *)
+  }
+
   /// The kernel call of a fused chain ending at `id`.
   func makeFusedRatioStep(_ id: NodeID, _ chain: FusedRatio) -> (Int) -> Void {
     let multiply = graph.nodes[chain.multiply]
@@ -81,12 +117,14 @@ extension InferenceSession {
     let dims = graph[id].type.dims  // [K, C, H, W]
     let (classes, channels, plane) = (dims[0], dims[1], dims[2] * dims[3])
     let scale = chain.transpose.map { constants.constants[$0]!.scale }
-    let addend = chain.addend.map { (pointer: pointer(NodeID($0)), stride: plan.location(of: NodeID($0)).sampleStride) }
+    let addend = chain.addend.map {
+      (pointer: pointer(NodeID($0)), stride: plan.location(of: NodeID($0)).sampleStride, classStride: classStride(of: NodeID($0)))
+    }
     let sampleEpsilons = sampleEpsilonStorage
     return { samples in
       withOptionalBuffer(scale) { s in
         isn_lrp_fused_ratio(
-          a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s, addend?.pointer, addend?.stride ?? 0,
+          a.pointer, a.stride, c.pointer, c.stride, z.pointer, z.stride, s, addend?.pointer, addend?.stride ?? 0, addend?.classStride ?? 0,
           Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), sampleEpsilons.kernelArgument, y, yStride)
       }
     }
@@ -139,7 +177,8 @@ extension InferenceSession {
         isn_channel_affine(r.pointer, perClass, Int32(samples * classes), channels, spatial, scale, shift, 0, y, perClass)
       }
     case .conv2dTranspose(let a):
-      return transposedConvolution(a.forward, inputDims: a.inputDims, weight: c!.weight, relevance: operands[0], classes: classes, y: y)
+      return transposedConvolution(
+        a.forward, inputDims: a.inputDims, weight: c!.weight, relevance: operands[0], rowStride: classStride(of: node.inputs[0]), classes: classes, y: y)
     case .linearTranspose(let a):
       let r = operands[0]
       let weight = c!.weight
@@ -151,7 +190,8 @@ extension InferenceSession {
       let forward = a.forward.asConvolution(inputDims: a.inputDims)!
       let window = forward.kernel.h * forward.kernel.w
       let weight = [Float](repeating: 1 / Float(window), count: a.inputDims[0] * window)
-      return transposedConvolution(forward, inputDims: a.inputDims, weight: weight, relevance: operands[0], classes: classes, y: y)
+      return transposedConvolution(
+        forward, inputDims: a.inputDims, weight: weight, relevance: operands[0], rowStride: classStride(of: node.inputs[0]), classes: classes, y: y)
     case .poolTranspose(let a):
       // Winner-take-all: each value to its window's arg-max.
       let r = operands[0]
@@ -201,13 +241,13 @@ extension InferenceSession {
     }
   }
 
-  /// convᵀ over samples × classes rows: relevance [K, out, Ho, Wo] → [K, in, H, W].
+  /// convᵀ over samples × classes rows: relevance [K, out, Ho, Wo] → [K, in, H, W]; rows
+  /// of `r` are `rowStride` floats apart.
   private func transposedConvolution(
     _ forward: Conv2DAttributes, inputDims: [Int], weight: [Float],
-    relevance r: (pointer: UnsafeMutablePointer<Float>, stride: Int, dims: [Int]), classes: Int,
+    relevance r: (pointer: UnsafeMutablePointer<Float>, stride: Int, dims: [Int]), rowStride rPerClass: Int, classes: Int,
     y: UnsafeMutablePointer<Float>
   ) -> (Int) -> Void {
-    let rPerClass = r.dims.dropFirst().reduce(1, *)
     let yPerClass = inputDims.reduce(1, *)
     let (workspace, workspaceThreads) = (self.workspace, Int32(threads))
     if var equivalent = WinogradConvolution.transpose(forward, inputDims: inputDims, outputDims: Array(r.dims.dropFirst()), batch: plan.batchSize * classes) {

@@ -7,8 +7,11 @@
 ///    chain of concatenations shares one buffer and copies nothing. A value can sit in one
 ///    concatenation only; an input that cannot (already placed elsewhere, or a view) is
 ///    copied by the concatenation.
-/// 3. Liveness: a buffer lives from the first write of any value in it to the last read.
-/// 4. Allocation: buffers are placed in one arena, largest first, each at the lowest offset
+/// 3. Channel-slice views: a relevance slice listed in `sliceViews` ([K, count, H, W] out of
+///    [K, C, H, W]) is its input's storage from channel `start` on, with its input's class
+///    and sample strides; its readers read it in place (LRPSteps.swift, SliceView).
+/// 4. Liveness: a buffer lives from the first write of any value in it to the last read.
+/// 5. Allocation: buffers are placed in one arena, largest first, each at the lowest offset
 ///    that overlaps no buffer alive at the same time (greedy by size).
 
 import GraphIR
@@ -45,8 +48,12 @@ public struct MemoryPlan: Sendable {
 
   /// Plans `graph` for `batchSize` samples. `keepAlive` values stay live to the end
   /// (outputs always do). `extraReads[v]` lists steps that read value `v` besides its
-  /// consumers in the graph (a fused kernel running at a later node).
-  public init(graph: Graph, batchSize: Int, keepAlive: Set<NodeID> = [], extraReads: [Int: [Int]] = [:]) {
+  /// consumers in the graph (a fused kernel running at a later node). `sliceViews`: channel
+  /// slices that are views of their input (3. above).
+  public init(
+    graph: Graph, batchSize: Int, keepAlive: Set<NodeID> = [], extraReads: [Int: [Int]] = [:],
+    sliceViews: Set<Int> = []
+  ) {
     self.batchSize = batchSize
     let nodes = graph.nodes
     let count = nodes.count
@@ -84,7 +91,7 @@ public struct MemoryPlan: Sendable {
     // One buffer per value that owns storage and is not a slice of another.
     var bufferOf: [Int: Int] = [:]
     var planned: [PlannedBuffer] = []
-    for index in 0..<count where source[index] == index && slice[index] == nil {
+    for index in 0..<count where source[index] == index && slice[index] == nil && !sliceViews.contains(index) {
       let sampleFloats = nodes[index].type.elementCount ?? 0
       bufferOf[index] = planned.count
       planned.append(
@@ -98,6 +105,12 @@ public struct MemoryPlan: Sendable {
       let location: ValueLocation
       if source[index] != index {
         location = locate(source[index])
+      } else if sliceViews.contains(index), case .sliceChannels(let a) = nodes[index].op {
+        let inputLocation = locate(nodes[index].inputs[0].index)
+        let plane = nodes[index].type.dims.dropFirst(2).reduce(1, *)
+        location = ValueLocation(
+          buffer: inputLocation.buffer, offset: inputLocation.offset + a.start * plane,
+          sampleStride: inputLocation.sampleStride)
       } else if let (root, channel) = slice[index] {
         let rootLocation = locate(root)
         let plane = nodes[index].type.dims.dropFirst().reduce(1, *)

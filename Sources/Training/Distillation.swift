@@ -146,7 +146,8 @@ public final class Teacher {
     do {
       graph = try classifier.lowered(for: .explain(lrp))
     } catch { throw TrainingFailure("the teacher \(classifier.name): \(error)") }
-    session = try InferenceSession(graph: graph, weights: weights, weightsSource: source, batchSize: batchSize, threads: threads)
+    // The targets with direct forward convolutions, as a training step computes heatmaps.
+    session = try InferenceSession(graph: graph, weights: weights, weightsSource: source, batchSize: batchSize, threads: threads, winograd: false)
   }
 
   /// For a block that explains one class per sample: chooses the classes from the

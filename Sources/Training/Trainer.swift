@@ -463,7 +463,11 @@ public final class Trainer {
     var objective = objective
     let graph = try settings.trainsHeatmaps ? trained : classifier.lowered(for: .deploy)
     let distillation = distillationObjective
-    let inference = try InferenceSession(graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads)
+    // Heatmaps as the training step computes them: with an LRP block, direct forward
+    // convolutions (TrainingSession's classifier), not the inference default's Winograd.
+    let inference = try InferenceSession(
+      graph: graph, weights: session.weights, weightsSource: "the epoch's weights", batchSize: settings.batchSize, threads: settings.threads,
+      winograd: !graph.nodes.contains { $0.op.isLRPBlockOp })
     var sums = (total: 0.0, classification: 0.0, heatmap: 0.0, correct: 0.0, samples: 0, segmentation: 0.0)
     var confusion: ConfusionMatrix?
     var overlaps: [SegmentationLoss.Overlap] = []

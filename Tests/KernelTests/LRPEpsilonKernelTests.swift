@@ -44,7 +44,7 @@ import TestSupport
       let aSlice = Array(a[(b * count)...]), zSlice = Array(z[(b * count)...]), cSlice = Array(c[(b * Self.classes * count)...])
       let addendSlice = addend.map { Array($0[(b * Self.classes * count)...]) }
       isn_lrp_fused_ratio(
-        aSlice, count, cSlice, Self.classes * count, zSlice, count, scale, addendSlice, Self.classes * count, Int32(samples),
+        aSlice, count, cSlice, Self.classes * count, zSlice, count, scale, addendSlice, Self.classes * count, count, Int32(samples),
         Int32(Self.classes), Int32(Self.channels), Self.plane, eps, sampleEps, &out, Self.classes * count)
       return out
     }

@@ -250,10 +250,13 @@ void isn_lrp_multiply(const float *a, size_t a_stride, const float *c, size_t c_
 /// `addend` (shaped like out) the result is added to it: the adjoint sum that follows the
 /// chain where a value has several consumers. `sample_eps` (NULL or [batch]) as for
 /// isn_lrp_epsilon_divide. Bitwise equal to the kernels run one after another. out may be
-/// addend.
+/// addend. `addend_class_stride` is the floats between one class's addend and the next's:
+/// channels·plane when dense, more when the addend is a channel slice read in place from a
+/// wider relevance tensor.
 void isn_lrp_fused_ratio(const float *a, size_t a_stride, const float *c, size_t c_stride,
                          const float *z, size_t z_stride, const float *scale,
-                         const float *addend, size_t addend_stride, int batch, int classes,
+                         const float *addend, size_t addend_stride,
+                         size_t addend_class_stride, int batch, int classes,
                          int channels, size_t plane, float eps, const float *sample_eps,
                          float *out, size_t out_stride);
 
