@@ -50,6 +50,15 @@ struct Bench: ParsableCommand {
 
   @OptionGroup var lrpFlags: LRPFlags
 
+  @Flag(help: "Run 3×3 convolutions as direct GEMMs instead of Winograd F(4×4, 3×3) (not with --train: training chooses its own).")
+  var directConvolutions = false
+
+  func validate() throws {
+    if train && directConvolutions {
+      throw ValidationError("--direct-convolutions times inference; a training step chooses its own (direct where the graph has an LRP block)")
+    }
+  }
+
   @Flag(help: "Time training steps instead: forward, loss, backward and the optimizer's update.")
   var train = false
 
@@ -73,7 +82,9 @@ struct Bench: ParsableCommand {
     let session: InferenceSession
     do {
       let table = try weights.map(loadWeights) ?? Initialization.weights(for: classifier, seed: seed)
-      session = try InferenceSession(graph: graph, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads)
+      session = try InferenceSession(
+        graph: graph, weights: table, weightsSource: weights ?? "initial weights", batchSize: batch, threads: threads,
+        winograd: directConvolutions ? false : nil)
     } catch {
       throw fail(error)
     }
