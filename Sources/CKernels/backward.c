@@ -177,7 +177,7 @@ void isn_channel_sums(const float *a, const float *b, int rows, int channels, si
 }
 
 void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatial,
-                           const float *scale, float *y) {
+                           const float *scale, int assign, float *y) {
   const size_t planes = (size_t)rows * (size_t)channels;
 #pragma omp parallel for num_threads(isn_threads()) schedule(static) \
     if (planes * spatial >= ISN_PARALLEL_MIN)
@@ -185,8 +185,13 @@ void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatia
     const float s = scale[pl % (size_t)channels];
     const float *xs = x + pl * spatial;
     float *ys = y + pl * spatial;
+    if (assign) {
 #pragma omp simd
-    for (size_t i = 0; i < spatial; i++) ys[i] += xs[i] * s;
+      for (size_t i = 0; i < spatial; i++) ys[i] = 0.0f + xs[i] * s;  // 0 + v: the bits of zeroing, then adding
+    } else {
+#pragma omp simd
+      for (size_t i = 0; i < spatial; i++) ys[i] += xs[i] * s;
+    }
   }
 }
 
@@ -264,34 +269,39 @@ void isn_accumulate(const float *x, size_t count, float *y) {
   }
 }
 
+// With `assign`, dr and dc rows are written rather than added to, and dz and da (summed
+// over the classes) start from class 0's term instead of 0 + that term: the same numbers.
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
-                                     const float *sample_eps, float *dr, float *dz) {
+                                     const float *sample_eps, int assign, float *dr,
+                                     float *dz) {
   ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *zs = z + n * count;
     const float e = sample_eps ? sample_eps[n] : eps;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
+      const int first = assign && k == 0;
       for (size_t i = i0; i < i0 + len; i++) {
         const float zi = zs[i];
         const float s = zi + (zi >= 0.0f ? e : -e);
         const float gi = g[row + i];
-        if (dr) dr[row + i] += gi / s;
-        if (dz) dz[n * count + i] -= gi * out[row + i] / s;
+        if (dr) dr[row + i] = (assign ? 0.0f : dr[row + i]) + gi / s;
+        if (dz) dz[n * count + i] = (first ? 0.0f : dz[n * count + i]) - gi * out[row + i] / s;
       }
     }
   }
 }
 
 void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
-                               int classes, size_t count, float *da, float *dc) {
+                               int classes, size_t count, int assign, float *da, float *dc) {
   ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *as = a + n * count;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
+      const int first = assign && k == 0;
       for (size_t i = i0; i < i0 + len; i++) {
-        if (da) da[n * count + i] += g[row + i] * c[row + i];
-        if (dc) dc[row + i] += g[row + i] * as[i];
+        if (da) da[n * count + i] = (first ? 0.0f : da[n * count + i]) + g[row + i] * c[row + i];
+        if (dc) dc[row + i] = (assign ? 0.0f : dc[row + i]) + g[row + i] * as[i];
       }
     }
   }

@@ -62,15 +62,36 @@ import TestSupport
     let g = rng.floats(relevanceCount), out = rng.floats(relevanceCount)
     let z = Self.preactivations(seed: 6)
     var dr = [Float](repeating: 0, count: relevanceCount), dz = [Float](repeating: 0, count: Self.batch * count)
-    isn_lrp_epsilon_divide_backward(g, out, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, &dr, &dz)
+    isn_lrp_epsilon_divide_backward(g, out, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, 0, &dr, &dz)
     for b in 0..<Self.batch {
       let rows = (b * Self.classes * count)..<((b + 1) * Self.classes * count)
       let zRange = (b * count)..<((b + 1) * count)
-      var drAlone = [Float](repeating: 0, count: Self.classes * count), dzAlone = [Float](repeating: 0, count: count)
+      // Assigned into storage that held other data: the bits of zeroing, then adding.
+      var drAlone = [Float](repeating: .nan, count: Self.classes * count), dzAlone = [Float](repeating: .nan, count: count)
       isn_lrp_epsilon_divide_backward(
-        Array(g[rows]), Array(out[rows]), Array(z[zRange]), 1, Int32(Self.classes), count, Self.epsilons[b], nil, &drAlone, &dzAlone)
+        Array(g[rows]), Array(out[rows]), Array(z[zRange]), 1, Int32(Self.classes), count, Self.epsilons[b], nil, 1, &drAlone, &dzAlone)
       #expect(bitwiseDifferences(Array(dr[rows]), drAlone) == 0, "dr of sample \(b)")
       #expect(bitwiseDifferences(Array(dz[zRange]), dzAlone) == 0, "dz of sample \(b)")
     }
+  }
+
+  /// The product's backward assigning into storage that held other data gives the bits of
+  /// zeroing and adding: dc row by row, da summed over the classes from class 0's term.
+  @Test func multiplyBackwardAssignsTheBitsOfZeroingAndAdding() {
+    let count = Self.channels * Self.plane
+    let relevanceCount = Self.batch * Self.classes * count
+    var rng = TestRandom(seed: 7)
+    let g = rng.floats(relevanceCount), c = rng.floats(relevanceCount), a = rng.floats(Self.batch * count)
+    var da = [Float](repeating: 0, count: Self.batch * count), dc = [Float](repeating: 0, count: relevanceCount)
+    isn_lrp_multiply_backward(g, a, c, Int32(Self.batch), Int32(Self.classes), count, 0, &da, &dc)
+    var daAssigned = [Float](repeating: .nan, count: Self.batch * count), dcAssigned = [Float](repeating: .nan, count: relevanceCount)
+    isn_lrp_multiply_backward(g, a, c, Int32(Self.batch), Int32(Self.classes), count, 1, &daAssigned, &dcAssigned)
+    #expect(bitwiseDifferences(da, daAssigned) == 0)
+    #expect(bitwiseDifferences(dc, dcAssigned) == 0)
+    var scaled = [Float](repeating: 0, count: relevanceCount), scaledAssigned = [Float](repeating: .nan, count: relevanceCount)
+    let scale = rng.floats(Self.channels)
+    isn_channel_scale_add(g, Int32(Self.batch * Self.classes), Int32(Self.channels), Self.plane, scale, 0, &scaled)
+    isn_channel_scale_add(g, Int32(Self.batch * Self.classes), Int32(Self.channels), Self.plane, scale, 1, &scaledAssigned)
+    #expect(bitwiseDifferences(scaled, scaledAssigned) == 0)
   }
 }

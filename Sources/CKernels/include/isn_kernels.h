@@ -272,9 +272,10 @@ void isn_conv2d_weight_grad(const isn_conv_geometry *g, const float *x, size_t x
 /// NULL), sum_ab[c] = Σ a·b (skipped when b or sum_ab is NULL). a, b: [rows, channels, spatial].
 void isn_channel_sums(const float *a, const float *b, int rows, int channels, size_t spatial,
                       double *sum_a, double *sum_ab);
-/// y += x · scale[c]. x, y: [rows, channels, spatial].
+/// y += x · scale[c]. x, y: [rows, channels, spatial]. With `assign` nonzero, y = x · scale[c]
+/// (an adjoint's first contribution).
 void isn_channel_scale_add(const float *x, int rows, int channels, size_t spatial,
-                           const float *scale, float *y);
+                           const float *scale, int assign, float *y);
 /// Training batch norm's backward, with x̂ = (x − mean)·invstd: the per-channel sums
 /// sum_dy = Σ dy (β's gradient) and sum_dyx = Σ dy·x̂ (γ's), in float64, one pass; the
 /// input adjoint reads them too, so one pass serves all three.
@@ -293,14 +294,17 @@ void isn_relu_backward(const float *y, const float *dy, size_t count, int assign
 void isn_accumulate(const float *x, size_t count, float *y);
 /// The ε-division's backward (out = r / s, s = z + eps·sign(z)): dr += g / s and
 /// dz[b, i] −= Σ_k g·out / s (z broadcast over the classes). `sample_eps` (NULL or
-/// [batch]) as for isn_lrp_epsilon_divide. Either output may be NULL.
+/// [batch]) as for isn_lrp_epsilon_divide. Either output may be NULL. With `assign`
+/// nonzero the outputs are written, not added to (an adjoint's first contribution: no
+/// zeroing pass; the same numbers, as 0 + v = v).
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
-                                     const float *sample_eps, float *dr, float *dz);
+                                     const float *sample_eps, int assign, float *dr,
+                                     float *dz);
 /// The backward of out = a ⊙ c (a broadcast over classes): da[b, i] += Σ_k g·c,
-/// dc += g·a. Either output may be NULL.
+/// dc += g·a. Either output may be NULL; `assign` as for isn_lrp_epsilon_divide_backward.
 void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
-                               int classes, size_t count, float *da, float *dc);
+                               int classes, size_t count, int assign, float *da, float *dc);
 /// The adjoint of `isn_avgpool2d`: each dy spread evenly over its window (÷ kh·kw).
 void isn_avgpool2d_backward(const float *dy, int rows, int channels, int in_h, int in_w,
                             int kernel_h, int kernel_w, int stride_h, int stride_w,

@@ -13,10 +13,11 @@ extension TrainingSession {
   /// Whether the step's operand adjoint writes every element of its target, so that, as
   /// the target's first contribution, it can assign instead of zeroing and adding (the same
   /// numbers: 0 + v = v): convolutions, linear layers, ReLU, a training batch norm's value
-  /// stream, concatenation.
+  /// stream, concatenation, sums, and the LRP block's transposed convolutions, products,
+  /// ε-divisions and batch-norm transposes.
   func assignsWholeOperand(_ step: AdjointStep) -> Bool {
     switch graph[step.node].op {
-    case .conv2d, .linear, .relu, .concat: true
+    case .conv2d, .linear, .relu, .concat, .add, .conv2dTranspose, .lrpMultiply, .lrpEpsilonDivide, .batchNormTranspose: true
     case .batchNorm: step.source == .value && !constantNorms.contains(step.node.index)
     default: false
     }
@@ -53,14 +54,14 @@ extension TrainingSession {
         if constantNorms.contains(id.index) {
           // Evaluation mode: a fixed affine map per channel, in both streams.
           let scale = (0..<dims[0]).map { gamma[$0] * stats.inverseStd[$0] }
-          isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), scale, dx)
+          isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), scale, 0, dx)
         } else if step.source == .value {
           let sums = batchNormSums(id, g: g)
           isn_batchnorm_input_adjoint(x, g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), stats.mean, stats.inverseStd, gamma, sums.dy, sums.dyx, assign ? 1 : 0, dx)
         } else if program.differentiatesStatistics {
           viewThroughStatistics(id, g: g, dx: dx)
         } else {
-          isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), lrpNormScale(node.name!), dx)
+          isn_channel_scale_add(g, Int32(n), Int32(dims[0]), dims.dropFirst().reduce(1, *), lrpNormScale(node.name!), 0, dx)
         }
       case .relu:
         isn_relu_backward(pointer(id), g, n * count, assign ? 1 : 0, dx)
@@ -86,7 +87,7 @@ extension TrainingSession {
           isn_add(dx, inputCount, g + offset, count, Int32(n), inputCount, 0, dx, inputCount)
         }
       case .add:
-        isn_accumulate(g, n * count, dx)
+        if assign { dx.update(from: g, count: n * count) } else { isn_accumulate(g, n * count, dx) }
       case .mul:
         // y = a ⊙ b (b broadcast): da += g ⊙ b, db += Σ g ⊙ a over what b broadcasts to;
         // the view stream reads the operands' views.
@@ -116,23 +117,24 @@ extension TrainingSession {
         let perClass = count / classes
         isn_lrp_epsilon_divide_backward(
           g, pointer(id), zValue(node.inputs[1]), Int32(n), Int32(classes), perClass, Float(e.epsilon), sampleEpsilonStorage.kernelArgument,
-          operand == 0 ? dx : nil, operand == 1 ? dx : nil)
+          assign ? 1 : 0, operand == 0 ? dx : nil, operand == 1 ? dx : nil)
       case .lrpMultiply:
         let classes = node.type.dims[0]
         let perClass = count / classes
-        isn_lrp_multiply_backward(g, pointer(node.inputs[0]), pointer(node.inputs[1]), Int32(n), Int32(classes), perClass, operand == 0 ? dx : nil, operand == 1 ? dx : nil)
+        isn_lrp_multiply_backward(g, pointer(node.inputs[0]), pointer(node.inputs[1]), Int32(n), Int32(classes), perClass, assign ? 1 : 0, operand == 0 ? dx : nil, operand == 1 ? dx : nil)
       case .batchNormTranspose:
         let d = node.type.dims
-        isn_channel_scale_add(g, Int32(n * d[0]), Int32(d[1]), d.dropFirst(2).reduce(1, *), lrpNormScale(node.name!), dx)
+        isn_channel_scale_add(g, Int32(n * d[0]), Int32(d[1]), d.dropFirst(2).reduce(1, *), lrpNormScale(node.name!), assign ? 1 : 0, dx)
       case .conv2dTranspose(let a):
         // out = convᵀ(c, W), so dc = conv(g, W).
         let classes = node.type.dims[0]
         let outDims = Array(graph[input].type.dims.dropFirst())
-        if !winogradConvolution(id, a.forward, inputDims: a.inputDims, outputDims: outDims, rows: n * classes, x: g, bias: nil, y: scratch.pointer) {
+        let out = assign ? dx : scratch.pointer
+        if !winogradConvolution(id, a.forward, inputDims: a.inputDims, outputDims: outDims, rows: n * classes, x: g, bias: nil, y: out) {
           var geometry = Self.geometry(a.forward, input: a.inputDims, output: outDims, batch: n * classes)
-          isn_conv2d(&geometry, g, count / classes, parameter("\(node.name!).weight"), nil, 0, scratch.pointer, inputCount / classes, workspace.pointer, Int32(threads))
+          isn_conv2d(&geometry, g, count / classes, parameter("\(node.name!).weight"), nil, 0, out, inputCount / classes, workspace.pointer, Int32(threads))
         }
-        isn_accumulate(scratch.pointer, n * inputCount, dx)
+        if !assign { isn_accumulate(scratch.pointer, n * inputCount, dx) }
       case .linearTranspose(let a):
         // out = c·W ([rows, out] × [out, in]), so dc += g·Wᵀ.
         let rows = n * node.type.dims[0]
@@ -185,7 +187,7 @@ extension TrainingSession {
       slope[c] = Float(b)
       offset[c] = Float(-b * mean - scale * sumG[c] / m)
     }
-    isn_channel_scale_add(g, Int32(samples), Int32(channels), spatial, direct, dx)
+    isn_channel_scale_add(g, Int32(samples), Int32(channels), spatial, direct, 0, dx)
     addChannelAffine(of: x, channels: channels, spatial: spatial, slope: slope, offset: offset, into: dx)
   }
 
