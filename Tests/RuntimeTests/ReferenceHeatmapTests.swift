@@ -38,7 +38,9 @@ import TestSupport
     }
     let (nudgedInput, _) = try run(name, input: try fixture.input().map(nudge), directory: directory, classes: classes, winograd: false)
     var weights = fixture.weights
-    for key in weights.keys { weights[key]!.values = weights[key]!.values.map(nudge) }
+    // In name order: a dictionary's own order changes from process to process, and with it
+    // which weight takes which sign (and so the bound).
+    for key in weights.keys.sorted() { weights[key]!.values = weights[key]!.values.map(nudge) }
     let (nudgedWeights, _) = try run(name, weights: weights, directory: directory, classes: classes, winograd: false)
     return (
       max(relativeError(nudgedInput.heatmaps, base.heatmaps), relativeError(nudgedWeights.heatmaps, base.heatmaps)),
