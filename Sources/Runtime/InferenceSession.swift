@@ -49,9 +49,9 @@ public final class InferenceSession {
   /// (the values between are then not kept) and reads its relevance slices in place.
   /// `winograd`: nil chooses it, for graphs with an LRP block too: the ε-rule divides by
   /// the forward's pre-activations, so Winograd's rounding shows in the heatmaps (DenseNet-121:
-  /// 4.6e-4 of the largest |R| against the float64 reference instead of 2.2e-4), but less
-  /// than one float32 ulp of change in the input or the weights moves them
-  /// (ReferenceHeatmapTests). `false` keeps the direct convolutions, as training does.
+  /// 4.6e-4 of the largest |R| against the float64 reference instead of 2.2e-4; one float32
+  /// ulp of change in the input or the weights moves them by 2–3e-4, ReferenceHeatmapTests).
+  /// `false` keeps the direct convolutions, as training does.
   public init(
     graph: Graph, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int,
     winograd: Bool? = nil, fuseLRPChains: Bool = true
