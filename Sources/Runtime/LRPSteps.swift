@@ -78,7 +78,6 @@ enum SliceView {
   static func find(in graph: Graph, chains: [Int: FusedRatio]) -> Set<Int> {
     let consumers = graph.consumers
     let outputs = Set(graph.outputs.map(\.index))
-    let addends = Set(chains.values.compactMap(\.addend))
     var views: Set<Int> = []
     for (index, node) in graph.nodes.enumerated() {
       guard case .sliceChannels = node.op, node.type.rank == 4, !outputs.contains(index), !consumers[index].isEmpty else { continue }
@@ -86,7 +85,7 @@ enum SliceView {
         let readerNode = graph.nodes[reader.index]
         switch readerNode.op {
         case .conv2dTranspose: return readerNode.inputs[0].index == index && readerNode.inputs.count == 1
-        case .add: return addends.contains(index) && chains[reader.index]?.addend == index
+        case .add: return chains[reader.index]?.addend == index
         default: return false
         }
       }
