@@ -256,8 +256,9 @@ public struct DistillationObjective: Sendable {
       heatmapLoss: distillation, logits: student.logits, heatmaps: student.heatmaps, meanBackground: 0)
     if let masks = batch.masks {
       let explained = chosen == nil ? classes : 1
-      (result.foregroundRelevance, result.relevanceTotals) = Objective.relevanceSums(
-        s, masks: masks.map(Double.init), batch: samples, classes: explained, perClass: perClass)
+      (result.foregroundRelevance, result.relevanceTotals) = s.withUnsafeBufferPointer {
+        Objective.relevanceSums($0, masks: masks.map(Double.init), batch: samples, classes: explained, perClass: perClass)
+      }
     }
     guard gradient, let dS else { return (result, []) }
     var heatmapSeed = [Float](repeating: 0, count: student.heatmaps.count)

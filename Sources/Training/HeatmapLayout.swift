@@ -4,30 +4,46 @@
 struct HeatmapLayout {
   let batch: Int
   let classes: Int
+  let channels: Int
   /// Values of one heatmap: C·H·W.
   let perClass: Int
   /// H·W.
   let plane: Int
-  /// The masks broadcast to every position of a sample's heatmap, [B, C·H·W]: the losses
-  /// read them once per value of every class's heatmap.
-  private let masks: [Double]
+  /// Mask values per sample (C·H·W or H·W), and the distance between two channels' masks
+  /// (0 where one plane serves every channel).
+  let maskPerSample: Int
+  let maskChannelStride: Int
+  let masks: [Double]
 
   init(heatmaps count: Int, masks: [Double], batch: Int, classes: Int, channels: Int) {
     perClass = count / (batch * classes)
     plane = perClass / channels
     precondition(batch * classes * perClass == count && channels * plane == perClass)
-    let maskPerSample = masks.count / batch
+    maskPerSample = masks.count / batch
     precondition(maskPerSample == perClass || maskPerSample == plane, "masks must be [B, C, H, W] or [B, H, W]")
-    (self.batch, self.classes) = (batch, classes)
-    let (perClass, plane) = (perClass, plane)
-    self.masks = maskPerSample == perClass ? masks : (0..<batch * perClass).map { masks[$0 / perClass * plane + $0 % plane] }
+    maskChannelStride = maskPerSample == perClass ? plane : 0
+    (self.batch, self.classes, self.channels, self.masks) = (batch, classes, channels, masks)
   }
 
   /// The mask value at position `i` (0..<C·H·W) of sample `b`'s heatmaps.
-  func mask(_ b: Int, _ i: Int) -> Double { masks[b * perClass + i] }
+  func mask(_ b: Int, _ i: Int) -> Double { masks[b * maskPerSample + i / plane * maskChannelStride + i % plane] }
 
   /// Where heatmap (b, k) starts in the flattened heatmaps.
   func start(_ b: Int, _ k: Int) -> Int { (b * classes + k) * perClass }
+
+  /// Calls `body(i, m)` for every position i of sample `b`'s heatmap in increasing order,
+  /// m the mask there: the losses' loops, without a division per value.
+  @inline(__always)
+  func forEachPosition(of b: Int, _ body: (Int, Double) -> Void) {
+    masks.withUnsafeBufferPointer { m in
+      let base = b * maskPerSample
+      for c in 0..<channels {
+        let row = base + c * maskChannelStride
+        let offset = c * plane
+        for p in 0..<plane { body(offset + p, m[row + p]) }
+      }
+    }
+  }
 }
 
 /// sign(x) with sign(0) = 0: |x|'s derivative as PyTorch takes it, in the losses' gradients.

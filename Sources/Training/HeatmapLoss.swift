@@ -49,103 +49,145 @@ public struct HeatmapLoss: Sendable, Equatable {
   }
 
   /// The divisors of step 1, one per map (the same for every map but with `.perMap`),
-  /// and the mean of H (the standard deviation's centre).
-  func divisors(_ heatmaps: [Double], maps: Int) -> (s: [Double], mean: Double) {
+  /// and the mean of H (the standard deviation's centre; 0 where unused). Every sum runs
+  /// over the values in order, one running sum per divisor.
+  func divisors<H: BinaryFloatingPoint>(_ heatmaps: UnsafeBufferPointer<H>, maps: Int) -> (s: [Double], mean: Double) {
     let n = heatmaps.count
-    let mean = heatmaps.reduce(0, +) / Double(n)
     // All-zero heatmaps: 0/0 = 0, as the stabiliser makes it in the paper's form.
-    func meanAbsolute(_ values: ArraySlice<Double>) -> Double {
-      let m = values.reduce(0) { $0 + abs($1) } / Double(values.count)
+    func meanAbsolute(_ range: Range<Int>) -> Double {
+      var total = 0.0
+      for i in range { total += abs(Double(heatmaps[i])) }
+      let m = total / Double(range.count)
       return m > 0 ? m : 1
     }
     switch normalization {
     case .standardDeviation:
-      let variance = heatmaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(n - 1, 1))
+      var sum = 0.0
+      for i in 0..<n { sum += Double(heatmaps[i]) }
+      let mean = sum / Double(n)
+      var squares = 0.0
+      for i in 0..<n { squares += (Double(heatmaps[i]) - mean) * (Double(heatmaps[i]) - mean) }
+      let variance = squares / Double(max(n - 1, 1))
       return (Array(repeating: (variance + stabilizer).squareRoot(), count: maps), mean)
     case .meanAbsolute:
-      return (Array(repeating: meanAbsolute(heatmaps[...]), count: maps), mean)
+      return (Array(repeating: meanAbsolute(0..<n), count: maps), 0)
     case .perMap:
       let perMap = n / maps
-      return ((0..<maps).map { meanAbsolute(heatmaps[$0 * perMap..<($0 + 1) * perMap]) }, mean)
+      return ((0..<maps).map { meanAbsolute($0 * perMap..<($0 + 1) * perMap) }, 0)
     }
   }
 
   /// `heatmaps`: [B, K, C, H, W] flattened; `masks`: [B, C, H, W] or [B, H, W] (then
   /// broadcast over channels). Returns L_H and, when asked, ∂L_H/∂heatmaps.
   public func evaluate(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int, gradient: Bool) -> (loss: Double, gradient: [Double]?) {
-    let n = heatmaps.count
+    var result = gradient ? [Double](repeating: 0, count: heatmaps.count) : nil
+    let loss = heatmaps.withUnsafeBufferPointer { h in
+      withOptionalBuffer(&result) { g in
+        evaluateAll(heatmaps: h, masks: masks, batch: batch, classes: classes, channels: channels, gradient: g, gradientScale: 1).loss
+      }
+    }
+    return (loss, result)
+  }
+
+  /// L_H and `meanBackground` (a training step needs both) and, into `gradient` when given,
+  /// `gradientScale`·∂L_H/∂heatmaps, each value rounded to G once: the step reads float32
+  /// heatmaps and writes its float32 seed directly, without float64 copies of either. All
+  /// arithmetic is float64, the values as the float64 form would hold them.
+  func evaluateAll<H: BinaryFloatingPoint, G: BinaryFloatingPoint>(
+    heatmaps h: UnsafeBufferPointer<H>, masks: [Double], batch: Int, classes: Int, channels: Int,
+    gradient g: UnsafeMutableBufferPointer<G>?, gradientScale: Double
+  ) -> (loss: Double, meanBackground: Double) {
+    let n = h.count
     let layout = HeatmapLayout(heatmaps: n, masks: masks, batch: batch, classes: classes, channels: channels)
     let perClass = layout.perClass
-    func background(_ b: Int, _ i: Int) -> Double { 1 - layout.mask(b, i) }
-    let (s, mean) = divisors(heatmaps, maps: batch * classes)
+    let maps = batch * classes
+    let terms = Double(maps)
+    let (s, mean) = divisors(h, maps: maps)
     var loss = 0.0
-    var du = [Double](repeating: 0, count: batch * classes)  // ∂L/∂u
-    let terms = Double(batch * classes)
+    var backgroundTotal = 0.0  // Σ u, as one running sum over every value
+    var du = [Double](repeating: 0, count: maps)  // ∂L/∂u
     for b in 0..<batch {
       for k in 0..<classes {
-        let start = (b * classes + k) * perClass
+        let map = b * classes + k
+        let start = map * perClass
+        let divisor = s[map]
         var u = 0.0
-        for i in 0..<perClass { u += background(b, i) * abs(heatmaps[start + i] / s[b * classes + k]) }
+        layout.forEachPosition(of: b) { i, m in
+          let term = (1 - m) * abs(Double(h[start + i]) / divisor)
+          u += term
+          backgroundTotal += term
+        }
         let raw = u / (u + scale)
         let f = min(max(raw, 0), 1 - stabilizer)
         loss += -log(1 - f) / terms
         if raw >= 0, raw <= 1 - stabilizer {
-          du[b * classes + k] = 1 / (1 - f) * scale / ((u + scale) * (u + scale)) / terms
+          du[map] = 1 / (1 - f) * scale / ((u + scale) * (u + scale)) / terms
         }
       }
     }
-    guard gradient else { return (loss, nil) }
-    // G = ∂L/∂Hn, then through the normalisation.
-    var g = [Double](repeating: 0, count: n)
-    // Σ G ⊙ H: over each map (its own divisor's) and over all (in the element order the
-    // batch-wide divisors have always summed in, so their gradients keep their bits).
-    var gh = [Double](repeating: 0, count: batch * classes)
+    let meanBackground = backgroundTotal / terms
+    guard let g else { return (loss, meanBackground) }
+    // G = ∂L/∂Hn, value by value the same in both passes: the first sums Σ G ⊙ H over each
+    // map (its own divisor's) and over all (the batch-wide divisors'), one running sum each
+    // in the values' order; the second takes G through the normalisation.
+    func normalisedGradient(_ b: Int, _ map: Int, _ i: Int, _ m: Double) -> (value: Double, gradient: Double) {
+      let value = Double(h[map * perClass + i])
+      return (value, du[map] * (1 - m) * absDerivative(value))
+    }
+    var gh = [Double](repeating: 0, count: maps)
     var ghTotal = 0.0
     for b in 0..<batch {
       for k in 0..<classes {
-        let start = (b * classes + k) * perClass
-        for i in 0..<perClass {
-          let h = heatmaps[start + i]
-          g[start + i] = du[b * classes + k] * background(b, i) * absDerivative(h)
-          gh[b * classes + k] += g[start + i] * h
-          ghTotal += g[start + i] * h
+        let map = b * classes + k
+        var sum = 0.0
+        layout.forEachPosition(of: b) { i, m in
+          let (value, gi) = normalisedGradient(b, map, i, m)
+          sum += gi * value
+          if normalization != .perMap { ghTotal += gi * value }
+        }
+        gh[map] = sum
+      }
+    }
+    for b in 0..<batch {
+      for k in 0..<classes {
+        let map = b * classes + k
+        let start = map * perClass
+        let divisor = s[map]
+        let through: (Double, Double) -> Double
+        switch normalization {
+        case .standardDeviation:
+          let coefficient = ghTotal / (divisor * divisor * divisor) / Double(max(n - 1, 1))
+          through = { value, gi in gi / divisor - coefficient * (value - mean) }
+        case .meanAbsolute:
+          // ∂s/∂H = sign(H) / n.
+          let coefficient = ghTotal / (divisor * divisor) / Double(n)
+          through = { value, gi in gi / divisor - coefficient * absDerivative(value) }
+        case .perMap:
+          // ∂s[map]/∂H = sign(H) / (C·H·W) within the map.
+          let coefficient = gh[map] / (divisor * divisor) / Double(perClass)
+          through = { value, gi in gi / divisor - coefficient * absDerivative(value) }
+        }
+        layout.forEachPosition(of: b) { i, m in
+          let (value, gi) = normalisedGradient(b, map, i, m)
+          g[start + i] = G(gradientScale * through(value, gi))
         }
       }
     }
-    switch normalization {
-    case .standardDeviation:
-      let s = s[0]
-      let coefficient = ghTotal / (s * s * s) / Double(max(n - 1, 1))
-      return (loss, (0..<n).map { g[$0] / s - coefficient * (heatmaps[$0] - mean) })
-    case .meanAbsolute:
-      // ∂s/∂H = sign(H) / n.
-      let s = s[0]
-      let coefficient = ghTotal / (s * s) / Double(n)
-      return (loss, (0..<n).map { g[$0] / s - coefficient * absDerivative(heatmaps[$0]) })
-    case .perMap:
-      // ∂s[map]/∂H = sign(H) / (C·H·W) within the map.
-      return (
-        loss,
-        (0..<n).map {
-          let map = $0 / perClass
-          return g[$0] / s[map] - gh[map] / (s[map] * s[map]) / Double(perClass) * absDerivative(heatmaps[$0])
-        }
-      )
-    }
+    return (loss, meanBackground)
   }
 
   /// The mean over samples and classes of u, the background sum of the normalised |H|
   /// (the quantity E is compared with; the paper's rule of thumb sets E from it).
   public func meanBackground(heatmaps: [Double], masks: [Double], batch: Int, classes: Int, channels: Int) -> Double {
-    let layout = HeatmapLayout(heatmaps: heatmaps.count, masks: masks, batch: batch, classes: classes, channels: channels)
-    let s = divisors(heatmaps, maps: batch * classes).s
-    var total = 0.0
-    for b in 0..<batch {
-      for k in 0..<classes {
-        let start = layout.start(b, k)
-        for i in 0..<layout.perClass { total += (1 - layout.mask(b, i)) * abs(heatmaps[start + i] / s[b * classes + k]) }
-      }
+    heatmaps.withUnsafeBufferPointer { h in
+      evaluateAll(heatmaps: h, masks: masks, batch: batch, classes: classes, channels: channels, gradient: UnsafeMutableBufferPointer<Double>?.none, gradientScale: 1)
+        .meanBackground
     }
-    return total / Double(batch * classes)
   }
+}
+
+/// Runs `body` with a buffer of `array`'s storage, or nil where there is no array.
+func withOptionalBuffer<T, R>(_ array: inout [T]?, _ body: (UnsafeMutableBufferPointer<T>?) -> R) -> R {
+  guard array != nil else { return body(nil) }
+  return array!.withUnsafeMutableBufferPointer { body($0) }
 }

@@ -158,6 +158,7 @@ public struct Objective: Sendable {
     var foreground = 0.0
     var totals: [Double] = []
     var chosen: [Int]? = nil
+    var heatmapSeed: [Float]?  // P·∂L_H/∂heatmaps where the loss writes it directly
     if let heatmaps, heatmapWeight > 0 {
       guard let masks = batch.masks else { throw RuntimeError("the heatmap loss (P > 0) needs masks") }
       if selected != nil, selection == .all {
@@ -166,30 +167,55 @@ public struct Objective: Sendable {
       chosen = selected ?? selection.choose(logits: logits, labels: batch.labels, classes: classes, seed: selectionSeed)
       let perClass = heatmaps.count / (batch.samples * (selected == nil ? classes : 1))
       let explained = chosen == nil ? classes : 1
-      let maps: [Double]
-      if selected != nil {
-        maps = heatmaps.map(Double.init)
-      } else if let chosen {
-        maps = (0..<batch.samples).flatMap { b in
-          let start = (b * classes + chosen[b]) * perClass
-          return heatmaps[start..<start + perClass].map(Double.init)
+      let maskValues = masks.map(Double.init)
+      if case .paper(let paper) = heatmapTerm, selected != nil || chosen == nil {
+        // The loss reads every map of the block's output: in place, in float32, with the
+        // seed P·∂L_H/∂H written straight into the step's float32 seed.
+        heatmaps.withUnsafeBufferPointer { h in
+          if gradient {
+            heatmapSeed = [Float](unsafeUninitializedCapacity: h.count) { seed, initialized in
+              let all = paper.evaluateAll(
+                heatmaps: h, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: seed,
+                gradientScale: heatmapWeight)
+              (heatmap.loss, background) = (all.loss, all.meanBackground)
+              initialized = h.count
+            }
+          } else {
+            let all = paper.evaluateAll(
+              heatmaps: h, masks: maskValues, batch: batch.samples, classes: explained, channels: channels,
+              gradient: UnsafeMutableBufferPointer<Float>?.none, gradientScale: heatmapWeight)
+            (heatmap.loss, background) = (all.loss, all.meanBackground)
+          }
+          (foreground, totals) = Self.relevanceSums(h, masks: maskValues, batch: batch.samples, classes: explained, perClass: perClass)
         }
       } else {
-        maps = heatmaps.map(Double.init)
-      }
-      let maskValues = masks.map(Double.init)
-      heatmap = heatmapTerm.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: gradient)
-      if case .paper(let paper) = heatmapTerm {
-        background = paper.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels)
-      }
-      (foreground, totals) = Self.relevanceSums(maps, masks: maskValues, batch: batch.samples, classes: explained, perClass: perClass)
-      if selected == nil, let chosen, let g = heatmap.gradient {
-        var full = [Double](repeating: 0, count: heatmaps.count)
-        for b in 0..<batch.samples {
-          let start = (b * classes + chosen[b]) * perClass
-          for i in 0..<perClass { full[start + i] = g[b * perClass + i] }
+        let maps: [Double]
+        if let chosen, selected == nil {
+          maps = (0..<batch.samples).flatMap { b in
+            let start = (b * classes + chosen[b]) * perClass
+            return heatmaps[start..<start + perClass].map(Double.init)
+          }
+        } else {
+          maps = heatmaps.map(Double.init)
         }
-        heatmap.gradient = full
+        switch heatmapTerm {
+        case .paper(let paper):
+          heatmap = paper.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: gradient)
+          background = paper.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels)
+        case .gwrp:
+          heatmap = heatmapTerm.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: gradient)
+        }
+        (foreground, totals) = maps.withUnsafeBufferPointer {
+          Self.relevanceSums($0, masks: maskValues, batch: batch.samples, classes: explained, perClass: perClass)
+        }
+        if selected == nil, let chosen, let g = heatmap.gradient {
+          var full = [Double](repeating: 0, count: heatmaps.count)
+          for b in 0..<batch.samples {
+            let start = (b * classes + chosen[b]) * perClass
+            for i in 0..<perClass { full[start + i] = g[b * perClass + i] }
+          }
+          heatmap.gradient = full
+        }
       }
     }
     let p = heatmapWeight
@@ -203,7 +229,7 @@ public struct Objective: Sendable {
     if gradient {
       seeds = [classification.gradient.map { Float((1 - p) * $0) }]
       if let heatmaps {
-        seeds.append(heatmap.gradient.map { $0.map { Float(p * $0) } } ?? [Float](repeating: 0, count: heatmaps.count))
+        seeds.append(heatmapSeed ?? heatmap.gradient.map { $0.map { Float(p * $0) } } ?? [Float](repeating: 0, count: heatmaps.count))
       }
       if let segmented { seeds.append(segmented.gradient.map { Float(segmentationWeight * $0) }) }
     }
@@ -236,21 +262,26 @@ public struct Objective: Sendable {
   }
 
   /// The mean over maps of Σ_fg |R|, and per sample Σ|R| averaged over its maps.
-  static func relevanceSums(_ maps: [Double], masks: [Double], batch: Int, classes: Int, perClass: Int) -> (foreground: Double, totals: [Double]) {
-    let layout = HeatmapLayout(heatmaps: maps.count, masks: masks, batch: batch, classes: classes, channels: perClass / (masks.count / batch))
+  static func relevanceSums<H: BinaryFloatingPoint>(
+    _ r: UnsafeBufferPointer<H>, masks: [Double], batch: Int, classes: Int, perClass: Int
+  ) -> (foreground: Double, totals: [Double]) {
+    let layout = HeatmapLayout(heatmaps: r.count, masks: masks, batch: batch, classes: classes, channels: perClass / (masks.count / batch))
     var foreground = 0.0
     var totals = [Double](repeating: 0, count: batch)
-    for b in 0..<batch {
-      for k in 0..<classes {
-        let start = (b * classes + k) * perClass
-        for i in 0..<perClass {
-          let a = abs(maps[start + i])
-          totals[b] += a / Double(classes)
-          if layout.mask(b, i) > 0 { foreground += a }
+    do {
+      for b in 0..<batch {
+        var total = 0.0
+        for k in 0..<classes {
+          let start = (b * classes + k) * perClass
+          layout.forEachPosition(of: b) { i, m in
+            let a = abs(Double(r[start + i]))
+            total += a / Double(classes)
+            if m > 0 { foreground += a }
+          }
         }
+        totals[b] = total
       }
     }
     return (foreground / Double(batch * classes), totals)
   }
 }
-

@@ -68,6 +68,9 @@ struct Bench: ParsableCommand {
   @Option(help: "With --train: which heatmaps the loss sees, all, selective or stochastic (default \(TrainingSettings().selection.rawValue)). With selective or stochastic the LRP block explains one class per sample, as training builds it.")
   var heatmaps: HeatmapSelection = TrainingSettings().selection
 
+  @Option(help: "With --train: the heatmap loss the step evaluates, paper or gwrp (default \(TrainingSettings().loss.rawValue)).")
+  var loss: TrainingSettings.Loss = TrainingSettings().loss
+
   @Option(help: "With --train: which relevance tensors the reverse recomputes instead of keeping: auto, none, norm-transposes or relevance (docs/training.md) (default \(TrainingSettings().recompute.rawValue)).")
   var recompute: TrainingSession.Recomputation = TrainingSettings().recompute
 

@@ -35,14 +35,23 @@ extension Bench {
     let (h, w) = (dims[1], dims[2])
     let mask = (0..<batch).flatMap { _ in (0..<(h * w)).map { i -> Float in abs(i / w - h / 2) < h / 4 && abs(i % w - w / 2) < w / 4 ? 1 : 0 } }
     let labels = (0..<batch).map { _ in random.int(0...(classes - 1)) }
-    // The default loss (the later one) with a band around these random images' relevance
-    // scale; its cost does not depend on the band.
-    let d = TrainingSettings()
-    let term = HeatmapTerm.gwrp(
-      GWRPHeatmapLoss(
-        decay: d.gwrpDecay, scale: d.gwrpScale, backgroundWeight: d.backgroundWeight, foregroundWeight: d.foregroundWeight,
-        lower: 1, upper: 25, penalty: d.bandPenalty))
+    // The loss `isnetc train` runs by default (--loss paper, each map normalised by itself)
+    // or the later one. E only scales the paper's loss and the band only selects a branch
+    // of the later one's (neither changes the cost), so the bench takes E = 1 and a band
+    // around these random images' relevance.
+    let d = TrainingSettings(heatmapWeight: heatmapWeight)
+    let term: HeatmapTerm
+    switch loss {
+    case .paper:
+      term = .paper(HeatmapLoss(scale: 1, stabilizer: d.heatmapStabilizer, normalization: d.heatmapNormalization))
+    case .gwrp:
+      term = .gwrp(
+        GWRPHeatmapLoss(
+          decay: d.gwrpDecay, scale: d.gwrpScale, backgroundWeight: d.backgroundWeight, foregroundWeight: d.foregroundWeight,
+          lower: 1, upper: 25, penalty: d.bandPenalty))
+    }
     let objective = Objective(heatmapWeight: heatmapWeight, heatmapTerm: term, selection: heatmaps, kind: classifier.outputKind)
+    // SGD with momentum, as the PyTorch anchor's step (bench/train_anchors.py).
     let optimizer = Optimizer(settings: OptimizerSettings())
     var data = Batch(images: images, masks: mask, labels: labels, samples: batch)
     let distillation = DistillationObjective(

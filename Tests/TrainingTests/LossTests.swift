@@ -115,6 +115,33 @@ import TestSupport
     #expect(zero.loss.isFinite && zero.gradient!.prefix(4).allSatisfy { $0 == 0 })
   }
 
+  /// The step reads float32 heatmaps in place and writes its float32 seed P·∂L_H/∂H
+  /// directly (Objective.loss): the same bits as the float64 form rounded once, for every
+  /// normalisation and both mask layouts ([B, H, W] broadcast over channels, [B, C, H, W]).
+  @Test func stepSeedIsTheFloat64GradientRoundedOnce() throws {
+    var r = SplitMix64(seed: 9)
+    let (batch, classes, channels, plane) = (3, 2, 3, 20)
+    let heatmaps = (0..<(batch * classes * channels * plane)).map { _ in r.float(-1, 1) * 1e-3 }
+    let planeMasks = (0..<(batch * plane)).map { _ in Float(r.int(0...1)) }
+    let fullMasks = (0..<(batch * channels * plane)).map { _ in Float(r.int(0...1)) }
+    let logits = (0..<(batch * classes)).map { _ in r.float(-1, 1) }
+    for normalization in HeatmapLoss.Normalization.allCases {
+      for masks in [planeMasks, fullMasks] {
+        let loss = HeatmapLoss(scale: 7, stabilizer: 1e-4, normalization: normalization)
+        let objective = Objective(heatmapWeight: 0.6, heatmapLoss: loss, kind: .softmax)
+        let batchData = Batch(images: [], masks: masks, labels: [0, 1, 1], samples: batch)
+        let (step, seeds) = try objective.loss(logits: logits, heatmaps: heatmaps, batch: batchData, channels: channels, gradient: true)
+        let float64 = loss.evaluate(
+          heatmaps: heatmaps.map(Double.init), masks: masks.map(Double.init), batch: batch, classes: classes, channels: channels, gradient: true)
+        let background = loss.meanBackground(
+          heatmaps: heatmaps.map(Double.init), masks: masks.map(Double.init), batch: batch, classes: classes, channels: channels)
+        #expect(step.heatmapLoss == float64.loss && step.meanBackground == background, "\(normalization)")
+        #expect(seeds[1] == float64.gradient!.map { Float(0.6 * $0) }, "\(normalization)")
+        #expect(seeds[1].contains { $0 != 0 })
+      }
+    }
+  }
+
   @Test func crossEntropyGradient() {
     let logits: [Double] = [0.3, -1.2, 2.0, 0.5, 0.5, -0.1]
     let labels = [2, 0]
