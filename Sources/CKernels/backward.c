@@ -269,23 +269,25 @@ void isn_accumulate(const float *x, size_t count, float *y) {
   }
 }
 
-// With `assign`, dr and dc rows are written rather than added to, and dz and da (summed
-// over the classes) start from class 0's term instead of 0 + that term: the same numbers.
+// With an `assign_*` flag, that output is written rather than added to: dr and dc rows
+// take their term, dz and da (summed over the classes) start from class 0's term instead
+// of 0 + that term. The same numbers either way, and each output's whether or not the
+// other is computed in the same pass.
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
-                                     const float *sample_eps, int assign, float *dr,
-                                     float *dz) {
+                                     const float *sample_eps, int assign_dr, int assign_dz,
+                                     float *dr, float *dz) {
   ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *zs = z + n * count;
     const float e = sample_eps ? sample_eps[n] : eps;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
-      const int first = assign && k == 0;
+      const int first = assign_dz && k == 0;
       for (size_t i = i0; i < i0 + len; i++) {
         const float zi = zs[i];
         const float s = zi + (zi >= 0.0f ? e : -e);
         const float gi = g[row + i];
-        if (dr) dr[row + i] = (assign ? 0.0f : dr[row + i]) + gi / s;
+        if (dr) dr[row + i] = (assign_dr ? 0.0f : dr[row + i]) + gi / s;
         if (dz) dz[n * count + i] = (first ? 0.0f : dz[n * count + i]) - gi * out[row + i] / s;
       }
     }
@@ -293,15 +295,16 @@ void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const flo
 }
 
 void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
-                               int classes, size_t count, int assign, float *da, float *dc) {
+                               int classes, size_t count, int assign_da, int assign_dc,
+                               float *da, float *dc) {
   ISN_FOR_EACH_CHUNK(batch, count, (size_t)batch * (size_t)classes * count, n, i0, len) {
     const float *as = a + n * count;
     for (int k = 0; k < classes; k++) {
       const size_t row = ((size_t)n * (size_t)classes + (size_t)k) * count;
-      const int first = assign && k == 0;
+      const int first = assign_da && k == 0;
       for (size_t i = i0; i < i0 + len; i++) {
         if (da) da[n * count + i] = (first ? 0.0f : da[n * count + i]) + g[row + i] * c[row + i];
-        if (dc) dc[row + i] = (assign ? 0.0f : dc[row + i]) + g[row + i] * as[i];
+        if (dc) dc[row + i] = (assign_dc ? 0.0f : dc[row + i]) + g[row + i] * as[i];
       }
     }
   }

@@ -62,14 +62,14 @@ import TestSupport
     let g = rng.floats(relevanceCount), out = rng.floats(relevanceCount)
     let z = Self.preactivations(seed: 6)
     var dr = [Float](repeating: 0, count: relevanceCount), dz = [Float](repeating: 0, count: Self.batch * count)
-    isn_lrp_epsilon_divide_backward(g, out, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, 0, &dr, &dz)
+    isn_lrp_epsilon_divide_backward(g, out, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, 0, 0, &dr, &dz)
     for b in 0..<Self.batch {
       let rows = (b * Self.classes * count)..<((b + 1) * Self.classes * count)
       let zRange = (b * count)..<((b + 1) * count)
       // Assigned into storage that held other data: the bits of zeroing, then adding.
       var drAlone = [Float](repeating: .nan, count: Self.classes * count), dzAlone = [Float](repeating: .nan, count: count)
       isn_lrp_epsilon_divide_backward(
-        Array(g[rows]), Array(out[rows]), Array(z[zRange]), 1, Int32(Self.classes), count, Self.epsilons[b], nil, 1, &drAlone, &dzAlone)
+        Array(g[rows]), Array(out[rows]), Array(z[zRange]), 1, Int32(Self.classes), count, Self.epsilons[b], nil, 1, 1, &drAlone, &dzAlone)
       #expect(bitwiseDifferences(Array(dr[rows]), drAlone) == 0, "dr of sample \(b)")
       #expect(bitwiseDifferences(Array(dz[zRange]), dzAlone) == 0, "dz of sample \(b)")
     }
@@ -83,9 +83,9 @@ import TestSupport
     var rng = TestRandom(seed: 7)
     let g = rng.floats(relevanceCount), c = rng.floats(relevanceCount), a = rng.floats(Self.batch * count)
     var da = [Float](repeating: 0, count: Self.batch * count), dc = [Float](repeating: 0, count: relevanceCount)
-    isn_lrp_multiply_backward(g, a, c, Int32(Self.batch), Int32(Self.classes), count, 0, &da, &dc)
+    isn_lrp_multiply_backward(g, a, c, Int32(Self.batch), Int32(Self.classes), count, 0, 0, &da, &dc)
     var daAssigned = [Float](repeating: .nan, count: Self.batch * count), dcAssigned = [Float](repeating: .nan, count: relevanceCount)
-    isn_lrp_multiply_backward(g, a, c, Int32(Self.batch), Int32(Self.classes), count, 1, &daAssigned, &dcAssigned)
+    isn_lrp_multiply_backward(g, a, c, Int32(Self.batch), Int32(Self.classes), count, 1, 1, &daAssigned, &dcAssigned)
     #expect(bitwiseDifferences(da, daAssigned) == 0)
     #expect(bitwiseDifferences(dc, dcAssigned) == 0)
     var scaled = [Float](repeating: 0, count: relevanceCount), scaledAssigned = [Float](repeating: .nan, count: relevanceCount)
@@ -93,5 +93,37 @@ import TestSupport
     isn_channel_scale_add(g, Int32(Self.batch * Self.classes), Int32(Self.channels), Self.plane, scale, 0, &scaled)
     isn_channel_scale_add(g, Int32(Self.batch * Self.classes), Int32(Self.channels), Self.plane, scale, 1, &scaledAssigned)
     #expect(bitwiseDifferences(scaled, scaledAssigned) == 0)
+  }
+
+  /// Where the reverse needs both operands' adjoints it computes them in one pass: each
+  /// output has the bits of its own pass, one assigned and the other added onto what it
+  /// held, either way round.
+  @Test func bothOperandsInOnePassGiveTheBitsOfOnePassEach() {
+    let count = Self.channels * Self.plane
+    let relevanceCount = Self.batch * Self.classes * count
+    var rng = TestRandom(seed: 11)
+    let g = rng.floats(relevanceCount), wide = rng.floats(relevanceCount), narrow = rng.floats(Self.batch * count)
+    let z = Self.preactivations(seed: 12)
+    let heldWide = rng.floats(relevanceCount), heldNarrow = rng.floats(Self.batch * count)
+    for (assignWide, assignNarrow) in [(Int32(1), Int32(0)), (0, 1)] {
+      // Storage that held other data: NaN where the output is assigned, values to add onto.
+      func start(_ held: [Float], _ assign: Int32) -> [Float] { assign == 1 ? [Float](repeating: .nan, count: held.count) : held }
+      var dr = start(heldWide, assignWide), dz = start(heldNarrow, assignNarrow)
+      isn_lrp_epsilon_divide_backward(
+        g, wide, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, assignWide, assignNarrow, &dr, &dz)
+      var drAlone = start(heldWide, assignWide), dzAlone = start(heldNarrow, assignNarrow)
+      isn_lrp_epsilon_divide_backward(g, wide, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, assignWide, 0, &drAlone, nil)
+      isn_lrp_epsilon_divide_backward(g, wide, z, Int32(Self.batch), Int32(Self.classes), count, 1e6, Self.epsilons, 0, assignNarrow, nil, &dzAlone)
+      #expect(bitwiseDifferences(dr, drAlone) == 0 && bitwiseDifferences(dz, dzAlone) == 0)
+      #expect(!dr.contains { $0.isNaN } && !dz.contains { $0.isNaN })
+
+      var da = start(heldNarrow, assignNarrow), dc = start(heldWide, assignWide)
+      isn_lrp_multiply_backward(g, narrow, wide, Int32(Self.batch), Int32(Self.classes), count, assignNarrow, assignWide, &da, &dc)
+      var daAlone = start(heldNarrow, assignNarrow), dcAlone = start(heldWide, assignWide)
+      isn_lrp_multiply_backward(g, narrow, wide, Int32(Self.batch), Int32(Self.classes), count, assignNarrow, 0, &daAlone, nil)
+      isn_lrp_multiply_backward(g, narrow, wide, Int32(Self.batch), Int32(Self.classes), count, 0, assignWide, nil, &dcAlone)
+      #expect(bitwiseDifferences(da, daAlone) == 0 && bitwiseDifferences(dc, dcAlone) == 0)
+      #expect(!da.contains { $0.isNaN } && !dc.contains { $0.isNaN })
+    }
   }
 }

@@ -294,17 +294,20 @@ void isn_relu_backward(const float *y, const float *dy, size_t count, int assign
 void isn_accumulate(const float *x, size_t count, float *y);
 /// The ε-division's backward (out = r / s, s = z + eps·sign(z)): dr += g / s and
 /// dz[b, i] −= Σ_k g·out / s (z broadcast over the classes). `sample_eps` (NULL or
-/// [batch]) as for isn_lrp_epsilon_divide. Either output may be NULL. With `assign`
-/// nonzero the outputs are written, not added to (an adjoint's first contribution: no
-/// zeroing pass; the same numbers, as 0 + v = v).
+/// [batch]) as for isn_lrp_epsilon_divide. Either output may be NULL: the runtime computes
+/// both in one pass where the reverse needs both. With `assign_dr` (`assign_dz`) nonzero
+/// that output is written, not added to (an adjoint's first contribution: no zeroing
+/// pass; the same numbers, as 0 + v = v).
 void isn_lrp_epsilon_divide_backward(const float *g, const float *out, const float *z,
                                      int batch, int classes, size_t count, float eps,
-                                     const float *sample_eps, int assign, float *dr,
-                                     float *dz);
+                                     const float *sample_eps, int assign_dr, int assign_dz,
+                                     float *dr, float *dz);
 /// The backward of out = a ⊙ c (a broadcast over classes): da[b, i] += Σ_k g·c,
-/// dc += g·a. Either output may be NULL; `assign` as for isn_lrp_epsilon_divide_backward.
+/// dc += g·a. Either output may be NULL; the `assign_*` flags as for
+/// isn_lrp_epsilon_divide_backward.
 void isn_lrp_multiply_backward(const float *g, const float *a, const float *c, int batch,
-                               int classes, size_t count, int assign, float *da, float *dc);
+                               int classes, size_t count, int assign_da, int assign_dc,
+                               float *da, float *dc);
 /// The adjoint of `isn_avgpool2d`: each dy spread evenly over its window (÷ kh·kw).
 void isn_avgpool2d_backward(const float *dy, int rows, int channels, int in_h, int in_w,
                             int kernel_h, int kernel_w, int stride_h, int stride_w,

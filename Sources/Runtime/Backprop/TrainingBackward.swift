@@ -112,16 +112,13 @@ extension TrainingSession {
         } else {
           for s in 0..<n { for k in 0..<classes { dx[s * classes + k] += g[s * count + k * classes + k] } }
         }
-      case .lrpEpsilonDivide(let e):
-        let classes = node.type.dims[0]
-        let perClass = count / classes
-        isn_lrp_epsilon_divide_backward(
-          g, pointer(id), zValue(node.inputs[1]), Int32(n), Int32(classes), perClass, Float(e.epsilon), sampleEpsilonStorage.kernelArgument,
-          assign ? 1 : 0, operand == 0 ? dx : nil, operand == 1 ? dx : nil)
-      case .lrpMultiply:
-        let classes = node.type.dims[0]
-        let perClass = count / classes
-        isn_lrp_multiply_backward(g, pointer(node.inputs[0]), pointer(node.inputs[1]), Int32(n), Int32(classes), perClass, assign ? 1 : 0, operand == 0 ? dx : nil, operand == 1 ? dx : nil)
+      case .lrpEpsilonDivide, .lrpMultiply:
+        let target: UnsafeMutablePointer<Float>? = dx
+        if operand == 0 {
+          runOperandPair(id, g: g, into: (target, nil), assign: (assign, false))
+        } else {
+          runOperandPair(id, g: g, into: (nil, target), assign: (false, assign))
+        }
       case .batchNormTranspose:
         let d = node.type.dims
         isn_channel_scale_add(g, Int32(n * d[0]), Int32(d[1]), d.dropFirst(2).reduce(1, *), lrpNormScale(node.name!), assign ? 1 : 0, dx)
@@ -158,6 +155,37 @@ extension TrainingSession {
       parameterGradient(step, name: name, role: role, g: g)
     case .statistics(let norm, let ref):
       statisticsGradient(step.node, norm: norm, g: g, dx: adjoint(ref))
+    }
+  }
+
+  /// A fused pair (FusedAdjointSteps): the product's or ε-division's two operand steps,
+  /// both adjoints from one pass.
+  func runFusedAdjoints(_ step: AdjointStep, _ partner: AdjointStep, assign: Bool, assignPartner: Bool) {
+    guard case .operand(0, let first) = step.target, case .operand(1, let second) = partner.target else {
+      preconditionFailure("a fused adjoint pair is operand 0's step, then operand 1's")
+    }
+    runOperandPair(step.node, g: adjoint(AdjointRef(step.node, step.source)), into: (adjoint(first), adjoint(second)), assign: (assign, assignPartner))
+  }
+
+  /// The adjoints of a product's or an ε-division's operands 0 and 1 (either may be nil),
+  /// each assigned or added to as its flag says.
+  private func runOperandPair(
+    _ id: NodeID, g: UnsafeMutablePointer<Float>, into targets: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?), assign: (Bool, Bool)
+  ) {
+    let node = graph[id]
+    let classes = node.type.dims[0]
+    let perClass = perSample(id) / classes
+    let flags = (Int32(assign.0 ? 1 : 0), Int32(assign.1 ? 1 : 0))
+    switch node.op {
+    case .lrpEpsilonDivide(let e):
+      isn_lrp_epsilon_divide_backward(
+        g, pointer(id), zValue(node.inputs[1]), Int32(samples), Int32(classes), perClass, Float(e.epsilon), sampleEpsilonStorage.kernelArgument,
+        flags.0, flags.1, targets.0, targets.1)
+    case .lrpMultiply:
+      isn_lrp_multiply_backward(
+        g, pointer(node.inputs[0]), pointer(node.inputs[1]), Int32(samples), Int32(classes), perClass, flags.0, flags.1, targets.0, targets.1)
+    default:
+      preconditionFailure("\(node.op.name) has no operand pair")
     }
   }
 

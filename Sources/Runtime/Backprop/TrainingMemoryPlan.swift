@@ -33,7 +33,8 @@ public struct TrainingMemoryPlan: Sendable {
   public private(set) var arenaFloats = 0
   /// Floats the same buffers would take without reuse.
   public private(set) var unplannedFloats = 0
-  /// Per adjoint-program step: the adjoints it writes first (zeroed just before it runs).
+  /// Per adjoint-program step: the adjoints it writes first (zeroed just before it runs,
+  /// or assigned), its fused partner's included (FusedAdjointSteps).
   public private(set) var firstWrites: [Int: [AdjointRef]] = [:]
   /// Per adjoint-program step: the values and views computed again just before it, views
   /// first, then values in forward order (see Recomputation above).
@@ -73,17 +74,26 @@ public struct TrainingMemoryPlan: Sendable {
     // The forward hands its outputs to the loss when it ends.
     for output in graph.outputs + (graph.segmentation.map { [$0] } ?? []) { use(.value(output.index), at: forwardSteps - 1) }
     for seed in program.seeds { use(.adjoint(AdjointRef(seed, .value)), at: forwardSteps) }
+    // A fused pair's second step writes its target and reads its operands at the first's
+    // time as well (FusedAdjointSteps).
+    let partners = FusedAdjointSteps.partners(in: program)
     for (j, step) in program.steps.enumerated() {
       let time = forwardSteps + j
-      use(.adjoint(AdjointRef(step.node, step.source)), at: time)
-      switch step.target {
-      case .operand(_, let target), .statistics(_, let target):
-        let key = Key.adjoint(target)
-        if first[key] == nil { firstWrites[j, default: []].append(target) }
-        use(key, at: time)
-      case .parameter: break
+      for (index, step) in [(j, step)] + (partners[j].map { [($0, program.steps[$0])] } ?? []) {
+        use(.adjoint(AdjointRef(step.node, step.source)), at: time)
+        switch step.target {
+        case .operand(_, let target), .statistics(_, let target):
+          let key = Key.adjoint(target)
+          if first[key] == nil { firstWrites[j, default: []].append(target) }
+          use(key, at: forwardSteps + index)
+          use(key, at: time)
+        case .parameter: break
+        }
+        for read in Self.backwardReads(step, in: graph, z: zKey, statistics: program.differentiatesStatistics) {
+          use(read, at: forwardSteps + index)
+          use(read, at: time)
+        }
       }
-      for read in Self.backwardReads(step, in: graph, z: zKey, statistics: program.differentiatesStatistics) { use(read, at: time) }
     }
     // Each recomputation at the first reverse read, earliest first; a recomputed input not
     // alive then is recomputed at the same time, before it (its start moves earlier).

@@ -39,6 +39,8 @@ public final class TrainingSession {
   /// in the same pass (max(γ·x̂ + β, 0), the same numbers) and the ReLU's own forward is
   /// skipped. By batch norm node, the ReLU's index.
   let fusedReLUs: [Int: Int]
+  /// Adjoint steps that run the next step's work too (FusedAdjointSteps).
+  let fusedAdjointSteps: [Int: Int]
   /// Values the LRP block reads as an ε-rule z where its view differs from the forward's:
   /// batch norms (the view normalises by the unbiased variance) and the residual adds that
   /// sum them. Elsewhere the view equals the value.
@@ -192,6 +194,7 @@ public final class TrainingSession {
     let constantNorms = Set(normNodes.filter { program.constants.contains("\($0.key).weight") }.values)
     self.constantNorms = constantNorms
     fusedReLUs = Self.fusibleReLUs(program, views: views)
+    fusedAdjointSteps = FusedAdjointSteps.partners(in: program)
     let plans = { [views] (recompute: Recomputation) in
       TrainingMemoryPlan(
         program: program, batchSize: batchSize, views: views,
@@ -323,12 +326,16 @@ public final class TrainingSession {
     }
     // An adjoint's storage held other data until its first write: zero it then, unless the
     // step writes all of it (`assignsWholeOperand`) and so assigns instead of adding.
+    var partnerRan: Int?  // a fused partner's index once its work has run with its first step
     for (j, step) in program.steps.enumerated() {
       let start = profiling ? ContinuousClock.now : nil
-      var assign = false
+      let partner = fusedAdjointSteps[j].map { program.steps[$0] }
+      var assign = false, assignPartner = false
       for ref in memoryPlan.firstWrites[j] ?? [] {
         if case .operand(_, ref) = step.target, assignsWholeOperand(step) {
           assign = true
+        } else if let partner, case .operand(_, ref) = partner.target, assignsWholeOperand(partner) {
+          assignPartner = true
         } else {
           adjoints[ref]!.update(repeating: 0, count: samples * perSample(ref.node))
         }
@@ -348,7 +355,12 @@ public final class TrainingSession {
           recomputeSeconds[node] += seconds
         }
       }
-      runAdjoint(step, assign: assign)
+      if let partner {
+        runFusedAdjoints(step, partner, assign: assign, assignPartner: assignPartner)
+        partnerRan = fusedAdjointSteps[j]
+      } else if partnerRan != j {
+        runAdjoint(step, assign: assign)
+      }
       if let start { adjointSeconds[j] += (ContinuousClock.now - start).seconds - recomputing }
     }
   }
