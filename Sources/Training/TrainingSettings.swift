@@ -84,12 +84,12 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
   public var learningRateSchedule: LearningRateSchedule
 
   /// The ISNet recipe (P > 0), where a run does not set its own: every background
-  /// exchanged, Adam at 2e-3 on the cosine schedule (docs/training.md has the evidence). A
+  /// exchanged, Adam at 3e-3 on the cosine schedule (docs/training.md has the evidence). A
   /// standard classifier, a teacher, a segmenter keep theirs: no exchange, Adam at 3e-4,
   /// a constant rate.
   public static let defaultBackgroundExchange = 1.0
   public static func defaultOptimizer(isnet: Bool) -> OptimizerSettings {
-    OptimizerSettings(kind: .adam, learningRate: isnet ? 2e-3 : 3e-4)
+    OptimizerSettings(kind: .adam, learningRate: isnet ? 3e-3 : 3e-4)
   }
   public static func defaultSchedule(isnet: Bool) -> LearningRateSchedule { isnet ? .cosine : .constant }
 

@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
       background does not predict the label (--exchange-backgrounds 1); the first 10 epochs \
       train the standard classifier (--warmup), then P 0.5 with the paper's heatmap loss on \
       each heatmap normalised by its own mean |H| (--heatmap-norm per-map) and E measured on \
-      the warmed-up model (E auto), every class's heatmap, Adam with learning rate 2e-3 on a \
+      the warmed-up model (E auto), every class's heatmap, Adam with learning rate 3e-3 on a \
       cosine schedule (--lr-schedule), gradient-norm clipping at 1, batch 10, no \
       augmentation. --loss gwrp is the authors' later loss; --warmup 0 --heatmap-norm std \
       --P 0.7 --optimizer sgd --lr 1e-3 --momentum 0.99 --lr-schedule constant \
