@@ -130,7 +130,7 @@ public struct HeatmapLoss: Sendable, Equatable {
     // G = ∂L/∂Hn, value by value the same in both passes: the first sums Σ G ⊙ H over each
     // map (its own divisor's) and over all (the batch-wide divisors'), one running sum each
     // in the values' order; the second takes G through the normalisation.
-    func normalisedGradient(_ b: Int, _ map: Int, _ i: Int, _ m: Double) -> (value: Double, gradient: Double) {
+    func normalisedGradient(_ map: Int, _ i: Int, _ m: Double) -> (value: Double, gradient: Double) {
       let value = Double(h[map * perClass + i])
       return (value, du[map] * (1 - m) * absDerivative(value))
     }
@@ -141,7 +141,7 @@ public struct HeatmapLoss: Sendable, Equatable {
         let map = b * classes + k
         var sum = 0.0
         layout.forEachPosition(of: b) { i, m in
-          let (value, gi) = normalisedGradient(b, map, i, m)
+          let (value, gi) = normalisedGradient(map, i, m)
           sum += gi * value
           if normalization != .perMap { ghTotal += gi * value }
         }
@@ -168,7 +168,7 @@ public struct HeatmapLoss: Sendable, Equatable {
           through = { value, gi in gi / divisor - coefficient * absDerivative(value) }
         }
         layout.forEachPosition(of: b) { i, m in
-          let (value, gi) = normalisedGradient(b, map, i, m)
+          let (value, gi) = normalisedGradient(map, i, m)
           g[start + i] = G(gradientScale * through(value, gi))
         }
       }

@@ -268,19 +268,17 @@ public struct Objective: Sendable {
     let layout = HeatmapLayout(heatmaps: r.count, masks: masks, batch: batch, classes: classes, channels: perClass / (masks.count / batch))
     var foreground = 0.0
     var totals = [Double](repeating: 0, count: batch)
-    do {
-      for b in 0..<batch {
-        var total = 0.0
-        for k in 0..<classes {
-          let start = (b * classes + k) * perClass
-          layout.forEachPosition(of: b) { i, m in
-            let a = abs(Double(r[start + i]))
-            total += a / Double(classes)
-            if m > 0 { foreground += a }
-          }
+    for b in 0..<batch {
+      var total = 0.0
+      for k in 0..<classes {
+        let start = (b * classes + k) * perClass
+        layout.forEachPosition(of: b) { i, m in
+          let a = abs(Double(r[start + i]))
+          total += a / Double(classes)
+          if m > 0 { foreground += a }
         }
-        totals[b] = total
       }
+      totals[b] = total
     }
     return (foreground / Double(batch * classes), totals)
   }
