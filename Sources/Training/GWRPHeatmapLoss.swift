@@ -92,24 +92,26 @@ public struct GWRPHeatmapLoss: Sendable, Equatable {
     let n = heatmaps.count
     let layout = HeatmapLayout(heatmaps: n, masks: masks, batch: batch, classes: classes, channels: channels)
     let (perClass, plane) = (layout.perClass, layout.plane)
-    func foreground(_ b: Int, _ i: Int) -> Bool { layout.mask(b, i) > 0 }
     let terms = Double(batch * classes)
     var loss = 0.0
     var result = gradient ? [Double](repeating: 0, count: n) : nil
     for b in 0..<batch {
+      // The sample's foreground at every position of a map (the mask broadcast once).
+      var isForeground = [Bool](repeating: false, count: perClass)
+      layout.forEachPosition(of: b) { i, m in isForeground[i] = m > 0 }
       var count = 0
-      for i in 0..<perClass where foreground(b, i) { count += 1 }
+      for i in 0..<perClass where isForeground[i] { count += 1 }
       for k in 0..<classes {
         let start = (b * classes + k) * perClass
         var f = 0.0
-        for i in 0..<perClass where foreground(b, i) { f += abs(heatmaps[start + i]) }
+        for i in 0..<perClass where isForeground[i] { f += abs(heatmaps[start + i]) }
         let m = f / Double(max(count, 1)) + Self.delta
         // Background term, per channel.
         var dm = 0.0  // ∂ℓ/∂m
         var dAbs = gradient ? [Double](repeating: 0, count: perClass) : []  // ∂ℓ/∂|R| at fixed m
         for c in 0..<channels {
           let offset = c * plane
-          let x = (0..<plane).map { p in foreground(b, offset + p) ? 0 : abs(heatmaps[start + offset + p]) / m }
+          let x = (0..<plane).map { p in isForeground[offset + p] ? 0 : abs(heatmaps[start + offset + p]) / m }
           let (g, dg) = Self.rankedPool(x, decay: decay, gradient: gradient)
           let raw = g / (g + scale)
           let q = min(raw, 1 - Self.clamp)
@@ -117,7 +119,7 @@ public struct GWRPHeatmapLoss: Sendable, Equatable {
           guard gradient, raw <= 1 - Self.clamp else { continue }
           // −log(1 − g/(g + E)) = log(1 + g/E): derivative 1/(g + E).
           let dl = backgroundWeight / (g + scale) / Double(channels) / terms
-          for p in 0..<plane where !foreground(b, offset + p) { dAbs[offset + p] += dl * dg![p] / m }
+          for p in 0..<plane where !isForeground[offset + p] { dAbs[offset + p] += dl * dg![p] / m }
           dm -= dl * g / m  // g is homogeneous of degree −1 in m
         }
         let (band, dBand) = bandPenalty(f)
@@ -127,7 +129,7 @@ public struct GWRPHeatmapLoss: Sendable, Equatable {
         let dF = foregroundWeight * dBand / terms + dm / Double(max(count, 1))
         for i in 0..<perClass {
           let h = heatmaps[start + i]
-          let d = foreground(b, i) ? dF : dAbs[i]
+          let d = isForeground[i] ? dF : dAbs[i]
           result![start + i] = absDerivative(h) * d
         }
       }
