@@ -171,21 +171,14 @@ public struct Objective: Sendable {
       if case .paper(let paper) = heatmapTerm, selected != nil || chosen == nil {
         // The loss reads every map of the block's output: in place, in float32, with the
         // seed P·∂L_H/∂H written straight into the step's float32 seed.
+        heatmapSeed = gradient ? [Float](repeating: 0, count: heatmaps.count) : nil
         heatmaps.withUnsafeBufferPointer { h in
-          if gradient {
-            heatmapSeed = [Float](unsafeUninitializedCapacity: h.count) { seed, initialized in
-              let all = paper.evaluateAll(
-                heatmaps: h, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: seed,
-                gradientScale: heatmapWeight)
-              (heatmap.loss, background) = (all.loss, all.meanBackground)
-              initialized = h.count
-            }
-          } else {
-            let all = paper.evaluateAll(
-              heatmaps: h, masks: maskValues, batch: batch.samples, classes: explained, channels: channels,
-              gradient: UnsafeMutableBufferPointer<Float>?.none, gradientScale: heatmapWeight)
-            (heatmap.loss, background) = (all.loss, all.meanBackground)
+          let all = withOptionalBuffer(&heatmapSeed) {
+            paper.evaluateAll(
+              heatmaps: h, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: $0,
+              gradientScale: heatmapWeight)
           }
+          (heatmap.loss, background) = (all.loss, all.meanBackground)
           (foreground, totals) = Self.relevanceSums(h, masks: maskValues, batch: batch.samples, classes: explained, perClass: perClass)
         }
       } else {
@@ -200,8 +193,13 @@ public struct Objective: Sendable {
         }
         switch heatmapTerm {
         case .paper(let paper):
-          heatmap = paper.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: gradient)
-          background = paper.meanBackground(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels)
+          var g = gradient ? [Double](repeating: 0, count: maps.count) : nil
+          let all = maps.withUnsafeBufferPointer { h in
+            withOptionalBuffer(&g) {
+              paper.evaluateAll(heatmaps: h, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: $0, gradientScale: 1)
+            }
+          }
+          (heatmap, background) = ((all.loss, g), all.meanBackground)
         case .gwrp:
           heatmap = heatmapTerm.evaluate(heatmaps: maps, masks: maskValues, batch: batch.samples, classes: explained, channels: channels, gradient: gradient)
         }
