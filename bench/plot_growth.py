@@ -3,7 +3,7 @@ the image side (K 3, batch 4) and the batch (224², K 3), every class's heatmap 
 relevance pass per image.
 
 Usage: plot_growth.py TABLE PNG (TABLE: bench/growth's rows, size K batch heatmaps s/step
-arena peak).
+arena peak plan).
 """
 import sys
 
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 rows = []
 for line in open(sys.argv[1]):
-    size, k, batch, heatmaps, seconds, arena, peak = line.split()
+    size, k, batch, heatmaps, seconds, arena, peak, _ = line.split()
     rows.append(dict(size=int(size), k=int(k), batch=int(batch), heatmaps=heatmaps, seconds=float(seconds), peak=float(peak) / 1024))
 
 sweeps = [

@@ -71,7 +71,7 @@ struct Bench: ParsableCommand {
   @Option(help: "With --train: the heatmap loss the step evaluates, paper or gwrp (default \(TrainingSettings().loss.rawValue)).")
   var loss: TrainingSettings.Loss = TrainingSettings().loss
 
-  @Option(help: "With --train: which relevance tensors the reverse recomputes instead of keeping: auto, none, norm-transposes or relevance (docs/training.md) (default \(TrainingSettings().recompute.rawValue)).")
+  @Option(help: "With --train: which relevance tensors the reverse recomputes instead of keeping: auto, none, norm-transposes, element-wise or relevance (docs/training.md) (default \(TrainingSettings().recompute.rawValue)).")
   var recompute: TrainingSession.Recomputation = TrainingSettings().recompute
 
   @Flag(help: "With --train: the explanation-distillation step instead (the teacher, this model with the same weights, runs forward and its LRP block on masked images; the student forward, LRP block and reverse).")

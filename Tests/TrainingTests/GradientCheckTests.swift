@@ -143,7 +143,7 @@ import TestSupport
   /// classifier alone), seeded weights, inputs and output adjoints.
   func setup(
     _ kind: String, heatmaps: LRPOptions?, differentiatingStatistics: Bool = false, constants: Set<String> = [],
-    recompute: TrainingSession.Recomputation = .normTransposes
+    recompute: TrainingSession.Recomputation = .normTransposes, aliasingAdjoints: Bool = true
   ) throws -> Setup {
     let blocks = try Repository.read("models/densenet_blocks.isnet")
     let compilation = compileSources(["m.isnet": Self.models[kind]!, "densenet_blocks.isnet": blocks])
@@ -160,7 +160,7 @@ import TestSupport
     }
     let samples = 3
     let program = try graph.reverseMode(differentiatingStatistics: differentiatingStatistics, constants: constants)
-    let session = try TrainingSession(program: program, weights: weights, weightsSource: kind, batchSize: samples, threads: testThreads, winograd: false, recompute: recompute)
+    let session = try TrainingSession(program: program, weights: weights, weightsSource: kind, batchSize: samples, threads: testThreads, winograd: false, recompute: recompute, aliasingAdjoints: aliasingAdjoints)
     session.dropoutSeed = 11
     session.updatesRunningStatistics = false
     let inputType = graph[graph.inputIDs[0]]

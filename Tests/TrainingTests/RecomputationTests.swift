@@ -20,10 +20,10 @@ import TestSupport
   @Test(arguments: ["densenet", "resnet", "vgg"], [false, true])
   func recomputedStepIsTheSameBits(_ kind: String, statistics: Bool) throws {
     let kept = try step(kind, .none, statistics: statistics)
-    for mode in [TrainingSession.Recomputation.normTransposes, .relevance] {
+    for mode in [TrainingSession.Recomputation.normTransposes, .elementWise, .relevance] {
       let recomputed = try step(kind, mode, statistics: statistics)
       let hasNormTransposes = kept.session.graph.nodes.contains { $0.op.name == "batch_norm_transpose" }
-      if mode == .relevance || hasNormTransposes {
+      if mode != .normTransposes || hasNormTransposes {
         #expect(!recomputed.session.memoryPlan.recomputeBefore.isEmpty, "\(kind) \(mode): nothing recomputed")
         #expect(recomputed.session.memoryPlan.arenaFloats < kept.session.memoryPlan.arenaFloats, "\(kind) \(mode): the arena did not shrink")
       }
@@ -39,7 +39,22 @@ import TestSupport
   /// Every value the reverse recomputes is dead in the plan between its forward's last
   /// read and its recomputation, and is computed again before the first step that reads it.
   @Test func recomputedValuesAreTheLRPBlocksRelevance() throws {
-    let session = try step("densenet", .relevance, statistics: false).session
+    let (ops, count, distinct) = try recomputedOps(.relevance)
+    #expect(
+      ["conv2d_transpose", "batch_norm_transpose", "view of bn", "lrp_epsilon_divide", "lrp_multiply"].allSatisfy(ops.contains), "\(ops)")
+    #expect(distinct == count, "a value is recomputed twice")
+  }
+
+  /// `element-wise` recomputes no convolution: the quotients and products come back from
+  /// the kept transposes' outputs.
+  @Test func elementWiseRecomputesOnlyElementWiseOps() throws {
+    let (ops, count, distinct) = try recomputedOps(.elementWise)
+    #expect(ops == ["batch_norm_transpose", "view of bn", "lrp_epsilon_divide", "lrp_multiply"], "\(ops)")
+    #expect(distinct == count, "a value is recomputed twice")
+  }
+
+  func recomputedOps(_ mode: TrainingSession.Recomputation) throws -> (ops: Set<String>, count: Int, distinct: Int) {
+    let session = try step("densenet", mode, statistics: false).session
     let graph = session.graph
     let recomputed = session.memoryPlan.recomputeBefore.values.flatMap { $0 }
     var ops: Set<String> = []
@@ -50,9 +65,7 @@ import TestSupport
       case .adjoint: Issue.record("an adjoint is recomputed")
       }
     }
-    #expect(
-      ["conv2d_transpose", "batch_norm_transpose", "view of bn", "lrp_epsilon_divide", "lrp_multiply"].allSatisfy(ops.contains), "\(ops)")
-    #expect(Set(recomputed).count == recomputed.count, "a value is recomputed twice")
+    return (ops, recomputed.count, Set(recomputed).count)
   }
 
   /// A step whose buffers exceed the machine's memory is refused with its size and what to
@@ -74,12 +87,12 @@ import TestSupport
   /// beyond; a graph without an LRP block has nothing to recompute.
   @Test func autoRecomputesWhenTheStepWouldTakeMoreThanHalfTheMemory() throws {
     let gib: UInt64 = 1 << 30
-    #expect(TrainingSession.resolve(.auto, stepBytes: 6 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .normTransposes)
+    #expect(TrainingSession.resolve(.auto, stepBytes: 6 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .elementWise)
     #expect(TrainingSession.resolve(.auto, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .relevance)
-    #expect(TrainingSession.resolve(.auto, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: false) == .normTransposes)
+    #expect(TrainingSession.resolve(.auto, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: false) == .none)
     #expect(TrainingSession.resolve(.none, stepBytes: 9 * gib, physicalMemory: 16 * gib, hasLRPBlock: true) == .none)
     // A small step keeps the fast plan; the session says what it chose.
     let session = try step("densenet", .auto, statistics: false).session
-    #expect(session.recomputation == .normTransposes)
+    #expect(session.recomputation == .elementWise)
   }
 }

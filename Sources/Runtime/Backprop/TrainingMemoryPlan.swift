@@ -39,18 +39,31 @@ public struct TrainingMemoryPlan: Sendable {
   /// Per adjoint-program step: the values and views computed again just before it, views
   /// first, then values in forward order (see Recomputation above).
   public private(set) var recomputeBefore: [Int: [Key]] = [:]
+  /// Adjoint-program steps that only copy an adjoint into one that shares its buffer
+  /// (AliasedAdjoints): the session skips them.
+  public private(set) var aliasedSteps: Set<Int> = []
 
   /// `views`: the nodes that carry an LRP view; `recomputed`: values (`.value`) and views
-  /// (`.view`) the reverse recomputes rather than keeps (graph outputs excepted).
-  public init(program: AdjointProgram, batchSize: Int, views: Set<Int>, recomputed: Set<Key> = []) {
+  /// (`.view`) the reverse recomputes rather than keeps (graph outputs excepted);
+  /// `aliasing`: whether a sum's operand adjoints share its buffer (AliasedAdjoints).
+  public init(program: AdjointProgram, batchSize: Int, views: Set<Int>, recomputed: Set<Key> = [], aliasing: Bool = true) {
     let graph = program.graph
     let forwardSteps = graph.nodes.count
     let outputs = (graph.outputs + (graph.segmentation.map { [$0] } ?? [])).map { Key.value($0.index) }
     let recomputed = recomputed.subtracting(outputs)
+    let aliases = aliasing ? AliasedAdjoints.aliases(in: program) : [:]
+    aliasedSteps = Set(aliases.keys)
+    let shares = Dictionary(uniqueKeysWithValues: aliases.values.map { ($0.target, $0.shares) })
+    // An adjoint that shares another's buffer is that adjoint in every lifetime.
+    func canonical(_ key: Key) -> Key {
+      if case .adjoint(let ref) = key, let root = shares[ref] { return .adjoint(root) }
+      return key
+    }
     var first: [Key: Int] = [:], last: [Key: Int] = [:]
     // A recomputed value's reads in the reverse: its second span.
     var reverseFirst: [Key: Int] = [:], reverseLast: [Key: Int] = [:]
     func use(_ key: Key, at time: Int) {
+      let key = canonical(key)
       if time >= forwardSteps, recomputed.contains(key) {
         reverseFirst[key] = min(reverseFirst[key] ?? time, time)
         reverseLast[key] = max(reverseLast[key] ?? time, time)
@@ -83,7 +96,7 @@ public struct TrainingMemoryPlan: Sendable {
         use(.adjoint(AdjointRef(step.node, step.source)), at: time)
         switch step.target {
         case .operand(_, let target), .statistics(_, let target):
-          let key = Key.adjoint(target)
+          let key = canonical(.adjoint(target))
           if first[key] == nil { firstWrites[j, default: []].append(target) }
           use(key, at: forwardSteps + index)
           use(key, at: time)
@@ -159,6 +172,7 @@ public struct TrainingMemoryPlan: Sendable {
     }
     let (placed, arena) = MemoryPlan.pack(lifetimes: lifetimes)
     for (key, offset) in zip(keys, placed) { offsets[key] = offset }
+    for (target, root) in shares { offsets[.adjoint(target)] = offsets[.adjoint(root)] }
     arenaFloats = arena
     unplannedFloats = lifetimes.reduce(0) { $0 + $1.floats }
     peak = Self.peak(keys: keys, lifetimes: lifetimes)

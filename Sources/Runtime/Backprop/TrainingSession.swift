@@ -122,7 +122,7 @@ public final class TrainingSession {
   /// instead of keeping from the forward (TrainingMemoryPlan, Recomputation); the results
   /// are the same bits either way.
   public enum Recomputation: String, Sendable, CaseIterable, Codable {
-    /// `normTransposes` where the step's buffers take at most half the machine's memory,
+    /// `elementWise` where the step's buffers take at most half the machine's memory,
     /// else `relevance`: fast where it fits, small where it would not.
     case auto
     /// Keep every value the reverse reads.
@@ -130,6 +130,9 @@ public final class TrainingSession {
     /// Recompute the batch-norm transposes' outputs (a per-channel scale: one
     /// memory-bound pass each).
     case normTransposes = "norm-transposes"
+    /// Also the batch norms' LRP views and every ε-division's quotient whose relevance is
+    /// a product, R = a ⊙ convᵀ(…), from the kept transpose: element-wise passes only.
+    case elementWise = "element-wise"
     /// Also the transposed convolutions' and the unpoolings' outputs, the batch norms' LRP
     /// views and every other ε-division's quotient: one more transposed convolution per
     /// layer and heatmap in the reverse, for the largest share of the step's memory.
@@ -139,10 +142,11 @@ public final class TrainingSession {
   /// `winograd`: whether 3×3 stride-1 convolutions, their input adjoints and the LRP block's
   /// transposes of them run as Winograd F(4×4, 3×3) (TrainingWinograd.swift); nil: the LRP
   /// block's, as the inference session runs them, and the classifier's where the graph has
-  /// no LRP block.
+  /// no LRP block. `aliasingAdjoints`: false copies every sum's adjoint to its operands
+  /// (AliasedAdjoints), for comparison.
   public init(
     program: AdjointProgram, weights: WeightTable, weightsSource: String, batchSize: Int, threads: Int, winograd: Bool? = nil,
-    recompute: Recomputation = .auto
+    recompute: Recomputation = .auto, aliasingAdjoints: Bool = true
   ) throws(RuntimeError) {
     guard batchSize >= 2 else {
       throw RuntimeError("training needs a batch of at least 2 samples (batch statistics), got \(batchSize)")
@@ -198,10 +202,10 @@ public final class TrainingSession {
     let plans = { [views] (recompute: Recomputation) in
       TrainingMemoryPlan(
         program: program, batchSize: batchSize, views: views,
-        recomputed: Self.recomputedValues(graph, views: views, constantNorms: constantNorms, recompute))
+        recomputed: Self.recomputedValues(graph, views: views, constantNorms: constantNorms, recompute), aliasing: aliasingAdjoints)
     }
     let heatmaps = graph.relevanceRowsPerSample
-    var plan = plans(recompute == .auto ? .normTransposes : recompute)
+    var plan = plans(recompute == .auto ? .elementWise : recompute)
     let recompute = Self.resolve(
       recompute, stepBytes: UInt64(plan.arenaFloats + scratchFloats + workspaceFloats) * 4,
       physicalMemory: ProcessInfo.processInfo.physicalMemory, hasLRPBlock: heatmaps > 0)
@@ -358,7 +362,7 @@ public final class TrainingSession {
       if let partner {
         runFusedAdjoints(step, partner, assign: assign, assignPartner: assignPartner)
         partnerRan = fusedAdjointSteps[j]
-      } else if partnerRan != j {
+      } else if partnerRan != j, !memoryPlan.aliasedSteps.contains(j) {
         runAdjoint(step, assign: assign)
       }
       if let start { adjointSeconds[j] += (ContinuousClock.now - start).seconds - recomputing }
@@ -366,10 +370,12 @@ public final class TrainingSession {
   }
 
   /// `auto` as `Recomputation` states it, from the bytes of the step kept as
-  /// `normTransposes` keeps it; other choices as they are.
+  /// `elementWise` keeps it; other choices as they are. Without an LRP block there is
+  /// nothing to recompute.
   static func resolve(_ recompute: Recomputation, stepBytes: UInt64, physicalMemory: UInt64, hasLRPBlock: Bool) -> Recomputation {
     guard recompute == .auto else { return recompute }
-    return hasLRPBlock && stepBytes > physicalMemory / 2 ? .relevance : .normTransposes
+    guard hasLRPBlock else { return .none }
+    return stepBytes > physicalMemory / 2 ? .relevance : .elementWise
   }
 
   /// The values and LRP views `recompute` names (Recomputation).
@@ -377,13 +383,22 @@ public final class TrainingSession {
     var keys: Set<TrainingMemoryPlan.Key> = []
     for (index, node) in graph.nodes.enumerated() {
       switch (node.op, recompute) {
-      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .relevance), (.conv2dTranspose, .relevance),
-        (.poolTranspose, .relevance):
+      case (.batchNormTranspose, .normTransposes), (.batchNormTranspose, .elementWise), (.batchNormTranspose, .relevance),
+        (.conv2dTranspose, .relevance), (.poolTranspose, .relevance):
         keys.insert(.value(index))
-      case (.batchNorm, .relevance) where views.contains(index) && !constantNorms.contains(index):
-        keys.insert(.view(index))
+      case (.batchNorm, .elementWise), (.batchNorm, .relevance):
+        if views.contains(index) && !constantNorms.contains(index) { keys.insert(.view(index)) }
       default: break
       }
+    }
+    if recompute == .elementWise {
+      // Every quotient whose relevance is a product: both recomputed from the product's
+      // factors, which the product's own adjoint keeps alive until after the quotient's.
+      for (index, node) in graph.nodes.enumerated() {
+        guard case .lrpEpsilonDivide = node.op, case .lrpMultiply = graph[node.inputs[0]].op else { continue }
+        keys.formUnion([.value(index), .value(node.inputs[0].index)])
+      }
+      return keys
     }
     guard recompute == .relevance else { return keys }
     // Every other ε-division whose relevance is a product with a recomputed transpose,
