@@ -15,8 +15,12 @@
 /// with the same kernel and inputs: the same bits. Its inputs are kept (or recomputed in
 /// turn) until then. TrainingSession.recomputedValues names them: the LRP block's
 /// batch-norm transposes, transposed convolutions and unpooling (K rows per sample each,
-/// read only by the reverse's product and weight-gradient steps) and the batch norms' LRP
-/// views (from the norm's input, which its own gradient keeps).
+/// read only by the reverse's product and weight-gradient steps), its ε-divisions'
+/// quotients with the products they divide, and the batch norms' LRP views (from the
+/// norm's input, which its own gradient keeps).
+///
+/// Shared adjoints: a sum's operand adjoint that is only a copy of the sum's takes the
+/// sum's buffer (AliasedAdjoints); the plan treats the two as one key.
 
 import GraphIR
 
