@@ -53,6 +53,22 @@ import TestSupport
     #expect(distinct == count, "a value is recomputed twice")
   }
 
+  /// Where a chain's product, quotient and transpose are all recomputed, the forward runs
+  /// the chain as one kernel and skips them, and the reverse recomputes a quotient with
+  /// its product in one kernel (the bits: recomputedStepIsTheSameBits).
+  @Test func chainsWhoseValuesAreRecomputedRunAsOneKernel() throws {
+    let fused = try step("densenet", .elementWise, statistics: false).session
+    #expect(!fused.memoryPlan.fusedRatios.isEmpty)
+    #expect(!fused.absorbedByFusedRatios.isEmpty)
+    #expect(!fused.memoryPlan.recomputedRatios.isEmpty)
+    #expect(!fused.productsRecomputedInRatios.isEmpty)
+    #expect(!(try step("densenet", .relevance, statistics: false)).session.memoryPlan.recomputedRatios.isEmpty)
+    for mode in [TrainingSession.Recomputation.none, .normTransposes] {
+      let plan = try step("densenet", mode, statistics: false).session.memoryPlan
+      #expect(plan.fusedRatios.isEmpty && plan.recomputedRatios.isEmpty, "\(mode)")
+    }
+  }
+
   func recomputedOps(_ mode: TrainingSession.Recomputation) throws -> (ops: Set<String>, count: Int, distinct: Int) {
     let session = try step("densenet", mode, statistics: false).session
     let graph = session.graph

@@ -211,6 +211,26 @@ extension TrainingSession {
     }
   }
 
+  /// A chain product → ε-division [→ batch-norm transpose] [→ sum] in one pass, writing only
+  /// the value of `end`, its last node (TrainingMemoryPlan, FusedRatio): the operations of
+  /// the separate ops in their order, so the same bits.
+  func runFusedRatio(_ chain: FusedRatio, end: NodeID) {
+    let (multiply, divide) = (graph.nodes[chain.multiply], graph.nodes[chain.divide])
+    guard case .lrpEpsilonDivide(let e) = divide.op else { preconditionFailure("not an ε-division") }
+    let dims = multiply.type.dims  // [K, C, H, W]
+    let (classes, channels, plane) = (dims[0], dims[1], dims[2] * dims[3])
+    let perClass = channels * plane
+    let (a, c, z) = (multiply.inputs[0], multiply.inputs[1], divide.inputs[1])
+    let scale = chain.transpose.map { lrpNormScale(graph.nodes[$0].name!) }
+    let addend = chain.addend.map { (pointer: pointer(NodeID($0)), stride: perSample(NodeID($0))) }
+    withOptionalBuffer(scale) { s in
+      isn_lrp_fused_ratio(
+        pointer(a), perClass, pointer(c), perSample(c), zValue(z), perClass, s, addend?.pointer, addend?.stride ?? 0, perClass,
+        Int32(samples), Int32(classes), Int32(channels), plane, Float(e.epsilon), sampleEpsilonStorage.kernelArgument,
+        pointer(end), perSample(end))
+    }
+  }
+
   /// γ/σ of the named batch norm with the batch's unbiased variance (the LRP block's).
   func lrpNormScale(_ name: String) -> [Float] {
     let (_, stats) = statistics(named: name)

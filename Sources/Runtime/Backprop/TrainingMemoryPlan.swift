@@ -21,6 +21,12 @@
 ///
 /// Shared adjoints: a sum's operand adjoint that is only a copy of the sum's takes the
 /// sum's buffer (AliasedAdjoints); the plan treats the two as one key.
+///
+/// Fused chains: where a product's, its quotient's and its batch-norm transpose's values
+/// are all recomputed, the forward runs the chain product → ε-division → transpose → sum
+/// as one kernel at its last node (FusedRatio, the inference session's), the same bits,
+/// and never writes them; the reverse likewise recomputes such a quotient with its product
+/// in one kernel.
 
 import GraphIR
 
@@ -46,6 +52,13 @@ public struct TrainingMemoryPlan: Sendable {
   /// Adjoint-program steps that only copy an adjoint into one that shares its buffer
   /// (AliasedAdjoints): the session skips them.
   public private(set) var aliasedSteps: Set<Int> = []
+  /// LRP chains the forward runs as one kernel at their last node (FusedRatio), by that
+  /// node: those whose intermediate values are all recomputed in the reverse, so that the
+  /// forward never needs to write them.
+  private(set) var fusedRatios: [Int: FusedRatio] = [:]
+  /// Quotients the reverse recomputes with their product in one kernel (FusedRatio), by
+  /// the quotient's node; the products themselves are then not recomputed.
+  private(set) var recomputedRatios: [Int: FusedRatio] = [:]
 
   /// `views`: the nodes that carry an LRP view; `recomputed`: values (`.value`) and views
   /// (`.view`) the reverse recomputes rather than keeps (graph outputs excepted);
@@ -87,6 +100,13 @@ public struct TrainingMemoryPlan: Sendable {
       case .add where views.contains(index): for input in node.inputs { use(zKey(input), at: index) }
       default: break
       }
+    }
+    // A fused chain reads its factors, z and addend at its last node.
+    fusedRatios = FusedRatio.find(in: graph).filter { $0.value.absorbed.allSatisfy { recomputed.contains(.value($0)) } }
+    for (end, chain) in fusedRatios {
+      let (multiply, divide) = (graph.nodes[chain.multiply], graph.nodes[chain.divide])
+      for key in [Key.value(multiply.inputs[0].index), .value(multiply.inputs[1].index), zKey(divide.inputs[1])] { use(key, at: end) }
+      if let addend = chain.addend { use(.value(addend), at: end) }
     }
     // The forward hands its outputs to the loss when it ends.
     for output in graph.outputs + (graph.segmentation.map { [$0] } ?? []) { use(.value(output.index), at: forwardSteps - 1) }
@@ -156,6 +176,20 @@ public struct TrainingMemoryPlan: Sendable {
       recomputeBefore[time - forwardSteps, default: []].append(key)
     }
     for step in recomputeBefore.keys { recomputeBefore[step]!.sort { order($0) < order($1) } }
+    // A quotient recomputed with the product it alone reads, in the same step: one kernel
+    // from the product's factors, the product never written (its buffer stays planned).
+    let consumers = graph.consumers
+    for keys in recomputeBefore.values {
+      let values = Set(keys.compactMap { key -> Int? in if case .value(let n) = key { n } else { nil } })
+      for divide in values {
+        let node = graph.nodes[divide]
+        guard case .lrpEpsilonDivide = node.op, case let product = node.inputs[0].index, values.contains(product),
+          case .lrpMultiply = graph.nodes[product].op, consumers[product].map(\.index) == [divide],
+          graph.nodes[product].type.rank == 4, graph[node.inputs[1]].type.dims == graph[graph.nodes[product].inputs[0]].type.dims
+        else { continue }
+        recomputedRatios[divide] = FusedRatio(multiply: product, divide: divide)
+      }
+    }
 
     func floats(_ key: Key) -> Int { batchSize * (graph.nodes[Self.node(of: key)].type.elementCount ?? 0) }
     // In a fixed order (sets and dictionaries iterate in a per-process order): the packing,

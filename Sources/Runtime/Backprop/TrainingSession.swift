@@ -41,6 +41,10 @@ public final class TrainingSession {
   let fusedReLUs: [Int: Int]
   /// Adjoint steps that run the next step's work too (FusedAdjointSteps).
   let fusedAdjointSteps: [Int: Int]
+  /// The forward nodes a fused chain computes as part of its last (TrainingMemoryPlan).
+  let absorbedByFusedRatios: Set<Int>
+  /// The products the reverse recomputes inside their quotient's kernel (TrainingMemoryPlan).
+  let productsRecomputedInRatios: Set<Int>
   /// Values the LRP block reads as an ε-rule z where its view differs from the forward's:
   /// batch norms (the view normalises by the unbiased variance) and the residual adds that
   /// sum them. Elsewhere the view equals the value.
@@ -212,6 +216,8 @@ public final class TrainingSession {
     if recompute == .relevance { plan = plans(.relevance) }
     recomputation = recompute
     memoryPlan = plan
+    absorbedByFusedRatios = Set(plan.fusedRatios.values.flatMap(\.absorbed))
+    productsRecomputedInRatios = Set(plan.recomputedRatios.values.map(\.multiply))
     try MemoryLimit.check(
       floats: plan.arenaFloats + scratchFloats + workspaceFloats, "a training step of \(graph.name)", batch: batchSize, graph: graph,
       advice: (heatmaps > 1 ? ["--heatmaps selective (one heatmap per image)"] : []) + (recompute != .relevance && heatmaps > 0 ? ["--recompute relevance"] : []))
@@ -288,14 +294,11 @@ public final class TrainingSession {
     isn_set_threads(Int32(threads))
     self.samples = samples
     input.withUnsafeBufferPointer { values[inputID.index].update(from: $0.baseAddress!, count: input.count) }
-    if profiling {
-      for index in graph.nodes.indices {
-        let start = ContinuousClock.now
-        runForward(NodeID(index))
-        forwardSeconds[index] += (ContinuousClock.now - start).seconds
-      }
-    } else {
-      for index in graph.nodes.indices { runForward(NodeID(index)) }
+    let fused = memoryPlan.fusedRatios
+    for index in graph.nodes.indices where !absorbedByFusedRatios.contains(index) {
+      let start = profiling ? ContinuousClock.now : nil
+      if let chain = fused[index] { runFusedRatio(chain, end: NodeID(index)) } else { runForward(NodeID(index)) }
+      if let start { forwardSeconds[index] += (ContinuousClock.now - start).seconds }
     }
     if let failure = explainedClassStorage.failure { throw RuntimeError(failure) }
     return graph.outputs.map { value(of: $0) }
@@ -349,7 +352,8 @@ public final class TrainingSession {
         let recomputeStart = profiling ? ContinuousClock.now : nil
         let node = TrainingMemoryPlan.node(of: key)
         switch key {
-        case .value: runForward(NodeID(node))
+        case .value where productsRecomputedInRatios.contains(node): continue
+        case .value: if let chain = memoryPlan.recomputedRatios[node] { runFusedRatio(chain, end: NodeID(node)) } else { runForward(NodeID(node)) }
         case .view: recomputeNormView(NodeID(node))
         case .adjoint: preconditionFailure("adjoints are not recomputed")
         }
