@@ -191,7 +191,7 @@ struct Train: ParsableCommand {
   @Option(help: "Threads for the kernels (default \(defaults.threads)).")
   var threads: Int?
 
-  @Option(help: "Relevance tensors the reverse recomputes instead of keeping, the same bits: none, norm-transposes (the batch-norm transposes' outputs), element-wise (also the ε-rule quotients and products and the batch norms' LRP views: element-wise passes, about 40% less memory for an every-class ISNet step), relevance (also the transposed convolutions': about half the memory for 12% more time), or auto (relevance where the step would take more than half the machine's memory, else element-wise) (default \(defaults.recompute.rawValue)).")
+  @Option(help: "Relevance tensors the reverse recomputes instead of keeping, the same bits: none, norm-transposes (the batch-norm transposes' outputs), element-wise (also the ε-rule quotients and products and the batch norms' LRP views: element-wise passes, about 40% less memory for an every-class ISNet step), relevance (also the transposed convolutions': about a quarter less memory again, for 10–20% more time), or auto (relevance where the step would take more than half the machine's memory, else element-wise) (default \(defaults.recompute.rawValue)).")
   var recompute: TrainingSession.Recomputation?
 
   @Option(help: ArgumentHelp("The run directory for checkpoints.", valueName: "RUN"))
