@@ -102,7 +102,8 @@ public struct TrainingMemoryPlan: Sendable {
       }
     }
     // A fused chain reads its factors, z and addend at its last node.
-    fusedRatios = FusedRatio.find(in: graph).filter { $0.value.absorbed.allSatisfy { recomputed.contains(.value($0)) } }
+    let chains = FusedRatio.find(in: graph)
+    fusedRatios = chains.filter { $0.value.absorbed.allSatisfy { recomputed.contains(.value($0)) } }
     for (end, chain) in fusedRatios {
       let (multiply, divide) = (graph.nodes[chain.multiply], graph.nodes[chain.divide])
       for key in [Key.value(multiply.inputs[0].index), .value(multiply.inputs[1].index), zKey(divide.inputs[1])] { use(key, at: end) }
@@ -178,16 +179,10 @@ public struct TrainingMemoryPlan: Sendable {
     for step in recomputeBefore.keys { recomputeBefore[step]!.sort { order($0) < order($1) } }
     // A quotient recomputed with the product it alone reads, in the same step: one kernel
     // from the product's factors, the product never written (its buffer stays planned).
-    let consumers = graph.consumers
     for keys in recomputeBefore.values {
       let values = Set(keys.compactMap { key -> Int? in if case .value(let n) = key { n } else { nil } })
-      for divide in values {
-        let node = graph.nodes[divide]
-        guard case .lrpEpsilonDivide = node.op, case let product = node.inputs[0].index, values.contains(product),
-          case .lrpMultiply = graph.nodes[product].op, consumers[product].map(\.index) == [divide],
-          graph.nodes[product].type.rank == 4, graph[node.inputs[1]].type.dims == graph[graph.nodes[product].inputs[0]].type.dims
-        else { continue }
-        recomputedRatios[divide] = FusedRatio(multiply: product, divide: divide)
+      for chain in chains.values where values.contains(chain.multiply) && values.contains(chain.divide) {
+        recomputedRatios[chain.divide] = FusedRatio(multiply: chain.multiply, divide: chain.divide)
       }
     }
 
